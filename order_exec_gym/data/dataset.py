@@ -1,0 +1,332 @@
+"""MarketDataset: bars -> episodes (instrument-days) as contiguous arrays, with date splits and a cache.
+
+An episode is one instrument over one session. Every session of a date is laid on that date's bar grid (the
+bar times seen on that date across all instruments), so a missing bar becomes a bar with zero volume whose
+prices repeat the previous close (the first known price for leading gaps). Episodes covering less than
+``min_coverage`` of their grid are dropped; every drop and every fill is counted in :attr:`report`.
+
+Arrays are float32 of shape ``(n_episodes, max_bars)``; an episode shorter than ``max_bars`` (a half day) is
+padded after its ``length`` with its last close and zero volume. The simulator never reads past ``length``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from order_exec_gym.data.schema import BarTable
+from order_exec_gym.errors import DataError
+
+FIELDS = ("open", "high", "low", "close", "volume", "price")
+SPLIT_NAMES = ("train", "valid", "test")
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``$ORDER_EXEC_GYM_CACHE``, else ``~/.cache/order_exec_gym``."""
+    return Path(os.environ.get("ORDER_EXEC_GYM_CACHE", Path.home() / ".cache" / "order_exec_gym"))
+
+
+@dataclass(frozen=True)
+class MarketDataset:
+    """Episodes of market bars, ready for the simulator.
+
+    :param symbols: instrument of each episode, shape (E,)
+    :param dates: session date of each episode, ``datetime64[D]``, shape (E,)
+    :param lengths: number of bars in each episode, shape (E,)
+    :param bars: ``{field: float32 array (E, max_bars)}`` for open, high, low, close, volume, price
+    :param bar_minutes: bar length in minutes
+    :param splits: ``{name: (first_date, last_date)}`` inclusive date ranges
+    :param source: where the bars come from
+    :param report: what was dropped or filled while building, as ``{reason: count}``
+    """
+
+    symbols: np.ndarray
+    dates: np.ndarray
+    lengths: np.ndarray
+    bars: dict[str, np.ndarray]
+    bar_minutes: int
+    splits: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    source: str = ""
+    report: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def max_bars(self) -> int:
+        return self.bars["price"].shape[1]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        bars = self.__dict__.get("bars")
+        if bars is not None and name in bars:
+            return bars[name]
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return (
+            f"MarketDataset(source={self.source!r}, episodes={len(self)}, symbols={len(np.unique(self.symbols))}, "
+            f"dates={self.first_date}..{self.last_date}, max_bars={self.max_bars}, bar_minutes={self.bar_minutes})"
+        )
+
+    @property
+    def first_date(self) -> dt.date:
+        return self.dates.min().astype(dt.date)
+
+    @property
+    def last_date(self) -> dt.date:
+        return self.dates.max().astype(dt.date)
+
+    def select(self, index: np.ndarray) -> MarketDataset:
+        """The episodes at ``index`` (integer indices or a boolean mask), as a new dataset."""
+        index = np.asarray(index)
+        return replace(
+            self,
+            symbols=self.symbols[index],
+            dates=self.dates[index],
+            lengths=self.lengths[index],
+            bars={name: np.ascontiguousarray(values[index]) for name, values in self.bars.items()},
+        )
+
+    def split(self, name: str) -> MarketDataset:
+        """The episodes whose date falls in split ``name`` (``"train"``, ``"valid"``, ``"test"``, or ``"all"``)."""
+        if name == "all":
+            return self
+        if name not in self.splits:
+            raise KeyError(f"unknown split {name!r}; this dataset has {sorted(self.splits)} (or 'all')")
+        first, last = (np.datetime64(day, "D") for day in self.splits[name])
+        subset = self.select((self.dates >= first) & (self.dates <= last))
+        if len(subset) == 0:
+            raise DataError("empty split", source=self.source, detail=f"split {name!r} ({first}..{last}) has no episodes")
+        return subset
+
+    def summary(self) -> str:
+        """A human-readable account of what the dataset holds and what was dropped or filled."""
+        lines = [repr(self)]
+        for name, (first, last) in self.splits.items():
+            count = int(((self.dates >= np.datetime64(first)) & (self.dates <= np.datetime64(last))).sum())
+            lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
+        lengths, counts = np.unique(self.lengths, return_counts=True)
+        lines.append("  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(lengths, counts)))
+        for reason, count in self.report.items():
+            lines.append(f"  {reason}: {count}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------------------------------------- building
+
+    @classmethod
+    def from_bars(
+        cls,
+        table: BarTable,
+        splits: dict[str, tuple] | None = None,
+        min_coverage: float = 0.9,
+    ) -> MarketDataset:
+        """Build episodes from a validated :class:`BarTable`.
+
+        :param table: canonical bars (see :mod:`order_exec_gym.data.schema`)
+        :param splits: ``{name: (first_date, last_date)}``; default: the first 70% of dates train, the next
+            15% valid, the rest test
+        :param min_coverage: an episode with fewer than this share of its date's bar grid is dropped (reported)
+        """
+        frame = table.frame.with_columns(
+            (pl.col("timestamp") - pl.duration(minutes=table.bar_minutes)).dt.date().alias("date"),
+            pl.col("timestamp").dt.time().alias("time"),
+        )
+        grid = (
+            frame.select("date", "time")
+            .unique()
+            .sort("date", "time")
+            .with_columns(pl.int_range(pl.len()).over("date").alias("slot"), pl.len().over("date").alias("grid_len"))
+        )
+        episodes = (
+            frame.group_by("symbol", "date")
+            .agg(pl.len().alias("n_bars"))
+            .join(grid.group_by("date").agg(pl.col("grid_len").first()), on="date")
+            .sort("date", "symbol")
+        )
+        keep = episodes["n_bars"] >= min_coverage * episodes["grid_len"]
+        report = dict(table.report)
+        if (~keep).sum():
+            report[f"episodes dropped: fewer than {min_coverage:.0%} of the session's bars"] = int((~keep).sum())
+        episodes = episodes.filter(keep).with_row_index("episode")
+        if episodes.height == 0:
+            raise DataError("empty dataset", source=table.source, detail="no episode has enough bars")
+        full = (
+            episodes.select("episode", "symbol", "date")
+            .join(grid.select("date", "time", "slot"), on="date")
+            .join(frame, on=["symbol", "date", "time"], how="left")
+            .sort("episode", "slot")
+        )
+        filled = int(full["close"].null_count())
+        if filled:
+            report["missing bars filled (previous close, zero volume)"] = filled
+        close = pl.col("close").forward_fill().backward_fill().over("episode")
+        full = full.with_columns(close.alias("close")).with_columns(
+            [pl.col(c).fill_null(pl.col("close")) for c in ("open", "high", "low", "price")]
+            + [pl.col("volume").fill_null(0.0)]
+        )
+        lengths = episodes["grid_len"].to_numpy().astype(np.int32)
+        n_episodes, max_bars = len(lengths), int(lengths.max())
+        bars = {}
+        for name in FIELDS:
+            values = full[name].to_numpy().astype(np.float32)
+            if (lengths == max_bars).all():
+                bars[name] = values.reshape(n_episodes, max_bars)
+            else:
+                bars[name] = _pad(values, lengths, max_bars, fill_last=name != "volume")
+        dates = episodes["date"].to_numpy().astype("datetime64[D]")
+        return cls(
+            symbols=episodes["symbol"].to_numpy().astype(str),
+            dates=dates,
+            lengths=lengths,
+            bars=bars,
+            bar_minutes=table.bar_minutes,
+            splits=_parse_splits(splits) if splits else default_splits(dates),
+            source=table.source,
+            report=report,
+        )
+
+    @classmethod
+    def synthetic(cls, n_symbols: int = 30, n_days: int = 100, seed: int = 0, **kwargs) -> MarketDataset:
+        """The embedded synthetic market (see :mod:`order_exec_gym.data.synthetic`)."""
+        from order_exec_gym.data.synthetic import synthetic_bars
+
+        return cls.from_bars(synthetic_bars(n_symbols=n_symbols, n_days=n_days, seed=seed, **kwargs))
+
+    @classmethod
+    def from_preset(
+        cls,
+        name: str,
+        path: str | Path | None = None,
+        cache: bool | str | Path = True,
+        min_coverage: float = 0.9,
+    ) -> MarketDataset:
+        """Load a preset of :data:`order_exec_gym.data.loaders.PRESETS`, through the on-disk cache.
+
+        :param name: preset name, e.g. ``"ashare-1min"``
+        :param path: the preset's folder (default: its folder under the shared data directory)
+        :param cache: ``True`` for :func:`default_cache_dir`, a directory, or ``False`` for no cache
+        :param min_coverage: see :meth:`from_bars`
+        """
+        from order_exec_gym.data.loaders import PRESETS, load_preset, preset_path
+
+        preset = PRESETS[name] if name in PRESETS else load_preset(name)  # load_preset raises a clear error
+        folder = preset_path(preset, path)
+        key = _cache_key(name, folder, min_coverage)
+        cache_dir = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / key
+        if cache_dir is not None and (cache_dir / "meta.json").exists():
+            return cls.load(cache_dir)
+        dataset = cls.from_bars(load_preset(name, folder), splits=preset.splits, min_coverage=min_coverage)
+        if cache_dir is not None:
+            dataset.save(cache_dir)
+        return dataset
+
+    # --------------------------------------------------------------------------------------------- persistence
+
+    def save(self, directory: str | Path) -> None:
+        """Write the dataset as ``.npy`` arrays plus ``meta.json`` (atomically: a temp dir renamed)."""
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        arrays = {"symbols": self.symbols, "dates": self.dates.astype("int64"), "lengths": self.lengths, **self.bars}
+        for name, values in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(values))
+        meta = {
+            "version": CACHE_VERSION,
+            "bar_minutes": self.bar_minutes,
+            "source": self.source,
+            "report": self.report,
+            "splits": {k: [str(a), str(b)] for k, (a, b) in self.splits.items()},
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if directory.exists():
+            import shutil
+
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path, mmap: bool = True) -> MarketDataset:
+        """Read a dataset written by :meth:`save`; bar arrays are memory-mapped when ``mmap``."""
+        directory = Path(directory)
+        meta = json.loads((directory / "meta.json").read_text())
+        mode = "r" if mmap else None
+        return cls(
+            symbols=np.load(directory / "symbols.npy"),
+            dates=np.load(directory / "dates.npy").astype("datetime64[D]"),
+            lengths=np.load(directory / "lengths.npy"),
+            bars={name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in FIELDS},
+            bar_minutes=meta["bar_minutes"],
+            splits=_parse_splits(meta["splits"]),
+            source=meta["source"],
+            report=meta["report"],
+        )
+
+
+def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> MarketDataset:
+    """Resolve the env's ``data`` argument: a dataset, a preset name, a cached dataset directory, or None.
+
+    None gives the embedded synthetic market; a directory holding ``meta.json`` is a saved dataset.
+    """
+    if data is None:
+        return MarketDataset.synthetic(**kwargs)
+    if isinstance(data, MarketDataset):
+        return data
+    from order_exec_gym.data.loaders import PRESETS
+
+    if isinstance(data, str) and data in PRESETS:
+        return MarketDataset.from_preset(data, **kwargs)
+    path = Path(data)
+    if (path / "meta.json").exists():
+        return MarketDataset.load(path)
+    raise ValueError(
+        f"cannot resolve data={data!r}: pass a MarketDataset, a preset name ({', '.join(PRESETS)}), "
+        "or a directory written by MarketDataset.save (for your own files, see loaders.read_bars)"
+    )
+
+
+def default_splits(dates: np.ndarray) -> dict[str, tuple[dt.date, dt.date]]:
+    """First 70% of the distinct dates train, next 15% valid, rest test (at least one date each if possible)."""
+    days = np.unique(dates)
+    n = len(days)
+    n_train = max(1, int(round(0.7 * n)))
+    n_valid = max(1, int(round(0.15 * n))) if n - n_train >= 2 else 0
+    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, n)}
+    return {
+        name: (days[a].astype(dt.date), days[b - 1].astype(dt.date)) for name, (a, b) in bounds.items() if b > a
+    }
+
+
+def _parse_splits(splits: dict[str, tuple]) -> dict[str, tuple[dt.date, dt.date]]:
+    def as_date(value) -> dt.date:
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+    return {name: (as_date(first), as_date(last)) for name, (first, last) in splits.items()}
+
+
+def _pad(values: np.ndarray, lengths: np.ndarray, max_bars: int, fill_last: bool) -> np.ndarray:
+    """Scatter ragged rows (concatenated in ``values``) into a (E, max_bars) array, padding each row's tail."""
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    cols = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out = np.zeros((len(lengths), max_bars), dtype=np.float32)
+    out[rows, cols] = values
+    if fill_last:
+        last = values[np.cumsum(lengths) - 1]
+        out = np.where(np.arange(max_bars)[None, :] < lengths[:, None], out, last[:, None])
+    return out
+
+
+def _cache_key(name: str, folder: Path, min_coverage: float) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{name}|{min_coverage}".encode())
+    for p in files:
+        stat = p.stat()
+        digest.update(f"{p.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return f"{name}-{digest.hexdigest()[:16]}"

@@ -1,0 +1,133 @@
+"""The embedded synthetic market: the default data when the user has none.
+
+A seeded generator of one-minute bars with the features that make execution interesting:
+
+- an A-share-like session (09:31-11:30 and 13:01-15:00, 240 bars, bar END times);
+- stochastic volatility: a daily log-volatility AR(1) per instrument, times an intraday U-shaped profile;
+- an efficient log price (random walk with a small per-day drift) plus mean-reverting microstructure noise
+  (a discrete Ornstein-Uhlenbeck process), so prices overshoot and come back: a price-aware trader can beat TWAP;
+- U-shaped intraday volume, lognormal noise, more volume on larger moves.
+
+The output follows the canonical schema (:mod:`order_exec_gym.data.schema`); the execution price of a bar is
+the mean of open, high, low and close (the synthetic market has no trade amounts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from order_exec_gym.data.schema import BarTable, validate
+
+BARS_PER_SESSION = 240
+
+
+def session_times() -> np.ndarray:
+    """Bar end times of one session as minutes after midnight: 09:31..11:30 and 13:01..15:00."""
+    morning = np.arange(9 * 60 + 31, 11 * 60 + 31)
+    afternoon = np.arange(13 * 60 + 1, 15 * 60 + 1)
+    return np.concatenate([morning, afternoon])
+
+
+def trading_days(n_days: int, first: dt.date = dt.date(2023, 1, 2)) -> list[dt.date]:
+    """The first ``n_days`` weekdays from ``first``."""
+    days: list[dt.date] = []
+    day = first
+    while len(days) < n_days:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def intraday_profile(n_bars: int = BARS_PER_SESSION, depth: float = 0.6) -> np.ndarray:
+    """A U shape over the session with mean 1: high at the open and the close, low at midday."""
+    x = np.linspace(-1.0, 1.0, n_bars)
+    profile = 1.0 - depth + depth * x**2 * 1.5
+    profile[: n_bars // 16] *= 1.6  # opening burst
+    return profile / profile.mean()
+
+
+def synthetic_bars(
+    n_symbols: int = 30,
+    n_days: int = 100,
+    seed: int = 0,
+    daily_volatility: float = 0.02,
+    noise_bps: float = 8.0,
+    noise_half_life: float = 10.0,
+) -> BarTable:
+    """Generate ``n_symbols`` x ``n_days`` sessions of one-minute bars, deterministic for ``seed``.
+
+    :param n_symbols: number of instruments (named ``SYN000``, ``SYN001``, ...)
+    :param n_days: number of trading days (weekdays from 2023-01-02)
+    :param seed: the random seed; the same seed gives the same bars
+    :param daily_volatility: typical daily volatility of the efficient price (0.02 = 2%)
+    :param noise_bps: standard deviation of the mean-reverting microstructure noise, in basis points
+    :param noise_half_life: half-life of the noise, in minutes
+    """
+    rng = np.random.default_rng(seed)
+    n_bars = BARS_PER_SESSION
+    shape = (n_symbols, n_days)
+
+    # Stochastic volatility: daily log-vol AR(1) per symbol, around a symbol-specific level.
+    level = np.log(daily_volatility) + 0.3 * rng.standard_normal(n_symbols)
+    log_vol = np.empty(shape)
+    log_vol[:, 0] = level
+    for d in range(1, n_days):
+        log_vol[:, d] = level + 0.8 * (log_vol[:, d - 1] - level) + 0.25 * rng.standard_normal(n_symbols)
+    minute_vol = np.exp(log_vol)[..., None] / np.sqrt(n_bars) * np.sqrt(intraday_profile(n_bars, 0.5))
+
+    drift = 0.3 * np.exp(log_vol) * rng.standard_normal(shape) / n_bars
+    shocks = minute_vol * rng.standard_t(df=5, size=(*shape, n_bars)) / np.sqrt(5 / 3)
+    efficient = np.cumsum(drift[..., None] + shocks, axis=-1)
+
+    # Mean-reverting microstructure noise (AR(1) = discrete Ornstein-Uhlenbeck), stationary start.
+    phi = 0.5 ** (1.0 / noise_half_life)
+    sigma = noise_bps * 1e-4
+    innovations = sigma * np.sqrt(1 - phi**2) * rng.standard_normal((*shape, n_bars))
+    noise = np.empty_like(innovations)
+    noise[..., 0] = sigma * rng.standard_normal(shape)
+    for m in range(1, n_bars):
+        noise[..., m] = phi * noise[..., m - 1] + innovations[..., m]
+
+    # Day opens: geometric random walk across days with overnight gaps.
+    start_price = np.exp(rng.uniform(np.log(5.0), np.log(100.0), n_symbols))
+    daily_returns = efficient[..., -1] + 0.005 * rng.standard_normal(shape)
+    day_open = start_price[:, None] * np.exp(np.cumsum(daily_returns, axis=1) - daily_returns)
+    log_close = np.log(day_open)[..., None] + efficient + noise
+    close = np.exp(log_close)
+    open_ = np.concatenate([day_open[..., None], close[..., :-1]], axis=-1)
+    wick = np.exp(np.abs(rng.standard_normal((2, *shape, n_bars))) * 0.5 * minute_vol)
+    high = np.maximum(open_, close) * wick[0]
+    low = np.minimum(open_, close) / wick[1]
+    price = (open_ + high + low + close) / 4.0
+
+    returns = np.abs(np.diff(log_close, axis=-1, prepend=np.log(day_open)[..., None]))
+    activity = 1.0 + 0.5 * returns / minute_vol
+    base_volume = np.exp(rng.uniform(np.log(2e4), np.log(2e5), n_symbols))
+    day_volume = base_volume[:, None] * np.exp(0.3 * rng.standard_normal(shape))
+    volume = np.round(
+        day_volume[..., None] * intraday_profile(n_bars) * activity * rng.lognormal(0.0, 0.4, (*shape, n_bars))
+    )
+
+    days = trading_days(n_days)
+    day_start = np.array([np.datetime64(day, "us") for day in days])
+    minutes = session_times().astype("timedelta64[m]").astype("timedelta64[us]")
+    timestamps = np.broadcast_to(day_start[:, None] + minutes[None, :], shape + (n_bars,))
+    symbols = np.repeat(np.array([f"SYN{i:03d}" for i in range(n_symbols)]), n_days * n_bars)
+    frame = pl.DataFrame(
+        {
+            "symbol": symbols,
+            "timestamp": timestamps.reshape(-1),
+            "open": open_.reshape(-1),
+            "high": high.reshape(-1),
+            "low": low.reshape(-1),
+            "close": close.reshape(-1),
+            "volume": volume.reshape(-1),
+            "price": price.reshape(-1),
+        }
+    )
+    source = f"synthetic(n_symbols={n_symbols}, n_days={n_days}, seed={seed})"
+    return BarTable(validate(frame, source), bar_minutes=1, source=source)

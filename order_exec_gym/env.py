@@ -1,0 +1,176 @@
+"""OrderExecutionEnv: one order at a time, on the batched simulator with a single slot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from order_exec_gym.orders import Order, Orders
+from order_exec_gym.task import DEFAULT_LEVELS, ExecutionTask
+
+
+class OrderExecutionEnv(gym.Env):
+    """
+    ## Description
+
+    Execute one order of a whole quantity Q within a window of minute bars, as in "Universal Trading for Order
+    Execution with Oracle Policy Distillation" (Fang et al., AAAI 2021). Each episode is one instrument-day
+    (by default a whole session) cut into T = ceil(window / step_minutes) decision steps. At every step the
+    agent chooses the share of the order to trade during that step; the quantity is spread evenly over the
+    step's bars and fills at their mean price.
+
+    ## Action Space
+
+    One semantics, two encodings (``action_type``): the ratio ``a_t`` of the original order to trade now.
+
+    - ``"discrete"`` (default): ``Discrete(K)``; action ``i`` trades ``levels[i] / T``, i.e. multiples of the
+      TWAP rate. Default levels (0, 0.5, 1, 1.5, 2): action 2 is TWAP. ``PAPER_LEVELS`` (0, 0.25, 0.5, 0.75, 1)
+      are the paper code's. Anything but an integer in [0, K) raises ``ValueError``.
+    - ``"continuous"``: ``Box(0, 1, (1,))``, ``a_t`` directly. NaN or infinite raises ``ValueError``; finite
+      values are clipped to [0, 1].
+
+    The executed ratio is clipped to what remains (never oversell); at the last step whatever remains is
+    executed whatever the action (``info["forced"]``). So executed ratios are >= 0 and sum to 1.
+
+    ## Observation Space
+
+    ``Dict``, float32, with no look-ahead outside ``privileged``:
+
+    | key          | shape            | content                                                                |
+    |--------------|------------------|------------------------------------------------------------------------|
+    | private      | (3,)             | remaining ratio, elapsed share of the steps, side (+1 sell, -1 buy)    |
+    | public       | (lookback, 4)    | the last ``lookback`` bars before the decision: price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session) |
+    | privileged   | (max_bars, 5)    | only with ``privileged=True``: the same features over the whole window, future included, and a 1 on the window's bars (for an oracle teacher) |
+
+    ## Rewards
+
+    With s = +1 for a sell, -1 for a buy, ``p_exec`` the step's mean price and ``p_bench`` the window's mean price
+    (``benchmark="mean"``) or VWAP (``"vwap"``): ``R_t = reward_scale * (s * a_t * (p_exec / p_bench - 1) -
+    alpha * a_t ** 2)``. Summed over an episode: ``PA / 1e4 - alpha * sum(a_t ** 2)`` (before scaling), where
+    PA is the price advantage in basis points, reported in ``info["price_advantage"]`` at the end.
+
+    ## Starting State
+
+    ``reset()`` draws an order with the env's RNG: an episode of the split, the side, and (with
+    ``window_minutes``) a window start. ``reset(options={"order": Order(...)})`` or
+    ``reset(options={"episode": i})`` replays a given order.
+
+    ## Episode End
+
+    Terminated when the order is complete: nothing remains, or the last step was executed. Never truncated.
+
+    ## Arguments
+
+    | parameter      | type                     | default            | description                                          |
+    |----------------|--------------------------|--------------------|------------------------------------------------------|
+    | data           | MarketDataset, str, None | None               | dataset, preset name or saved-dataset directory; None: the embedded synthetic market |
+    | split          | str                      | "train"            | date split: "train", "valid", "test" or "all"        |
+    | side           | str                      | "sell"             | "sell", "buy" or "random" (a fair coin per order)    |
+    | step_minutes   | int                      | 30                 | minutes per decision step (a multiple of the bar length) |
+    | alpha          | float                    | 0.01               | temporary-impact penalty on a_t ** 2                 |
+    | action_type    | str                      | "discrete"         | "discrete" or "continuous"                           |
+    | levels         | sequence of float        | (0, 0.5, 1, 1.5, 2)| discrete levels, in multiples of the TWAP rate 1/T   |
+    | lookback       | int                      | 30                 | minutes of history in ``public``                     |
+    | privileged     | bool                     | False              | add the ``privileged`` key (future of the window)    |
+    | reward_scale   | float                    | 1.0                | multiplies the reward (metrics stay unscaled)        |
+    | benchmark      | str                      | "mean"             | p_bench: "mean" bar price or "vwap" of the window    |
+    | window_minutes | int or None              | None               | window length; None: the whole session               |
+
+    ## Vectorized environment
+
+    ``gym.make_vec("OrderExec-v0", num_envs=N, vectorization_mode="vector_entry_point")`` returns
+    :class:`~order_exec_gym.vector.OrderExecutionVectorEnv`, which steps N orders in one numpy call on the same
+    simulator; ``sb3_distill.vec_env.OrderExecutionVecEnv`` exposes it to Stable-Baselines3.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        data=None,
+        split: str = "train",
+        side: str = "sell",
+        step_minutes: int = 30,
+        alpha: float = 0.01,
+        action_type: str = "discrete",
+        levels=DEFAULT_LEVELS,
+        lookback: int = 30,
+        privileged: bool = False,
+        reward_scale: float = 1.0,
+        benchmark: str = "mean",
+        window_minutes: int | None = None,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None:
+            raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
+        self.task = ExecutionTask(
+            1, data, split, side, step_minutes, alpha, action_type, levels, lookback, privileged, reward_scale, benchmark, window_minutes
+        )
+        self.observation_space = self.task.observation_space
+        self.action_space = self.task.action_space
+        self._sim = self.task.sim
+        self._done = True
+
+    @property
+    def dataset(self):
+        """The split of the market the env samples orders from."""
+        return self.task.dataset
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "order" in options:
+            orders = Orders.from_orders([options["order"]], self.dataset)
+        elif "episode" in options:
+            orders = Orders.from_orders([Order(int(options["episode"]), options.get("side", "sell"))], self.dataset)
+        else:
+            orders = self.task.sample(1, self.np_random)
+        self.task.reset(orders)
+        self._done = False
+        return self._observation(), self._reset_info()
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("step() called on a finished episode: call reset() first")
+        task, sim = self.task, self._sim
+        if task.action_type == "discrete":
+            ratios = task.ratios(np.asarray(action).reshape(1))
+        else:
+            ratios = task.ratios(np.asarray(action, dtype=np.float64).reshape(1, -1))
+        result = sim.step(ratios)
+        done = bool(result.done[0])
+        self._done = done
+        info = {
+            "executed": float(result.executed[0]),
+            "exec_price": float(result.exec_price[0]),
+            "benchmark_price": float(sim.benchmark_price[0]),
+            "remaining": float(sim.remaining[0]),
+            "forced": bool(result.forced[0]),
+        }
+        if done:
+            info["price_advantage"] = float(sim.price_advantage()[0])
+            info["episode_reward"] = float(sim.total_reward[0])
+        reward = float(result.reward[0]) * task.reward_scale
+        return self._observation(), reward, done, False, info
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {key: value[0] for key, value in self.task.observe().items()}
+
+    def _reset_info(self) -> dict[str, Any]:
+        sim = self._sim
+        return {
+            "episode": int(sim.episode[0]),
+            "symbol": str(self.dataset.symbols[sim.episode[0]]),
+            "date": str(self.dataset.dates[sim.episode[0]]),
+            "side": "sell" if sim.side[0] > 0 else "buy",
+            "start": int(sim.start[0]),
+            "length": int(sim.length[0]),
+            "n_steps": int(sim.n_steps[0]),
+            "benchmark_price": float(sim.benchmark_price[0]),
+        }

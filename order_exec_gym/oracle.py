@@ -1,0 +1,130 @@
+"""The perfect-information optimum of the env's own reward, solved exactly.
+
+With full knowledge of the window, the reward of an order is a concave quadratic in the ratios:
+``sum_j r_j a_j - alpha * a_j ** 2`` with ``r_j = s * (p_exec_j / p_bench - 1)``, subject to ``a_j >= 0`` and
+``sum_j a_j = remaining``. This module solves it for both action encodings:
+
+- continuous: water-filling, ``a_j = max(0, (r_j - lam) / (2 alpha))`` with ``lam`` set so the ratios sum to
+  what remains (all of it in the best step when ``alpha == 0``);
+- discrete: dynamic programming over the exact grid of remaining inventory that the levels can reach,
+  honouring clipping to what remains and the forced completion at the last step.
+
+The inputs come either from the simulator (:meth:`ExecutionSimulator.step_prices`) or from a ``privileged``
+observation (:func:`step_returns_from_observation`), so the same solver serves the Oracle baseline and the
+oracle teacher.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import reduce
+from math import gcd
+
+import numpy as np
+
+from order_exec_gym.features import N_FEATURES
+
+MAX_GRID_UNITS = 20_000
+
+
+def step_returns_from_observation(observation: dict[str, np.ndarray], step_bars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Recover each step's ``r_j`` (N, max T) from a batched observation with the ``privileged`` key.
+
+    Exact for the ``"mean"`` benchmark (the mean bar price of the window). Steps past the window are NaN.
+    Returns ``(returns, n_steps, t)``: the step returns, steps per order, and the current step of each order.
+    """
+    window = np.asarray(observation["privileged"], dtype=np.float64)
+    private = np.asarray(observation["private"], dtype=np.float64)
+    inside = window[..., N_FEATURES] > 0.5
+    length = inside.sum(axis=1)
+    price = np.where(inside, np.exp(window[..., 0] / 100.0), 0.0)
+    benchmark = price.sum(axis=1) / np.maximum(length, 1)
+    n_steps = -(-length // step_bars)
+    max_steps = -(-window.shape[1] // step_bars)
+    padded = np.pad(price, ((0, 0), (0, max_steps * step_bars - window.shape[1])))
+    counts = np.pad(inside, ((0, 0), (0, max_steps * step_bars - window.shape[1]))).reshape(len(price), max_steps, step_bars).sum(-1)
+    sums = padded.reshape(len(price), max_steps, step_bars).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = private[:, 2:3] * (sums / counts / benchmark[:, None] - 1.0)
+    returns[counts == 0] = np.nan
+    t = np.rint(private[:, 1] * n_steps).astype(np.int64)
+    return returns, n_steps.astype(np.int64), t
+
+
+def water_fill(returns: np.ndarray, remaining: np.ndarray, alpha: float) -> np.ndarray:
+    """Optimal continuous allocation (N, T) of ``remaining`` over the steps whose return is not NaN.
+
+    Maximises ``sum_j r_j a_j - alpha a_j^2`` subject to ``a_j >= 0``, ``sum_j a_j = remaining``.
+    """
+    returns = np.asarray(returns, dtype=np.float64)
+    remaining = np.asarray(remaining, dtype=np.float64)
+    valid = ~np.isnan(returns)
+    if not valid.any(axis=1).all():
+        raise ValueError("every order needs at least one step left")
+    score = np.where(valid, returns, -np.inf)
+    if alpha <= 0:
+        plan = np.zeros_like(returns)
+        plan[np.arange(len(returns)), np.argmax(score, axis=1)] = remaining
+        return plan
+    ordered = -np.sort(-score, axis=1)
+    m = np.arange(1, returns.shape[1] + 1)
+    with np.errstate(invalid="ignore"):
+        level = (np.cumsum(np.where(np.isfinite(ordered), ordered, 0.0), axis=1) - 2 * alpha * remaining[:, None]) / m
+        active = np.isfinite(ordered) & (ordered > level)
+    count = np.maximum(active.sum(axis=1), 1)
+    lam = level[np.arange(len(returns)), count - 1]
+    plan = np.where(valid, np.maximum(0.0, (returns - lam[:, None]) / (2 * alpha)), 0.0)
+    return plan
+
+
+def level_grid(levels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer levels on the coarsest common grid: ``(units of each level, units per TWAP slice)``."""
+    fractions = [Fraction(float(level)).limit_denominator(1000) for level in levels]
+    denominator = reduce(lambda a, b: a * b // gcd(a, b), (f.denominator for f in fractions), 1)
+    numerators = [int(f * denominator) for f in fractions]
+    common = reduce(gcd, [n for n in numerators if n] or [1])
+    return np.array([n // common for n in numerators], dtype=np.int64), denominator // common
+
+
+def discrete_action(
+    returns: np.ndarray,
+    n_steps: np.ndarray,
+    t: np.ndarray,
+    remaining: np.ndarray,
+    alpha: float,
+    levels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best level index at step ``t`` of each order, and the best achievable reward from there.
+
+    Exact dynamic programming over remaining inventory in grid units; level ``i`` asks for
+    ``levels[i] / T`` of the order, execution is clipped to what remains, and the last step executes the rest.
+    """
+    units, per_slice = level_grid(np.asarray(levels, dtype=np.float64))
+    n = len(returns)
+    total = n_steps * per_slice  # grid units in the whole order, per order
+    if total.max() > MAX_GRID_UNITS:
+        raise ValueError(f"levels {levels} need a grid of {total.max()} units per order; use coarser levels")
+    states = int(total.max()) + 1
+    u = np.arange(states)
+    remaining_units = np.rint(np.asarray(remaining) * total).astype(np.int64)
+    executed = np.minimum(units[None, :], u[:, None])  # (S, K)
+    rows = np.arange(n)[:, None, None]
+    value_next = np.zeros((n, states))
+    best_now = np.zeros(n, dtype=np.int64)
+    best_value = np.zeros(n)
+    for j in range(int(n_steps.max()) - 1, int(t.min()) - 1, -1):
+        r = np.nan_to_num(returns[:, j])[:, None, None]
+        share = executed[None] / total[:, None, None]
+        candidates = r * share - alpha * share**2 + value_next[rows, u[None, :, None] - executed[None]]
+        value = candidates.max(axis=2)
+        share_all = u[None, :] / total[:, None]
+        forced = np.nan_to_num(returns[:, j])[:, None] * share_all - alpha * share_all**2
+        last = (j == n_steps - 1)[:, None]
+        value = np.where(last, forced, np.where(j < n_steps[:, None], value, 0.0))
+        now = t == j
+        if now.any():
+            pick = candidates[np.arange(n), remaining_units].argmax(axis=1)
+            best_now = np.where(now, pick, best_now)
+            best_value = np.where(now, value[np.arange(n), remaining_units], best_value)
+        value_next = value
+    return best_now, best_value

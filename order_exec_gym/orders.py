@@ -1,0 +1,98 @@
+"""Orders: which instrument-day, which side, which window of bars.
+
+An order is replayable: evaluation draws a fixed :class:`Orders` batch once and runs every agent on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from order_exec_gym.data.dataset import MarketDataset
+
+SIDES = {"sell": 1, "buy": -1}
+
+
+@dataclass(frozen=True)
+class Order:
+    """One order: trade the whole quantity of ``side`` on ``episode`` within bars ``[start, start + length)``.
+
+    :param episode: index of the instrument-day in the dataset (split) the env runs on
+    :param side: ``"sell"`` or ``"buy"``
+    :param start: first bar of the window
+    :param length: number of bars in the window
+    """
+
+    episode: int
+    side: str = "sell"
+    start: int = 0
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Orders:
+    """A batch of orders as arrays of equal length N (``side`` is +1 for a sell, -1 for a buy)."""
+
+    episode: np.ndarray
+    side: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.episode)
+
+    def __getitem__(self, index) -> Orders:
+        return Orders(self.episode[index], self.side[index], self.start[index], self.length[index])
+
+    @classmethod
+    def from_orders(cls, orders: list[Order], dataset: MarketDataset) -> Orders:
+        """Arrays from a list of :class:`Order`, checked against ``dataset`` (a window defaults to the session)."""
+        episode = np.array([o.episode for o in orders], dtype=np.int64)
+        if len(episode) and (episode.min() < 0 or episode.max() >= len(dataset)):
+            raise ValueError(f"order episode out of range: dataset has {len(dataset)} episodes, got {episode.tolist()}")
+        for o in orders:
+            if o.side not in SIDES:
+                raise ValueError(f"order side must be one of {list(SIDES)}, got {o.side!r}")
+        side = np.array([SIDES[o.side] for o in orders], dtype=np.float64)
+        start = np.array([o.start for o in orders], dtype=np.int64)
+        session = dataset.lengths[episode].astype(np.int64)
+        length = np.array([session[i] - o.start if o.length is None else o.length for i, o in enumerate(orders)])
+        bad = (start < 0) | (length < 1) | (start + length > session)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"order window [{start[i]}, {start[i] + length[i]}) does not fit episode {episode[i]} "
+                f"of {session[i]} bars"
+            )
+        return cls(episode, side, start, length.astype(np.int64))
+
+
+def sample_orders(
+    dataset: MarketDataset,
+    n: int,
+    rng: np.random.Generator,
+    side: str = "sell",
+    window_bars: int | None = None,
+) -> Orders:
+    """Draw ``n`` orders uniformly over the dataset's episodes.
+
+    :param side: ``"sell"``, ``"buy"``, or ``"random"`` (each order a fair coin)
+    :param window_bars: window length in bars, with a uniform start inside the session; None for the whole
+        session. Sessions shorter than the window use the whole session.
+    """
+    episode = rng.integers(0, len(dataset), size=n)
+    if side == "random":
+        sides = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    elif side in SIDES:
+        sides = np.full(n, float(SIDES[side]))
+    else:
+        raise ValueError(f"side must be 'sell', 'buy' or 'random', got {side!r}")
+    session = dataset.lengths[episode].astype(np.int64)
+    if window_bars is None:
+        length = session
+        start = np.zeros(n, dtype=np.int64)
+    else:
+        length = np.minimum(session, window_bars)
+        start = (rng.random(n) * (session - length + 1)).astype(np.int64)
+    return Orders(episode, sides, start, length)

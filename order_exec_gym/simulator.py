@@ -1,0 +1,160 @@
+"""The batched execution core: N orders stepped at once with numpy index arithmetic.
+
+The single source of truth for execution, clipping, forced completion, rewards and price advantage; the single
+env, the vector env and the SB3 adapter all step this class.
+
+Model (DESIGN §1). An order's window of ``length`` bars is cut into ``T = ceil(length / k)`` steps of ``k``
+bars (the last one shorter). At step t the agent asks for a ratio ``a`` of the original order; the executed
+ratio is ``clip(a, 0, remaining)``, and at the last step whatever remains is executed (``forced`` when that is
+more than was asked). The step's quantity is spread evenly over its bars, so it fills at
+``p_exec = mean(price[b0:b1])``. With ``s = +1`` for a sell and ``-1`` for a buy and the benchmark ``p_bench``
+(mean price, or VWAP, over the whole window)::
+
+    reward = s * executed * (p_exec / p_bench - 1) - alpha * executed ** 2
+    PA     = 1e4 * s * (sum(executed * p_exec) / p_bench - 1)          (basis points, at the end)
+
+An episode ends when the order is complete (nothing remains) or at its last step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.orders import Orders
+
+BENCHMARKS = ("mean", "vwap")
+# A remainder below this share of the order is executed with the step that leaves it (no dust episodes).
+DUST = 1e-9
+
+
+@dataclass
+class StepResult:
+    """What one batched step did, per order (arrays of shape (N,))."""
+
+    executed: np.ndarray
+    exec_price: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    forced: np.ndarray
+
+
+class ExecutionSimulator:
+    """``num_orders`` order slots over one dataset, stepped together.
+
+    :param dataset: the episodes the orders trade in
+    :param num_orders: number of slots N
+    :param step_bars: bars per decision step k (>= 1)
+    :param alpha: temporary-impact penalty on ``executed ** 2``
+    :param benchmark: ``"mean"`` (mean bar price over the window) or ``"vwap"``
+    """
+
+    def __init__(self, dataset: MarketDataset, num_orders: int, step_bars: int, alpha: float = 0.01, benchmark: str = "mean"):
+        if step_bars < 1:
+            raise ValueError(f"step_bars must be >= 1, got {step_bars}")
+        if benchmark not in BENCHMARKS:
+            raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+        self.dataset = dataset
+        self.num_orders = num_orders
+        self.step_bars = step_bars
+        self.alpha = float(alpha)
+        self.benchmark = benchmark
+        price = dataset.bars["price"].astype(np.float64)
+        volume = dataset.bars["volume"].astype(np.float64)
+        self._cum_price = np.pad(np.cumsum(price, axis=1), ((0, 0), (1, 0)))
+        if benchmark == "vwap":
+            self._cum_value = np.pad(np.cumsum(price * volume, axis=1), ((0, 0), (1, 0)))
+            self._cum_volume = np.pad(np.cumsum(volume, axis=1), ((0, 0), (1, 0)))
+        n = num_orders
+        self.episode = np.zeros(n, dtype=np.int64)
+        self.side = np.ones(n)
+        self.start = np.zeros(n, dtype=np.int64)
+        self.length = np.ones(n, dtype=np.int64)
+        self.n_steps = np.ones(n, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.remaining = np.ones(n)
+        self.benchmark_price = np.ones(n)
+        self.value = np.zeros(n)  # sum of executed * p_exec
+        self.squares = np.zeros(n)  # sum of executed ** 2
+        self.total_reward = np.zeros(n)
+
+    def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
+        """Start ``orders`` in ``slots`` (all slots by default)."""
+        e, start, length = orders.episode, orders.start, orders.length
+        self.episode[slots] = e
+        self.side[slots] = orders.side
+        self.start[slots] = start
+        self.length[slots] = length
+        self.n_steps[slots] = -(-length // self.step_bars)
+        self.t[slots] = 0
+        self.remaining[slots] = 1.0
+        self.value[slots] = 0.0
+        self.squares[slots] = 0.0
+        self.total_reward[slots] = 0.0
+        end = start + length
+        mean = (self._cum_price[e, end] - self._cum_price[e, start]) / length
+        if self.benchmark == "vwap":
+            traded = self._cum_volume[e, end] - self._cum_volume[e, start]
+            vwap = (self._cum_value[e, end] - self._cum_value[e, start]) / np.where(traded > 0, traded, 1.0)
+            mean = np.where(traded > 0, vwap, mean)
+        self.benchmark_price[slots] = mean
+
+    @property
+    def decision_bar(self) -> np.ndarray:
+        """First bar of each order's current step: bars before it are history."""
+        return np.minimum(self.start + self.t * self.step_bars, self.start + self.length)
+
+    @property
+    def elapsed(self) -> np.ndarray:
+        """Share of each order's steps already taken."""
+        return self.t / self.n_steps
+
+    def step_prices(self) -> np.ndarray:
+        """Execution price of every step of every order, ``(N, max T)``, NaN after an order's last step."""
+        t = np.arange(self.n_steps.max())
+        b0 = self.start[:, None] + t * self.step_bars
+        end = (self.start + self.length)[:, None]
+        b1 = np.minimum(b0 + self.step_bars, end)
+        valid = b0 < end
+        b0, b1 = np.minimum(b0, end), np.where(valid, b1, end)
+        e = self.episode[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prices = (self._cum_price[e, b1] - self._cum_price[e, b0]) / (b1 - b0)
+        return np.where(valid, prices, np.nan)
+
+    def step(self, ratios: np.ndarray, active: np.ndarray | None = None) -> StepResult:
+        """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares >= 0.
+
+        Inactive slots keep their state and report zeros.
+        """
+        end = self.start + self.length
+        b0 = np.minimum(self.start + self.t * self.step_bars, end - 1)
+        b1 = np.minimum(b0 + self.step_bars, end)
+        e = self.episode
+        exec_price = (self._cum_price[e, b1] - self._cum_price[e, b0]) / (b1 - b0)
+        last = self.t >= self.n_steps - 1
+        executed = np.minimum(ratios, self.remaining)
+        left = self.remaining - executed
+        finish = last | (left < DUST)
+        forced = last & (ratios < self.remaining - DUST)
+        if active is not None:
+            finish &= active
+            forced &= active
+            executed = np.where(active, executed, 0.0)
+        executed = np.where(finish, self.remaining, executed)
+        self.remaining = np.where(finish, 0.0, self.remaining - executed)
+        reward = self.side * executed * (exec_price / self.benchmark_price - 1.0) - self.alpha * executed**2
+        self.value += executed * exec_price
+        self.squares += executed**2
+        self.total_reward += reward
+        self.t += 1 if active is None else active
+        return StepResult(executed, exec_price, reward, finish, forced)
+
+    def price_advantage(self) -> np.ndarray:
+        """Price advantage in basis points of each slot's executions so far: ``1e4 * s * (P / p_bench - 1)``.
+
+        ``P = sum(executed * p_exec)`` is the average execution price once the order is complete.
+        """
+        return 1e4 * self.side * (self.value / self.benchmark_price - 1.0)

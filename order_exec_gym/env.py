@@ -40,7 +40,7 @@ class OrderExecutionEnv(gym.Env):
 
     | key          | shape            | content                                                                |
     |--------------|------------------|------------------------------------------------------------------------|
-    | private      | (3,)             | remaining ratio, elapsed share of the steps, side (+1 sell, -1 buy)    |
+    | private      | (4,)             | remaining ratio, elapsed share of the steps t/T, side (+1 sell, -1 buy), TWAP rate 1/T |
     | public       | (lookback, 4)    | the last ``lookback`` bars before the decision: price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session) |
     | privileged   | (max_bars, 5)    | only with ``privileged=True``: the same features over the whole window, future included, and a 1 on the window's bars (for an oracle teacher) |
 

@@ -68,7 +68,7 @@ class ExecutionTask:
         self.max_steps = math.ceil((self.window_bars or self.dataset.max_bars) / self.step_bars)
 
         observation = {
-            "private": spaces.Box(np.array([0, 0, -1], np.float32), np.array([1, 1, 1], np.float32)),
+            "private": spaces.Box(np.array([0, 0, -1, 0], np.float32), np.array([1, 1, 1, 1], np.float32)),
             "public": spaces.Box(-np.inf, np.inf, (self.lookback, N_FEATURES), np.float32),
         }
         if privileged:
@@ -120,10 +120,11 @@ class ExecutionTask:
     def observe(self) -> dict[str, np.ndarray]:
         """The batched observation of every slot."""
         sim = self.sim
-        private = np.empty((sim.num_orders, 3), np.float32)
+        private = np.empty((sim.num_orders, 4), np.float32)
         private[:, 0] = sim.remaining
         private[:, 1] = sim.elapsed
         private[:, 2] = sim.side
+        private[:, 3] = 1.0 / sim.n_steps
         obs = {"private": private, "public": self.features.public(sim.episode, sim.decision_bar, self.reference)}
         if self.window is not None:
             obs["privileged"] = self.window.copy()

@@ -89,7 +89,7 @@ def _first_violation(frame: pl.DataFrame, mask: pl.Expr, rule: str, source: str,
         raise DataError(rule, source=source, symbol=row["symbol"], timestamp=row["timestamp"], detail=extra)
 
 
-def validate(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
+def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int | None = None) -> pl.DataFrame:
     """Check ``frame`` against the canonical schema and return it cast to the canonical dtypes.
 
     Symbols may come in any order (the result is grouped by symbol, keeping each symbol's row order).
@@ -97,6 +97,10 @@ def validate(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
     NaN, infinite or non-positive price; negative or NaN volume; high < low; close or price outside
     [low, high]; unsorted or duplicated timestamps within a symbol; empty day (a symbol-day in which
     no bar traded). Raises :class:`DataError` at the first violation.
+
+    A day is the date of the bar's START, ``timestamp - bar_minutes``, when ``bar_minutes`` is given (the rule the
+    dataset uses, so a 24-hour market's bar ending at 00:00 belongs to the previous day); without it, the date of
+    the timestamp.
     """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -121,8 +125,11 @@ def validate(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
     step = pl.col("timestamp") - pl.col("timestamp").shift(1)
     _first_violation(frame, same_symbol & (step < pl.duration()), "unsorted timestamps", source, "timestamps go backwards")
     _first_violation(frame, same_symbol & (step == pl.duration()), "duplicated timestamp", source)
-    days = frame.group_by("symbol", pl.col("timestamp").dt.date().alias("day")).agg(
-        pl.col("volume").sum().alias("volume"), pl.col("timestamp").first()
+    start = pl.col("timestamp") - pl.duration(minutes=bar_minutes or 0)
+    days = (
+        frame.select("symbol", "timestamp", "volume", start.dt.date().alias("day"))
+        .group_by("symbol", "day")
+        .agg(pl.col("volume").sum().alias("volume"), pl.col("timestamp").first())
     )
     _first_violation(days, pl.col("volume") <= 0, "empty day", source, "no bar traded in the session")
     return frame

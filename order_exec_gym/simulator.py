@@ -68,6 +68,7 @@ class ExecutionSimulator:
             self._cum_value = np.pad(np.cumsum(price * volume, axis=1), ((0, 0), (1, 0)))
             self._cum_volume = np.pad(np.cumsum(volume, axis=1), ((0, 0), (1, 0)))
         n = num_orders
+        self._rows = np.arange(n)
         self.episode = np.zeros(n, dtype=np.int64)
         self.side = np.ones(n)
         self.start = np.zeros(n, dtype=np.int64)
@@ -77,8 +78,12 @@ class ExecutionSimulator:
         self.remaining = np.ones(n)
         self.benchmark_price = np.ones(n)
         self.value = np.zeros(n)  # sum of executed * p_exec
-        self.squares = np.zeros(n)  # sum of executed ** 2
         self.total_reward = np.zeros(n)
+        self.max_steps = -(-dataset.max_bars // step_bars)
+        # Per step of every order (one spare column, read by finished slots): p_exec and s * (p_exec / p_bench - 1).
+        self.step_price = np.zeros((n, self.max_steps + 1))
+        self.step_return = np.zeros((n, self.max_steps + 1))
+        self.last_step = np.zeros(n, dtype=np.int64)
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` (all slots by default)."""
@@ -88,18 +93,25 @@ class ExecutionSimulator:
         self.start[slots] = start
         self.length[slots] = length
         self.n_steps[slots] = -(-length // self.step_bars)
+        self.last_step[slots] = self.n_steps[slots] - 1
         self.t[slots] = 0
         self.remaining[slots] = 1.0
         self.value[slots] = 0.0
-        self.squares[slots] = 0.0
         self.total_reward[slots] = 0.0
         end = start + length
-        mean = (self._cum_price[e, end] - self._cum_price[e, start]) / length
+        benchmark = (self._cum_price[e, end] - self._cum_price[e, start]) / length
         if self.benchmark == "vwap":
             traded = self._cum_volume[e, end] - self._cum_volume[e, start]
             vwap = (self._cum_value[e, end] - self._cum_value[e, start]) / np.where(traded > 0, traded, 1.0)
-            mean = np.where(traded > 0, vwap, mean)
-        self.benchmark_price[slots] = mean
+            benchmark = np.where(traded > 0, vwap, benchmark)
+        self.benchmark_price[slots] = benchmark
+        b0 = start[:, None] + np.arange(self.step_price.shape[1]) * self.step_bars
+        b1 = np.minimum(b0 + self.step_bars, end[:, None])
+        b0 = np.minimum(b0, b1)
+        count = b1 - b0
+        price = (self._cum_price[e[:, None], b1] - self._cum_price[e[:, None], b0]) / np.maximum(count, 1)
+        self.step_price[slots] = price
+        self.step_return[slots] = np.where(count > 0, orders.side[:, None] * (price / benchmark[:, None] - 1.0), 0.0)
 
     @property
     def decision_bar(self) -> np.ndarray:
@@ -113,41 +125,29 @@ class ExecutionSimulator:
 
     def step_prices(self) -> np.ndarray:
         """Execution price of every step of every order, ``(N, max T)``, NaN after an order's last step."""
-        t = np.arange(self.n_steps.max())
-        b0 = self.start[:, None] + t * self.step_bars
-        end = (self.start + self.length)[:, None]
-        b1 = np.minimum(b0 + self.step_bars, end)
-        valid = b0 < end
-        b0, b1 = np.minimum(b0, end), np.where(valid, b1, end)
-        e = self.episode[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prices = (self._cum_price[e, b1] - self._cum_price[e, b0]) / (b1 - b0)
-        return np.where(valid, prices, np.nan)
+        return np.where(np.arange(self.max_steps) < self.n_steps[:, None], self.step_price[:, :-1], np.nan)
 
     def step(self, ratios: np.ndarray, active: np.ndarray | None = None) -> StepResult:
         """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares >= 0.
 
         Inactive slots keep their state and report zeros.
         """
-        end = self.start + self.length
-        b0 = np.minimum(self.start + self.t * self.step_bars, end - 1)
-        b1 = np.minimum(b0 + self.step_bars, end)
-        e = self.episode
-        exec_price = (self._cum_price[e, b1] - self._cum_price[e, b0]) / (b1 - b0)
-        last = self.t >= self.n_steps - 1
-        executed = np.minimum(ratios, self.remaining)
-        left = self.remaining - executed
+        t, remaining, rows = self.t, self.remaining, self._rows
+        last = t >= self.last_step
+        executed = np.minimum(ratios, remaining)
+        left = remaining - executed
         finish = last | (left < DUST)
-        forced = last & (ratios < self.remaining - DUST)
+        forced = last & (left >= DUST)
         if active is not None:
             finish &= active
             forced &= active
             executed = np.where(active, executed, 0.0)
-        executed = np.where(finish, self.remaining, executed)
-        self.remaining = np.where(finish, 0.0, self.remaining - executed)
-        reward = self.side * executed * (exec_price / self.benchmark_price - 1.0) - self.alpha * executed**2
+            left = remaining - executed
+        executed = np.where(finish, remaining, executed)
+        self.remaining = np.where(finish, 0.0, left)
+        exec_price = self.step_price[rows, t]
+        reward = executed * (self.step_return[rows, t] - self.alpha * executed)
         self.value += executed * exec_price
-        self.squares += executed**2
         self.total_reward += reward
         self.t += 1 if active is None else active
         return StepResult(executed, exec_price, reward, finish, forced)

@@ -1,0 +1,88 @@
+"""Env throughput: steps/s of the single env, env-steps/s of the batched vector env, and memory per order.
+
+Run: ``python benchmarks/env_throughput.py``. All figures come from one run on the default synthetic market;
+compare the ratios, not the absolute numbers (machines are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import order_exec_gym  # noqa: F401
+from order_exec_gym.data.dataset import MarketDataset
+
+
+def single_env_rate(dataset: MarketDataset, step_minutes: int, seconds: float) -> float:
+    env = gym.make("OrderExec-v0", data=dataset, step_minutes=step_minutes)
+    env.reset(seed=0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(1000):
+            _, _, terminated, _, _ = env.step(2)
+            if terminated:
+                env.reset()
+        steps += 1000
+    return steps / (time.perf_counter() - start)
+
+
+def vector_rate(make, num_envs: int, seconds: float) -> float:
+    venv = make(num_envs)
+    venv.reset(seed=0)
+    actions = np.full(num_envs, 2)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(20):
+            venv.step(actions)
+        steps += 20 * num_envs
+    return steps / (time.perf_counter() - start)
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args()
+    dataset = MarketDataset.synthetic()
+    print(f"data: {dataset}")
+
+    for k in (30, 1):
+        print(f"single env  gym.make k={k:<2}            {single_env_rate(dataset, k, args.seconds):>12,.0f} steps/s")
+
+    def vector(n):
+        return gym.make_vec("OrderExec-v0", num_envs=n, vectorization_mode="vector_entry_point", data=dataset)
+
+    def sync(n):
+        return gym.make_vec("OrderExec-v0", num_envs=n, vectorization_mode="sync", data=dataset)
+
+    rates = {}
+    for n in (1, 16, 256, 1024, 4096):
+        rates[n] = vector_rate(vector, n, args.seconds)
+        print(f"vector env  N={n:<5}                 {rates[n]:>12,.0f} env-steps/s")
+    sync_rate = vector_rate(sync, 16, args.seconds)
+    print(f"SyncVectorEnv of single envs N=16    {sync_rate:>12,.0f} env-steps/s")
+    print(f"ratio vector/sync at N=16: {rates[16] / sync_rate:.1f}x; vector N=1024 / sync N=16: {rates[1024] / sync_rate:.0f}x")
+
+    venv = vector(1)
+    obs, _ = venv.reset(seed=0)
+    size = sum(v.nbytes for v in obs.values())
+    print(f"default observation: {', '.join(f'{k} {v.shape[1:]}' for k, v in obs.items())} = {size} bytes float32")
+
+    before = max_rss_mib()
+    big = vector(100_000)
+    big.reset(seed=0)
+    for _ in range(3):
+        big.step(np.full(100_000, 2))
+    grown = max_rss_mib() - before
+    print(f"100,000 orders in one vector env: peak RSS grew {grown:,.0f} MiB = {grown * 1024 / 100_000:.1f} KiB/order")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""MarketDataset: bars to episodes on each date's grid, reported fills and drops, date splits, persistence."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from order_exec_gym.data.dataset import MarketDataset, default_splits, load_dataset
+from order_exec_gym.data.schema import BarTable, validate
+from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.errors import DataError
+
+
+def bars(rows: list[tuple[str, str, float, float]]) -> BarTable:
+    """A BarTable from (symbol, 'YYYY-mm-dd HH:MM', price, volume) rows; OHLC all equal to price."""
+    frame = pl.DataFrame(
+        {
+            "symbol": [r[0] for r in rows],
+            "timestamp": [dt.datetime.fromisoformat(r[1]) for r in rows],
+            "price": [r[2] for r in rows],
+            "volume": [r[3] for r in rows],
+        }
+    ).with_columns(open=pl.col("price"), high=pl.col("price"), low=pl.col("price"), close=pl.col("price"))
+    return BarTable(validate(frame, "test"), bar_minutes=1, source="test")
+
+
+def test_synthetic_market_is_deterministic_and_valid():
+    a, b, c = synthetic_bars(3, 5, seed=1), synthetic_bars(3, 5, seed=1), synthetic_bars(3, 5, seed=2)
+    assert a.frame.equals(b.frame) and not a.frame.equals(c.frame)
+    assert a.frame.height == 3 * 5 * 240
+    volume = a.frame["volume"].to_numpy().reshape(15, 240).mean(axis=0)
+    assert volume[:10].mean() > 1.5 * volume[100:140].mean() and volume[-10:].mean() > 1.2 * volume[100:140].mean()
+
+
+def test_episodes_are_instrument_days_on_contiguous_arrays(small_market):
+    assert len(small_market) == 80 and small_market.max_bars == 240
+    for values in small_market.bars.values():
+        assert values.dtype == np.float32 and values.flags.c_contiguous and values.shape == (80, 240)
+    assert (small_market.lengths == 240).all()
+    assert len(np.unique(small_market.symbols)) == 4 and len(np.unique(small_market.dates)) == 20
+
+
+def test_missing_bars_are_filled_and_reported():
+    rows = [("A", f"2024-01-02 09:{m:02d}", 10.0 + m, 100.0) for m in range(31, 41)]
+    rows += [("B", f"2024-01-02 09:{m:02d}", 20.0 + m, 50.0) for m in range(31, 41) if m not in (31, 35)]
+    dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.5)
+    b = list(dataset.symbols).index("B")
+    assert dataset.lengths[b] == 10
+    np.testing.assert_allclose(dataset.bars["price"][b, :5], [52, 52, 53, 54, 54])  # leading gap: first price
+    np.testing.assert_allclose(dataset.bars["volume"][b, :5], [0, 50, 50, 50, 0])
+    assert dataset.report == {"missing bars filled (previous close, zero volume)": 2}
+
+
+def test_short_episodes_are_dropped_and_reported():
+    rows = [("A", f"2024-01-02 09:{m:02d}", 10.0, 100.0) for m in range(31, 41)]
+    rows += [("B", "2024-01-02 09:31", 20.0, 50.0)]
+    dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.9)
+    assert list(dataset.symbols) == ["A"]
+    assert dataset.report == {"episodes dropped: fewer than 90% of the session's bars": 1}
+    assert "dropped" in dataset.summary()
+
+
+def test_half_days_are_padded_after_their_length():
+    rows = [("A", f"2024-01-02 09:{m:02d}", 10.0 + m, 100.0) for m in range(31, 41)]
+    rows += [("A", f"2024-01-03 09:{m:02d}", 30.0 + m, 100.0) for m in range(31, 36)]
+    dataset = MarketDataset.from_bars(bars(rows))
+    assert list(dataset.lengths) == [10, 5] and dataset.max_bars == 10
+    np.testing.assert_allclose(dataset.bars["price"][1], [61, 62, 63, 64, 65, 65, 65, 65, 65, 65])
+    np.testing.assert_allclose(dataset.bars["volume"][1, 5:], 0)
+
+
+def test_days_group_by_bar_start_so_a_midnight_bar_stays_in_its_day():
+    rows = [("X", "2024-01-02 23:59", 10.0, 1.0), ("X", "2024-01-03 00:00", 11.0, 1.0), ("X", "2024-01-03 00:01", 12.0, 1.0)]
+    dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.1)
+    assert [str(d) for d in dataset.dates] == ["2024-01-02", "2024-01-03"]
+    assert list(dataset.lengths) == [2, 1]
+
+
+def test_splits_are_by_date_and_never_overlap():
+    dataset = MarketDataset.synthetic(n_symbols=2, n_days=20, seed=0)
+    parts = {name: dataset.split(name) for name in ("train", "valid", "test")}
+    assert sum(len(p) for p in parts.values()) == len(dataset)
+    assert parts["train"].last_date < parts["valid"].first_date <= parts["valid"].last_date < parts["test"].first_date
+    assert len(dataset.split("all")) == len(dataset)
+    with pytest.raises(KeyError, match="unknown split"):
+        dataset.split("holdout")
+
+
+def test_empty_split_raises():
+    dataset = MarketDataset.from_bars(synthetic_bars(1, 3, seed=0), splits={"test": ("2030-01-01", "2030-12-31")})
+    with pytest.raises(DataError, match="empty split"):
+        dataset.split("test")
+
+
+def test_default_splits_cover_all_dates_in_order():
+    dates = np.datetime64("2024-01-01") + np.arange(10).astype("timedelta64[D]")
+    splits = default_splits(dates)
+    assert splits["train"] == (dt.date(2024, 1, 1), dt.date(2024, 1, 7))
+    assert splits["valid"] == (dt.date(2024, 1, 8), dt.date(2024, 1, 9))
+    assert splits["test"] == (dt.date(2024, 1, 10), dt.date(2024, 1, 10))
+
+
+def test_save_and_load_round_trip_with_memory_map(tmp_path, small_market):
+    small_market.save(tmp_path / "market")
+    loaded = MarketDataset.load(tmp_path / "market")
+    assert isinstance(loaded.bars["price"], np.memmap)
+    for name, values in small_market.bars.items():
+        np.testing.assert_array_equal(loaded.bars[name], values)
+    np.testing.assert_array_equal(loaded.symbols, small_market.symbols)
+    np.testing.assert_array_equal(loaded.dates, small_market.dates)
+    assert loaded.splits == small_market.splits and loaded.report == small_market.report
+    assert len(load_dataset(tmp_path / "market")) == len(small_market)
+
+
+def test_load_dataset_rejects_unknown_data():
+    with pytest.raises(ValueError, match="cannot resolve data"):
+        load_dataset("no-such-preset")

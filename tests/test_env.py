@@ -1,0 +1,311 @@
+"""OrderExec-v0: Gymnasium/SB3 conformance, the reward identities, no look-ahead, replayability, errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.vector import AutoresetMode
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
+from order_exec_gym import Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
+from order_exec_gym.task import ExecutionTask
+from sb3_distill.vec_env import OrderExecutionVecEnv
+from tests.conftest import random_market
+
+
+def run_episode(env: gym.Env, actions, options=None, seed=None):
+    """Step ``env`` through one episode with the actions given (cycled); return rewards, infos, observations."""
+    obs, info = env.reset(seed=seed, options=options)
+    rewards, infos, observations = [], [], [obs]
+    for i in range(10_000):
+        obs, reward, terminated, truncated, info = env.step(actions[i % len(actions)])
+        rewards.append(reward)
+        infos.append(info)
+        observations.append(obs)
+        if terminated or truncated:
+            return np.array(rewards), infos, observations
+    raise AssertionError("episode did not end")
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("privileged", [False, True])
+def test_gymnasium_and_sb3_checkers_pass(small_market, action_type, privileged):
+    env = OrderExecutionEnv(data=small_market, action_type=action_type, privileged=privileged)
+    gym_check_env(env, skip_render_check=True)
+    sb3_check_env(env, warn=False)
+
+
+def test_registered_ids_and_vector_entry_point(small_market):
+    env = gym.make("OrderExec-v0", data=small_market)
+    assert isinstance(env.unwrapped, OrderExecutionEnv)
+    env = gym.make("order_exec_gym:OrderExec-v0", data=small_market)
+    assert isinstance(env.unwrapped, OrderExecutionEnv)
+    venv = gym.make_vec("OrderExec-v0", num_envs=3, vectorization_mode="vector_entry_point", data=small_market)
+    assert isinstance(venv, OrderExecutionVectorEnv)
+    assert venv.observation_space["public"].shape == (3, 30, 4)
+
+
+def test_default_env_is_the_paper_setting():
+    env = gym.make("OrderExec-v0").unwrapped
+    task = env.task
+    assert task.dataset.source.startswith("synthetic")
+    assert (task.step_bars, task.sim.alpha, task.side, task.action_type) == (30, 0.01, "sell", "discrete")
+    np.testing.assert_array_equal(task.levels, [0, 0.5, 1, 1.5, 2])
+    obs, info = env.reset(seed=0)
+    assert info["n_steps"] == 8 and info["length"] == 240
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_bars=st.integers(1, 70),
+    step=st.integers(1, 12),
+    side=st.sampled_from(["sell", "buy"]),
+    action_type=st.sampled_from(["discrete", "continuous"]),
+    alpha=st.sampled_from([0.0, 0.01, 0.5]),
+    benchmark=st.sampled_from(["mean", "vwap"]),
+)
+def test_reward_identities_on_random_markets(seed, n_bars, step, side, action_type, alpha, benchmark):
+    rng = np.random.default_rng(seed)
+    market = random_market(rng, 3, n_bars)
+    env = OrderExecutionEnv(
+        data=market, side=side, step_minutes=step, alpha=alpha, action_type=action_type, lookback=5, benchmark=benchmark
+    )
+    start = int(rng.integers(0, n_bars))
+    length = int(rng.integers(1, n_bars - start + 1))
+    order = Order(episode=int(rng.integers(0, 3)), side=side, start=start, length=length)
+    if action_type == "discrete":
+        actions = list(rng.integers(0, 5, 50))
+    else:
+        actions = [np.array([v], np.float32) for v in rng.uniform(-0.5, 1.5, 50)]
+    rewards, infos, observations = run_episode(env, actions, options={"order": order})
+
+    executed = np.array([i["executed"] for i in infos])
+    assert (executed >= 0).all()
+    assert all(o["private"][0] >= 0 for o in observations)
+    assert executed.sum() == pytest.approx(1.0, abs=1e-9)
+    assert len(rewards) <= math.ceil(length / step)
+
+    # Independent, straightforward re-computation from the raw bars.
+    price = market.bars["price"][order.episode].astype(np.float64)
+    volume = market.bars["volume"][order.episode].astype(np.float64)
+    window = slice(start, start + length)
+    p_bench = price[window].mean()
+    if benchmark == "vwap" and volume[window].sum() > 0:
+        p_bench = (price[window] * volume[window]).sum() / volume[window].sum()
+    s = 1.0 if side == "sell" else -1.0
+    expected = []
+    for t, a in enumerate(executed):
+        bars = price[start + t * step : min(start + (t + 1) * step, start + length)]
+        expected.append(s * a * (bars.mean() / p_bench - 1) - alpha * a**2)
+    np.testing.assert_allclose(rewards, expected, rtol=1e-9, atol=1e-12)
+
+    pa = infos[-1]["price_advantage"]
+    avg_price = sum(a * i["exec_price"] for a, i in zip(executed, infos))
+    assert pa == pytest.approx(1e4 * s * (avg_price / p_bench - 1), rel=1e-9, abs=1e-9)
+    assert rewards.sum() == pytest.approx(pa / 1e4 - alpha * (executed**2).sum(), abs=1e-12)
+    assert infos[-1]["episode_reward"] == pytest.approx(rewards.sum(), abs=1e-12)
+
+
+def test_twap_has_zero_price_advantage_with_one_minute_steps(small_market):
+    venv = OrderExecutionVectorEnv(len(small_market), data=small_market, split="all", step_minutes=1)
+    orders = Orders.from_orders([Order(e) for e in range(len(small_market))], small_market)
+    venv.reset(options={"orders": orders})
+    twap = np.full(len(small_market), 2)  # level 1.0 = the TWAP rate
+    for _ in range(240):
+        _, _, done, _, info = venv.step(twap)
+    assert done.all()
+    np.testing.assert_allclose(info["price_advantage"], 0.0, atol=1e-8)
+
+
+def test_buy_mirrors_sell(small_market):
+    rng = np.random.default_rng(3)
+    actions = list(rng.integers(0, 5, 8))
+    sell = OrderExecutionEnv(data=small_market, side="sell", alpha=0.0)
+    buy = OrderExecutionEnv(data=small_market, side="buy", alpha=0.0)
+    r_sell, i_sell, _ = run_episode(sell, actions, options={"order": Order(5, "sell")})
+    r_buy, i_buy, _ = run_episode(buy, actions, options={"order": Order(5, "buy")})
+    np.testing.assert_allclose(r_buy, -r_sell)
+    assert i_buy[-1]["price_advantage"] == pytest.approx(-i_sell[-1]["price_advantage"])
+
+
+@pytest.mark.parametrize("step", [1, 7, 30])
+def test_observation_has_no_look_ahead(small_market, step):
+    """Changing every bar from the decision bar on changes neither ``public`` nor ``private``."""
+    env = OrderExecutionEnv(data=small_market, split="all", step_minutes=step, lookback=45)
+    order = Order(episode=11, start=17, length=150)
+    _, _, observations = run_episode(env, [1, 3, 0, 2], options={"order": order})
+    rng = np.random.default_rng(0)
+    for t, obs in enumerate(observations[:-1]):
+        decision = order.start + t * step
+        bars = {k: v.copy() for k, v in small_market.bars.items()}
+        for name in bars:
+            bars[name][order.episode, decision:] *= rng.uniform(0.5, 1.5, bars[name].shape[1] - decision).astype(np.float32)
+        bars["high"] = np.maximum.reduce([bars["open"], bars["high"], bars["low"], bars["close"], bars["price"]])
+        bars["low"] = np.minimum.reduce([bars["open"], bars["high"], bars["low"], bars["close"], bars["price"]])
+        changed = replace(small_market, bars=bars)
+        env2 = OrderExecutionEnv(data=changed, split="all", step_minutes=step, lookback=45)
+        _, _, observations2 = run_episode(env2, [1, 3, 0, 2], options={"order": order})
+        np.testing.assert_array_equal(observations2[t]["public"], obs["public"])
+        np.testing.assert_array_equal(observations2[t]["private"], obs["private"])
+
+
+def test_privileged_observation_sees_the_whole_window(small_market):
+    env = OrderExecutionEnv(data=small_market, split="all", privileged=True)
+    obs, _ = env.reset(options={"order": Order(episode=2, start=40, length=100)})
+    window = obs["privileged"]
+    assert window[:100, 4].all() and not window[100:].any()
+    price = small_market.bars["price"][2].astype(np.float64)
+    expected = 100 * np.log(price[40:140] / price[39])
+    np.testing.assert_allclose(window[:100, 0], expected, atol=1e-4)
+
+
+def test_single_vector_and_sb3_adapter_give_identical_rewards(small_market):
+    n = 6
+    rng = np.random.default_rng(1)
+    orders = Orders.from_orders([Order(int(e), side) for e, side in zip(rng.integers(0, 56, n), ["sell", "buy"] * 3)], small_market.split("train"))
+    actions = rng.integers(0, 5, (8, n))
+    kwargs = dict(data=small_market, side="random")
+
+    single = np.zeros((8, n))
+    live = np.zeros((8, n), dtype=bool)  # steps inside each order's episode (autoreset starts new orders after)
+    for i in range(n):
+        env = OrderExecutionEnv(**kwargs)
+        order = Order(int(orders.episode[i]), "sell" if orders.side[i] > 0 else "buy")
+        rewards, _, _ = run_episode(env, list(actions[:, i]), options={"order": order})
+        single[: len(rewards), i] = rewards
+        live[: len(rewards), i] = True
+
+    venv = OrderExecutionVectorEnv(n, **kwargs)
+    venv.reset(options={"orders": orders})
+    vector = np.array([venv.step(a)[1] for a in actions])
+
+    sb3 = OrderExecutionVecEnv(n, **kwargs)
+    sb3.set_options({"orders": orders})
+    sb3.reset()
+    adapter = []
+    for a in actions:
+        sb3.step_async(a)
+        adapter.append(sb3.step_wait()[1])
+    assert not live.all()  # some orders finish early, so autoreset is exercised too
+    np.testing.assert_array_equal(vector[live], single[live])
+    np.testing.assert_allclose(np.array(adapter)[live], single[live], rtol=1e-6)  # SB3 rewards are float32
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_vector_env_autoreset(small_market, mode):
+    venv = OrderExecutionVectorEnv(4, data=small_market, autoreset_mode=mode)
+    obs, _ = venv.reset(seed=0)
+    for _ in range(8):
+        obs, rewards, done, _, info = venv.step(np.full(4, 2))
+    assert done.all()
+    if mode == AutoresetMode.SAME_STEP:
+        assert info["_final_obs"].all() and (info["final_obs"]["private"][:, 0] == 0).all()
+        assert (obs["private"][:, 0] == 1).all()  # already the next orders
+    else:
+        assert (obs["private"][:, 0] == 0).all()
+        obs, rewards, done, _, _ = venv.step(np.full(4, 2))
+        assert (rewards == 0).all() and not done.any() and (obs["private"][:, 0] == 1).all()
+
+
+def test_sb3_adapter_reports_terminal_observation(small_market):
+    venv = OrderExecutionVecEnv(3, data=small_market)
+    venv.seed(0)
+    venv.reset()
+    for _ in range(8):
+        venv.step_async(np.full(3, 4))
+        obs, rewards, dones, infos = venv.step_wait()
+        if dones.any():
+            break
+    assert dones.all()  # level 2 = twice the TWAP rate finishes after T/2 steps
+    assert all(info["terminal_observation"]["private"][0] == 0 for info in infos)
+    assert all("price_advantage" in info for info in infos)
+
+
+def test_same_seed_gives_identical_episodes(small_market):
+    def trajectory(seed):
+        env = OrderExecutionEnv(data=small_market, side="random", window_minutes=90)
+        rewards, infos, obs = run_episode(env, [0, 2, 4, 1], seed=seed)
+        return rewards, [o["public"] for o in obs]
+
+    a, b, c = trajectory(5), trajectory(5), trajectory(6)
+    np.testing.assert_array_equal(a[0], b[0])
+    for x, y in zip(a[1], b[1]):
+        np.testing.assert_array_equal(x, y)
+    assert not (len(a[0]) == len(c[0]) and np.array_equal(a[0], c[0]))
+
+
+@pytest.mark.parametrize(
+    "action_type, action, message",
+    [
+        ("discrete", 5, "integers in"),
+        ("discrete", -1, "integers in"),
+        ("discrete", 1.5, "integers in"),
+        ("discrete", np.array([1, 2]), "shape"),
+        ("continuous", np.array([np.nan], np.float32), "finite"),
+        ("continuous", np.array([np.inf], np.float32), "finite"),
+        ("continuous", np.array([0.1, 0.2], np.float32), "shape"),
+    ],
+)
+def test_invalid_actions_raise(small_market, action_type, action, message):
+    env = OrderExecutionEnv(data=small_market, action_type=action_type)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        env.step(action)
+
+
+def test_continuous_actions_are_clipped_and_never_oversell(small_market):
+    env = OrderExecutionEnv(data=small_market, action_type="continuous")
+    _, infos, _ = run_episode(env, [np.array([0.7], np.float32), np.array([5.0], np.float32)], seed=0)
+    assert [i["executed"] for i in infos] == pytest.approx([0.7, 0.3])
+    _, infos, _ = run_episode(env, [np.array([-3.0], np.float32)], seed=0)
+    assert [i["executed"] for i in infos[:-1]] == [0.0] * 7
+    assert infos[-1]["executed"] == 1.0 and infos[-1]["forced"]
+
+
+def test_bad_arguments_raise(small_market):
+    with pytest.raises(ValueError, match="side"):
+        OrderExecutionEnv(data=small_market, side="short")
+    with pytest.raises(ValueError, match="action_type"):
+        OrderExecutionEnv(data=small_market, action_type="box")
+    with pytest.raises(ValueError, match="benchmark"):
+        OrderExecutionEnv(data=small_market, benchmark="twap")
+    with pytest.raises(ValueError, match="step_minutes"):
+        OrderExecutionEnv(data=small_market, step_minutes=0)
+    with pytest.raises(ValueError, match="levels"):
+        OrderExecutionEnv(data=small_market, levels=(1.0,))
+    with pytest.raises(KeyError, match="split"):
+        OrderExecutionEnv(data=small_market, split="holdout")
+    env = OrderExecutionEnv(data=small_market)
+    with pytest.raises(ValueError, match="does not fit"):
+        env.reset(options={"order": Order(0, start=200, length=100)})
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+def test_step_bars_follow_the_data_bar_length(small_market):
+    five_minute = replace(small_market, bar_minutes=5)
+    task = ExecutionTask(1, five_minute, step_minutes=30, lookback=60)
+    assert (task.step_bars, task.lookback) == (6, 12)
+    with pytest.raises(ValueError, match="multiple"):
+        ExecutionTask(1, five_minute, step_minutes=7)
+
+
+def test_sb3_ppo_and_recurrent_ppo_train(small_market):
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    venv = VecMonitor(OrderExecutionVecEnv(4, data=small_market, reward_scale=100.0))
+    PPO("MultiInputPolicy", venv, n_steps=64, batch_size=64, n_epochs=2, seed=0).learn(2048)
+    RecurrentPPO("MultiInputLstmPolicy", venv, n_steps=64, batch_size=64, n_epochs=2, seed=0).learn(1024)
+    model = PPO("MultiInputPolicy", gym.make("OrderExec-v0", data=small_market, action_type="continuous"), n_steps=64, batch_size=32, seed=0)
+    model.learn(256)

@@ -1,0 +1,37 @@
+"""Observation features: values against a direct computation from the bars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from order_exec_gym.features import VOLUME_WINDOW, FeatureBuilder, bar_features
+
+
+def test_bar_features_match_their_definitions(small_market):
+    features = bar_features(small_market)
+    e, m = 3, 57
+    price = small_market.bars["price"][e].astype(np.float64)
+    volume = small_market.bars["volume"][e].astype(np.float64)
+    trailing = volume[m + 1 - VOLUME_WINDOW : m + 1].mean()
+    assert features[e, m, 0] == np.float32(100 * np.log(price[m]))
+    np.testing.assert_allclose(features[e, m, 1], np.log1p(volume[m]) - np.log1p(trailing), rtol=1e-5)
+    np.testing.assert_allclose(features[e, m, 2], 100 * np.log(price[m] / price[m - 1]), atol=1e-4)
+    high, low = small_market.bars["high"][e, m], small_market.bars["low"][e, m]
+    np.testing.assert_allclose(features[e, m, 3], 100 * np.log(np.float64(high) / low), rtol=1e-4)
+    assert features[e, 0, 2] == 0.0
+
+
+def test_public_window_is_the_last_bars_before_the_decision(small_market):
+    builder = FeatureBuilder(small_market, lookback=10)
+    features = bar_features(small_market)
+    episode, start = np.array([5, 5]), np.array([0, 100])
+    reference = builder.reference(episode, start)
+    price = small_market.bars["price"][5].astype(np.float64)
+    np.testing.assert_allclose(reference, [100 * np.log(small_market.bars["open"][5, 0]), 100 * np.log(price[99])], rtol=1e-6)
+
+    public = builder.public(episode, np.array([4, 130]), reference)
+    assert public.shape == (2, 10, 4)
+    assert not public[0, :6].any()  # before the session: zeros
+    np.testing.assert_array_equal(public[0, 6:, 1:], features[5, :4, 1:])
+    np.testing.assert_allclose(public[1, :, 0], 100 * np.log(price[120:130] / price[99]), atol=1e-4)
+    np.testing.assert_array_equal(public[1, :, 1:], features[5, 120:130, 1:])

@@ -1,0 +1,257 @@
+"""Evaluate agents on a replayable set of orders, all at once on one batched simulator.
+
+:func:`evaluate` runs one agent over every episode of a split (or ``n_orders`` seeded draws) with one
+:class:`~order_exec_gym.task.ExecutionTask` of N slots: each step asks the agent for the actions of every slot,
+and steps the simulator with a mask of the orders still running, until all are complete. It accepts
+
+- Stable-Baselines3 models and the :mod:`~order_exec_gym.baselines` (anything with SB3's ``predict``): called as
+  ``predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)``, so recurrent policies
+  (``sb3_contrib.RecurrentPPO``) carry their LSTM state, and feed-forward ones ignore it;
+- a baseline name from :data:`~order_exec_gym.baselines.BASELINES` (built on the evaluation's task, calibrated on
+  the same market);
+- a plain callable ``actions = agent(obs)``.
+
+An agent whose ``observation_space`` has a ``"privileged"`` key, or with ``needs_privileged = True``, gets
+privileged observations. An agent with an ``attach(task)`` method (every baseline) is attached to the evaluation's
+task first, so baselines that read the simulator slots (VWAP, Oracle) see the evaluated orders.
+
+:func:`compare` evaluates several agents on the same orders and tabulates the metrics of
+:mod:`~order_exec_gym.metrics`, with the paired bootstrap interval of each agent's PA difference to a reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from tqdm.auto import tqdm
+
+from order_exec_gym.baselines import BASELINES, make_baseline
+from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.metrics import paired_bootstrap_ci, summarize
+from order_exec_gym.orders import SIDES, Orders
+from order_exec_gym.task import ExecutionTask
+
+ORDER_KEYS = ("episode", "side", "start", "length")
+
+
+@dataclass
+class EvaluationResult:
+    """One agent's evaluation.
+
+    :param orders: one row per order: episode, symbol, date, side, start, length (bars), n_steps,
+        benchmark_price, exec_price (average execution price), price_advantage (bps), reward (unscaled episode
+        reward), forced (the last step executed more than the agent asked)
+    :param summary: :func:`~order_exec_gym.metrics.summarize` of the orders
+    :param schedules: executed ratio of every step, ``(N, max T)``, zero after an order is complete
+    :param step_prices: execution price of every step, ``(N, max T)``, NaN after an order's last step
+    :param step_minutes: minutes per step
+    :param bar_minutes: minutes per bar of the data (``length`` is in bars)
+    """
+
+    orders: pl.DataFrame
+    summary: dict[str, float | int]
+    schedules: np.ndarray
+    step_prices: np.ndarray
+    step_minutes: int
+    bar_minutes: int
+
+
+def needs_privileged(agent: Any) -> bool:
+    """True for an agent with ``needs_privileged = True``, or whose ``observation_space`` has ``"privileged"``."""
+    if getattr(agent, "needs_privileged", False):
+        return True
+    space = getattr(agent, "observation_space", None)
+    return "privileged" in getattr(space, "spaces", {})
+
+
+def evaluation_orders(task: ExecutionTask, n_orders: int | None, seed: int = 0) -> Orders:
+    """The orders an evaluation replays: every episode of the task's split once (``n_orders=None``), or
+    ``n_orders`` drawn with :meth:`ExecutionTask.sample`. Random sides and window starts come from a generator
+    seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    if n_orders is not None:
+        return task.sample(n_orders, rng)
+    dataset = task.dataset
+    n = len(dataset)
+    if task.side == "random":
+        side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    else:
+        side = np.full(n, float(SIDES[task.side]))
+    session = dataset.lengths.astype(np.int64)
+    if task.window_bars is None:
+        start, length = np.zeros(n, dtype=np.int64), session
+    else:
+        length = np.minimum(session, task.window_bars)
+        start = (rng.random(n) * (session - length + 1)).astype(np.int64)
+    return Orders(np.arange(n, dtype=np.int64), side, start, length)
+
+
+def _policy(agent: Any, deterministic: bool) -> Callable:
+    if hasattr(agent, "predict"):
+        return lambda obs, state, start: agent.predict(obs, state=state, episode_start=start, deterministic=deterministic)
+    if callable(agent):
+        return lambda obs, state, start: (agent(obs), state)
+    raise TypeError(
+        f"cannot evaluate {type(agent).__name__}: expected an SB3-style predict(), a baseline name or a callable"
+    )
+
+
+def evaluate(
+    agent: Any,
+    data: MarketDataset | str | None = None,
+    split: str = "test",
+    n_orders: int | None = None,
+    seed: int = 0,
+    deterministic: bool = True,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Run ``agent`` on the orders of a split, all at once.
+
+    :param agent: an SB3 model or baseline (``predict``), a name from :data:`~order_exec_gym.baselines.BASELINES`,
+        or a callable returning a batch of actions for a batch of observations
+    :param data: the market: a dataset, preset name or saved directory; None for the synthetic market
+    :param split: the split whose episodes are traded
+    :param n_orders: None for every episode of the split once (whole session, or a seeded window with
+        ``window_minutes``); otherwise that many orders drawn with ``seed``
+    :param seed: seed of the orders (random sides, windows, draws)
+    :param deterministic: passed to ``predict``
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments (side, step_minutes, alpha, action_type, levels, ...)
+    :param progress: show a progress bar over the steps
+    """
+    kwargs = dict(env_kwargs or {})
+    for key in ("data", "split", "num_orders", "num_envs"):
+        if key in kwargs:
+            raise ValueError(f"env_kwargs may not set {key!r}: it is an argument of evaluate()")
+    if n_orders is not None and n_orders < 1:
+        raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
+    market = load_dataset(data)
+    subset = market.split(split)
+    kwargs["privileged"] = bool(kwargs.get("privileged", False)) or needs_privileged(agent)
+    task = ExecutionTask(len(subset) if n_orders is None else n_orders, subset, "all", **kwargs)
+    orders = evaluation_orders(task, n_orders, seed)
+    if isinstance(agent, str):
+        agent = make_baseline(agent, task, data=market)
+    elif hasattr(agent, "attach"):
+        agent.attach(task)
+    policy = _policy(agent, deterministic)
+
+    task.reset(orders)
+    sim = task.sim
+    n = sim.num_orders
+    schedules = np.zeros((n, task.max_steps))
+    forced = np.zeros(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
+    episode_start = np.ones(n, dtype=bool)
+    state = None
+    for step in tqdm(range(int(sim.n_steps.max())), desc="steps", disable=not progress, leave=False):
+        actions, state = policy(task.observe(), state, episode_start)
+        actions = np.asarray(actions)
+        if actions.shape[:1] != (n,):
+            raise ValueError(f"the agent returned actions of shape {actions.shape} for a batch of {n} observations")
+        idle = np.zeros((), dtype=actions.dtype)
+        actions = np.where(active.reshape((n,) + (1,) * (actions.ndim - 1)), actions, idle)
+        result = sim.step(task.ratios(actions), active)
+        schedules[:, step] = result.executed
+        forced |= result.forced
+        active &= ~result.done
+        episode_start = np.zeros(n, dtype=bool)
+    if active.any():
+        raise RuntimeError(f"{int(active.sum())} orders did not complete within their steps")
+
+    pa = sim.price_advantage()
+    rewards = sim.total_reward.copy()
+    prices = sim.step_prices()[:, : task.max_steps]
+    dataset = task.dataset
+    table = pl.DataFrame(
+        {
+            "episode": orders.episode,
+            "symbol": dataset.symbols[orders.episode],
+            "date": dataset.dates[orders.episode],
+            "side": np.where(orders.side > 0, "sell", "buy"),
+            "start": orders.start,
+            "length": orders.length,
+            "n_steps": sim.n_steps.copy(),
+            "benchmark_price": sim.benchmark_price.copy(),
+            "exec_price": sim.value.copy(),
+            "price_advantage": pa,
+            "reward": rewards,
+            "forced": forced,
+        }
+    )
+    minutes = dataset.bar_minutes
+    return EvaluationResult(table, summarize(pa, rewards), schedules, prices, task.step_bars * minutes, minutes)
+
+
+def evaluate_agents(
+    agents: dict[str, Any],
+    data: MarketDataset | str | None = None,
+    split: str = "test",
+    n_orders: int | None = None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> dict[str, EvaluationResult]:
+    """:func:`evaluate` each agent (deterministically) on the same orders; ``{name: result}``."""
+    market = load_dataset(data)
+    results = {}
+    bar = tqdm(agents.items(), desc="agents", total=len(agents), disable=not progress)
+    for name, agent in bar:
+        bar.set_postfix_str(name)
+        results[name] = evaluate(agent, market, split, n_orders, seed, True, env_kwargs)
+    return results
+
+
+def comparison_table(
+    results: dict[str, EvaluationResult],
+    reference: str | None = "TWAP",
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """One row per agent: mean_reward, pa_mean, pa_std, glr, n_orders, and ``pa_diff`` (mean PA minus the
+    reference's, on the same orders) with its paired bootstrap interval ``ci_low``, ``ci_high`` (null without a
+    reference)."""
+    if reference is not None and reference not in results:
+        raise KeyError(f"reference agent {reference!r} is not among the results {list(results)}")
+    rows = []
+    for name, result in results.items():
+        row: dict[str, Any] = {"agent": name, **result.summary, "pa_diff": None, "ci_low": None, "ci_high": None}
+        if reference is not None:
+            base = results[reference]
+            for key in ORDER_KEYS:
+                if not (result.orders[key] == base.orders[key]).all():
+                    raise ValueError(f"{name!r} and {reference!r} were evaluated on different orders ({key} differs)")
+            pa, pa_ref = result.orders["price_advantage"].to_numpy(), base.orders["price_advantage"].to_numpy()
+            row["pa_diff"], row["ci_low"], row["ci_high"] = paired_bootstrap_ci(pa, pa_ref, confidence, seed=seed)
+        rows.append(row)
+    schema = {
+        "agent": pl.String, "mean_reward": pl.Float64, "pa_mean": pl.Float64, "pa_std": pl.Float64,
+        "glr": pl.Float64, "n_orders": pl.Int64, "pa_diff": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def compare(
+    agents: dict[str, Any],
+    data: MarketDataset | str | None = None,
+    split: str = "test",
+    n_orders: int | None = None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    reference: str | None = "TWAP",
+    progress: bool = False,
+) -> pl.DataFrame:
+    """Evaluate ``agents`` (``{name: agent or baseline name}``) on the same orders and tabulate them
+    (:func:`comparison_table`). A ``reference`` that is not among the agents but is a baseline name is evaluated
+    too and listed first."""
+    agents = dict(agents)
+    if reference is not None and reference not in agents:
+        if reference not in BASELINES:
+            raise KeyError(f"reference {reference!r} is neither one of the agents {list(agents)} nor a baseline name")
+        agents = {reference: reference, **agents}
+    results = evaluate_agents(agents, data, split, n_orders, seed, env_kwargs, progress)
+    return comparison_table(results, reference)

@@ -1,0 +1,318 @@
+"""Baselines: the Oracle is the exact optimum (brute force, scipy, and >= every other baseline), TWAP, AC's closed
+form and its TWAP limit, VWAP's profile, and SB3-style predict on every env flavour."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
+from order_exec_gym import Order, Orders
+from order_exec_gym.baselines import (
+    BASELINES,
+    TWAP,
+    VWAP,
+    AlmgrenChriss,
+    Oracle,
+    RandomAgent,
+    discrete_plan,
+    find_task,
+    make_baseline,
+)
+from order_exec_gym.evaluation import evaluate
+from order_exec_gym.oracle import discrete_action, level_grid
+from order_exec_gym.task import PAPER_LEVELS, ExecutionTask
+from order_exec_gym.vector import OrderExecutionVectorEnv
+from sb3_distill.vec_env import OrderExecutionVecEnv
+from tests.conftest import random_market
+
+
+def step_returns(market, order: Order, step: int, side: float) -> np.ndarray:
+    """``r_j = s (p_exec_j / p_bench - 1)`` straight from the bars (mean benchmark)."""
+    price = market.bars["price"][order.episode, order.start : order.start + order.length].astype(np.float64)
+    steps = [price[j : j + step].mean() for j in range(0, len(price), step)]
+    return side * (np.array(steps) / price.mean() - 1.0)
+
+
+def episode_reward(returns: np.ndarray, ratios: np.ndarray, alpha: float) -> float:
+    return float((returns * ratios - alpha * ratios**2).sum())
+
+
+# --------------------------------------------------------------------------------------------------- Oracle
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_bars=st.integers(2, 40),
+    step=st.integers(1, 9),
+    side=st.sampled_from(["sell", "buy", "random"]),
+    alpha=st.sampled_from([0.0, 1e-3, 0.01, 0.3]),
+    action_type=st.sampled_from(["discrete", "continuous"]),
+    window=st.sampled_from([None, 5]),
+)
+def test_oracle_beats_every_baseline_on_every_order(seed, n_bars, step, side, alpha, action_type, window):
+    market = random_market(np.random.default_rng(seed), 6, n_bars)
+    kwargs = dict(side=side, step_minutes=step, alpha=alpha, action_type=action_type, lookback=5, window_minutes=window)
+    rewards = {name: evaluate(name, market, "train", n_orders=12, seed=seed, env_kwargs=kwargs).orders["reward"].to_numpy() for name in BASELINES}
+    for name, reward in rewards.items():
+        assert (rewards["Oracle"] >= reward - 1e-12).all(), name
+
+
+@pytest.mark.parametrize(
+    ("levels", "n_steps"),
+    [((0, 0.5, 1, 1.5, 2), 1), ((0, 0.5, 1, 1.5, 2), 4), (PAPER_LEVELS, 5), ((0, 0.5, 2), 5), ((0.5, 1, 3), 4)],
+)
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.2])
+def test_discrete_oracle_matches_brute_force(levels, n_steps, alpha):
+    """Every level sequence of one order, stepped side by side in one simulator: the Oracle finds the best."""
+    rng = np.random.default_rng(n_steps * 100 + int(alpha * 100))
+    market = random_market(rng, 3, 3 * n_steps)
+    order = Order(int(rng.integers(3)), "buy", 0, 3 * n_steps)
+    sequences = np.array(list(itertools.product(range(len(levels)), repeat=n_steps)))
+    task = ExecutionTask(len(sequences), market, "train", side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
+    task.reset(Orders.from_orders([order] * len(sequences), market))
+    active = np.ones(len(sequences), dtype=bool)
+    for j in range(n_steps):
+        active &= ~task.sim.step(task.ratios(sequences[:, j]), active).done
+    best = task.sim.total_reward.max()
+
+    env = gym.make("OrderExec-v0", data=market, side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
+    oracle = Oracle(env)
+    obs, _ = env.reset(options={"order": order})
+    done = False
+    while not done:
+        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+    assert info["episode_reward"] == pytest.approx(best, abs=1e-13)
+
+
+@pytest.mark.parametrize("levels", [(0, 0.5, 1, 1.5, 2), PAPER_LEVELS, (0, 1, 2, 3)])
+def test_greedy_discrete_plan_matches_the_dynamic_programme(levels):
+    rng = np.random.default_rng(1)
+    n, width = 40, 12
+    units, per_slice = level_grid(np.array(levels, dtype=float))
+    n_steps = rng.integers(1, width + 1, n)
+    returns = np.where(np.arange(width) < n_steps[:, None], rng.normal(0, 0.01, (n, width)), np.nan)
+    t = (rng.random(n) * n_steps).astype(np.int64)
+    total = n_steps * per_slice
+    left = (rng.random(n) * (total - t * units.max()).clip(1)).astype(np.int64) + 1
+    for alpha in (0.0, 0.002, 0.05):
+        plan = discrete_plan(returns, n_steps, t, left, total, alpha, int(units.max()))
+        assert (plan.sum(axis=1) == left).all()
+        shares = plan / total[:, None]
+        value = np.nansum(np.nan_to_num(returns) * shares - alpha * shares**2, axis=1)
+        _, best = discrete_action(returns, n_steps, t, left / total, alpha, np.array(levels, dtype=float))
+        np.testing.assert_allclose(value, best, atol=1e-13)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("alpha", [0.001, 0.05])
+def test_continuous_oracle_matches_scipy(seed, alpha):
+    rng = np.random.default_rng(seed)
+    market = random_market(rng, 2, 40)
+    order, step = Order(1, "sell", 3, 35), 5
+    returns = step_returns(market, order, step, 1.0)
+    n = len(returns)
+    solution = minimize(
+        lambda a: -episode_reward(returns, a, alpha),
+        np.full(n, 1.0 / n),
+        jac=lambda a: -(returns - 2 * alpha * a),
+        bounds=[(0.0, 1.0)] * n,
+        constraints=[{"type": "eq", "fun": lambda a: a.sum() - 1.0, "jac": lambda a: np.ones(n)}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
+    assert solution.success
+    env = gym.make("OrderExec-v0", data=market, step_minutes=step, alpha=alpha, action_type="continuous", lookback=5)
+    oracle = Oracle(env)
+    obs, _ = env.reset(options={"order": order})
+    done = False
+    while not done:
+        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+    assert info["episode_reward"] >= -solution.fun - 1e-12
+    assert info["episode_reward"] == pytest.approx(-solution.fun, abs=1e-9)
+
+
+def test_oracle_replans_when_the_state_leaves_its_plan(small_market):
+    """Driven off its plan by other actions, the Oracle re-plans: it still finds the best completion."""
+    env = gym.make("OrderExec-v0", data=small_market, split="test", action_type="continuous", alpha=0.01)
+    oracle = Oracle(env)
+    obs, _ = env.reset(options={"order": Order(2, "sell")})
+    oracle.predict(obs)
+    obs, *_ = env.step(np.array([0.4]))  # not the Oracle's choice
+    sim = env.unwrapped.task.sim
+    returns = sim.step_return[0, : sim.n_steps[0]]
+    done = False
+    executed = [0.4]
+    while not done:
+        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+        executed.append(info["executed"])
+    rest = np.zeros(len(returns) - 1)
+    rest[: len(executed) - 1] = executed[1:]  # the order may complete before its last step
+    assert rest.sum() == pytest.approx(0.6)
+    others = 0.6 * np.random.default_rng(0).dirichlet(np.ones(len(rest)), size=2000)
+    others = np.vstack([others, np.full(len(rest), 0.6 / len(rest))])
+    values = (returns[1:] * others - 0.01 * others**2).sum(axis=1)
+    assert episode_reward(returns[1:], rest, 0.01) >= values.max()
+
+
+# ----------------------------------------------------------------------------------------------- TWAP and AC
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+def test_twap_has_zero_price_advantage_at_one_minute_steps(small_market, action_type):
+    result = evaluate("TWAP", small_market, "all", env_kwargs=dict(step_minutes=1, action_type=action_type, side="random"))
+    assert result.orders.height == len(small_market)
+    np.testing.assert_allclose(result.orders["price_advantage"], 0.0, atol=1e-6)
+    np.testing.assert_allclose(result.schedules[:, :240], 1 / 240, rtol=1e-6)
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("risk_aversion", [0.0, 1e-14])
+def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
+    kwargs = dict(action_type=action_type, step_minutes=20)
+    task = ExecutionTask(1, small_market, "train", **kwargs)
+    ac = evaluate(AlmgrenChriss(task, risk_aversion=risk_aversion), small_market, env_kwargs=kwargs)
+    twap = evaluate("TWAP", small_market, env_kwargs=kwargs)
+    if risk_aversion == 0.0:
+        np.testing.assert_array_equal(ac.schedules, twap.schedules)
+    np.testing.assert_allclose(ac.schedules, twap.schedules, atol=1e-12)
+
+
+@pytest.mark.parametrize(("step", "risk_aversion", "alpha"), [(30, 10.0, 0.01), (7, 1.0, 0.05), (1, 100.0, 0.01), (30, 1e6, 0.01)])
+def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversion, alpha):
+    kwargs = dict(action_type="continuous", step_minutes=step, alpha=alpha)
+    task = ExecutionTask(1, small_market, "train", **kwargs)
+    ac = AlmgrenChriss(task, risk_aversion=risk_aversion)
+
+    train = small_market.split("train")
+    returns = np.diff(np.log(train.bars["price"].astype(np.float64)), axis=1)
+    assert ac.sigma == pytest.approx(np.sqrt(np.mean(returns**2)), rel=1e-12)  # all episodes are full sessions
+
+    tau = step
+    eta_tilde = alpha * tau
+    kappa = np.arccosh(risk_aversion * ac.sigma**2 / eta_tilde * tau**2 / 2 + 1) / tau
+    n_steps = -(-240 // step)
+    t_j = np.arange(n_steps + 1) * tau
+    with np.errstate(over="ignore", invalid="ignore"):
+        holdings = np.sinh(kappa * (n_steps * tau - t_j)) / np.sinh(kappa * n_steps * tau)
+    if not np.isfinite(holdings).all():  # sinh overflows: the limit is everything in the first step
+        holdings = np.r_[1.0, np.zeros(n_steps)]
+    result = evaluate(ac, small_market, env_kwargs=kwargs)
+    np.testing.assert_allclose(result.schedules[:, :n_steps], -np.diff(holdings)[None, :].repeat(result.orders.height, 0), atol=1e-6)
+    np.testing.assert_allclose(ac.holdings(np.array([n_steps]), np.arange(n_steps + 1)[None, :])[0], holdings, rtol=1e-10, atol=1e-300)
+
+
+def test_almgren_chriss_without_impact_trades_at_once(small_market):
+    task = ExecutionTask(1, small_market, "train", action_type="continuous", alpha=0.0)
+    result = evaluate(AlmgrenChriss(task, risk_aversion=1.0), small_market, env_kwargs=dict(action_type="continuous", alpha=0.0))
+    np.testing.assert_allclose(result.schedules[:, 0], 1.0)
+    with pytest.raises(ValueError, match="eta - gamma"):
+        AlmgrenChriss(task, risk_aversion=0.0)
+
+
+# ------------------------------------------------------------------------------------------------------ VWAP
+
+
+def test_vwap_follows_its_volume_profile(small_market):
+    kwargs = dict(action_type="continuous", step_minutes=30, window_minutes=120)
+    env = gym.make("OrderExec-v0", data=small_market, split="train", lookback=5, **kwargs)
+    vwap = VWAP(env, min_days=5)
+    train = small_market.split("train")
+    # 4 instruments x 14 training days: each has its own profile, the mean of its days' volume shares.
+    assert len(vwap.symbols) == 4
+    volume = train.bars["volume"].astype(np.float64)
+    symbol = vwap.symbols[2]
+    days = volume[train.symbols == symbol]
+    np.testing.assert_allclose(vwap.profiles[2], (days / days.sum(axis=1, keepdims=True)).mean(axis=0), rtol=1e-12)
+
+    test = small_market.split("test")
+    episode = int(np.flatnonzero(test.symbols == symbol)[0])
+    result = evaluate(vwap, small_market, env_kwargs=kwargs, n_orders=None, seed=3)
+    row = result.orders.filter(result.orders["episode"] == episode).row(0, named=True)
+    weights = vwap.profiles[2][row["start"] : row["start"] + 120].reshape(4, 30).sum(axis=1)
+    np.testing.assert_allclose(result.schedules[episode, :4], weights / weights.sum(), rtol=1e-6)
+
+    pooled = VWAP(env, min_days=100)
+    assert len(pooled.symbols) == 0 and len(pooled.profiles) == 1
+    pooled_profile = (volume / volume.sum(axis=1, keepdims=True)).mean(axis=0)
+    np.testing.assert_allclose(pooled.profiles[0], pooled_profile, rtol=1e-12)
+
+
+def test_vwap_needs_the_training_split(small_market):
+    env = gym.make("OrderExec-v0", data=small_market, split="test")
+    with pytest.raises(ValueError, match="training split"):
+        VWAP(env)
+    with pytest.raises(ValueError, match="training split"):
+        AlmgrenChriss(env)
+    assert len(VWAP(env, data=small_market).symbols) == 4
+    assert AlmgrenChriss(env, sigma=0.001).sigma == 0.001
+
+
+# -------------------------------------------------------------------------------------------- predict, envs
+
+
+def make_envs(market, **kwargs):
+    return {
+        "single": gym.make("OrderExec-v0", data=market, **kwargs),
+        "vector": gym.make_vec("OrderExec-v0", num_envs=3, vectorization_mode="vector_entry_point", data=market, **kwargs),
+        "sb3": OrderExecutionVecEnv(3, data=market, **kwargs),
+        "task": ExecutionTask(3, market, **kwargs),
+    }
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_predict_on_single_and_batched_observations(small_market, action_type, name):
+    envs = make_envs(small_market, action_type=action_type)
+    single = make_baseline(name, envs["single"], data=small_market)
+    obs, _ = envs["single"].reset(seed=0)
+    action, state = single.predict(obs, state="kept", episode_start=np.ones(1, bool))
+    assert state == "kept"
+    assert envs["single"].action_space.contains(np.asarray(action, dtype=envs["single"].action_space.dtype))
+    envs["single"].step(action)
+
+    for key in ("vector", "sb3", "task"):
+        env = envs[key]
+        baseline = make_baseline(name, env, data=small_market)
+        assert baseline.task is find_task(env)
+        if key == "vector":
+            batch, _ = env.reset(seed=1)
+        elif key == "sb3":
+            batch = env.reset()
+        else:
+            env.reset(env.sample(3, np.random.default_rng(0)))
+            batch = env.observe()
+        actions, _ = baseline.predict(batch)
+        assert actions.shape == ((3,) if action_type == "discrete" else (3, 1))
+        if key == "vector":
+            env.step(actions)
+        elif key == "sb3":
+            env.step(actions)
+    with pytest.raises(TypeError, match="ExecutionTask"):
+        TWAP(object())
+
+
+def test_baselines_reading_the_simulator_need_one_observation_per_slot(small_market):
+    venv = OrderExecutionVectorEnv(3, data=small_market)
+    obs, _ = venv.reset(seed=0)
+    oracle = Oracle(venv)
+    with pytest.raises(ValueError, match="one observation per slot"):
+        oracle.predict({key: value[:2] for key, value in obs.items()})
+
+
+def test_random_agent_is_seeded_and_stays_in_the_action_space(small_market):
+    kwargs = dict(action_type="continuous")
+    first = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=4), small_market, env_kwargs=kwargs)
+    again = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=4), small_market, env_kwargs=kwargs)
+    other = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=5), small_market, env_kwargs=kwargs)
+    np.testing.assert_array_equal(first.schedules, again.schedules)
+    assert not np.array_equal(first.schedules, other.schedules)
+    np.testing.assert_allclose(first.schedules.sum(axis=1), 1.0)
+    assert (first.schedules[:, :-1] <= 2 / 8 + 1e-12).all()

@@ -1,0 +1,92 @@
+"""Metrics: GLR and its edge cases, the paired bootstrap interval, summarize."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from order_exec_gym.metrics import (
+    PA_TOLERANCE,
+    gain_loss_ratio,
+    mean_reward,
+    pa_mean,
+    pa_std,
+    paired_bootstrap_ci,
+    summarize,
+)
+
+
+def test_gain_loss_ratio():
+    assert gain_loss_ratio(np.array([3.0, 1.0, -1.0, -3.0, -2.0])) == pytest.approx(2.0 / 2.0)
+    assert gain_loss_ratio(np.array([4.0, -1.0, -3.0, 0.0])) == pytest.approx(4.0 / 2.0)  # zeros count for neither
+
+
+@pytest.mark.parametrize(
+    ("pa", "expected"),
+    [
+        ([1.0, 2.0, 0.0], math.inf),  # gains, no losses
+        ([-1.0, -2.0, 0.0], 0.0),  # losses, no gains
+        ([0.0, 0.0], math.nan),  # neither
+        ([], math.nan),  # no orders
+        ([PA_TOLERANCE / 2, -PA_TOLERANCE / 2], math.nan),  # floating noise counts as zero
+    ],
+)
+def test_gain_loss_ratio_edge_cases(pa, expected):
+    value = gain_loss_ratio(np.array(pa))
+    if math.isnan(expected):
+        assert math.isnan(value)
+    else:
+        assert value == expected
+
+
+def test_means_and_std():
+    pa = np.array([1.0, 2.0, 6.0])
+    assert pa_mean(pa) == 3.0
+    assert pa_std(pa) == pytest.approx(np.sqrt(14 / 3))  # population std
+    assert pa_std(np.array([5.0])) == 0.0
+    assert mean_reward(np.array([0.1, 0.3])) == pytest.approx(0.2)
+    assert math.isnan(pa_mean(np.array([]))) and math.isnan(pa_std(np.array([]))) and math.isnan(mean_reward(np.array([])))
+    with pytest.raises(ValueError, match="1-D"):
+        pa_mean(np.ones((2, 2)))
+
+
+def test_summarize():
+    summary = summarize(np.array([1.0, -1.0, 3.0]), np.array([0.1, 0.2, 0.3]))
+    assert summary == {"mean_reward": pytest.approx(0.2), "pa_mean": 1.0, "pa_std": pytest.approx(np.std([1, -1, 3])), "glr": 2.0, "n_orders": 3}
+    with pytest.raises(ValueError, match="same orders"):
+        summarize(np.ones(3), np.ones(2))
+
+
+def test_paired_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0, 30, 500)
+    pa = reference + 2.0 + rng.normal(0, 5, 500)  # paired: the common noise cancels
+    diff, low, high = paired_bootstrap_ci(pa, reference, seed=1)
+    assert diff == pytest.approx((pa - reference).mean())
+    assert low < diff < high
+    standard_error = (pa - reference).std() / np.sqrt(500)
+    assert high - low == pytest.approx(2 * 1.96 * standard_error, rel=0.15)
+    assert (diff, low, high) == paired_bootstrap_ci(pa, reference, seed=1)  # seeded
+    assert (low, high) != paired_bootstrap_ci(pa, reference, seed=2)[1:]
+    narrow = paired_bootstrap_ci(pa, reference, confidence=0.5, seed=1)
+    assert low < narrow[1] < narrow[2] < high
+
+
+def test_paired_bootstrap_edge_cases():
+    assert paired_bootstrap_ci(np.array([3.0]), np.array([1.0])) == (2.0, 2.0, 2.0)  # one order: degenerate
+    assert all(math.isnan(v) for v in paired_bootstrap_ci(np.array([]), np.array([])))
+    assert paired_bootstrap_ci(np.arange(5.0) + 1.5, np.arange(5.0)) == (1.5, 1.5, 1.5)  # constant difference
+    assert paired_bootstrap_ci(np.arange(5.0), np.arange(5.0)) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same orders"):
+        paired_bootstrap_ci(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="confidence"):
+        paired_bootstrap_ci(np.ones(3), np.ones(3), confidence=1.0)
+
+
+def test_paired_bootstrap_handles_many_orders_in_bounded_memory():
+    rng = np.random.default_rng(0)
+    pa = rng.normal(1.0, 10.0, 200_000)
+    diff, low, high = paired_bootstrap_ci(pa, np.zeros_like(pa), n_resamples=50)
+    assert low < diff < high and high - low < 0.2

@@ -135,18 +135,19 @@ class MarketDataset:
             15% valid, the rest test
         :param min_coverage: an episode with fewer than this share of its date's bar grid is dropped (reported)
         """
-        frame = table.frame.with_columns(
+        keys = table.frame.select(
+            "symbol",
             (pl.col("timestamp") - pl.duration(minutes=table.bar_minutes)).dt.date().alias("date"),
             pl.col("timestamp").dt.time().alias("time"),
         )
         grid = (
-            frame.select("date", "time")
+            keys.select("date", "time")
             .unique()
             .sort("date", "time")
             .with_columns(pl.int_range(pl.len()).over("date").alias("slot"), pl.len().over("date").alias("grid_len"))
         )
         episodes = (
-            frame.group_by("symbol", "date")
+            keys.group_by("symbol", "date")
             .agg(pl.len().alias("n_bars"))
             .join(grid.group_by("date").agg(pl.col("grid_len").first()), on="date")
             .sort("date", "symbol")
@@ -158,29 +159,37 @@ class MarketDataset:
         episodes = episodes.filter(keep).with_row_index("episode")
         if episodes.height == 0:
             raise DataError("empty dataset", source=table.source, detail="no episode has enough bars")
-        full = (
-            episodes.select("episode", "symbol", "date")
-            .join(grid.select("date", "time", "slot"), on="date")
-            .join(frame, on=["symbol", "date", "time"], how="left")
-            .sort("episode", "slot")
+        # Where each bar goes: (episode, slot); bars of dropped episodes get episode -1.
+        where = (
+            keys.join(grid.select("date", "time", "slot"), on=["date", "time"], how="left", maintain_order="left")
+            .join(episodes.select("symbol", "date", "episode"), on=["symbol", "date"], how="left", maintain_order="left")
+            .select(pl.col("episode").cast(pl.Int64).fill_null(-1), pl.col("slot").cast(pl.Int64))
         )
-        filled = int(full["close"].null_count())
+        row, slot = where["episode"].to_numpy(), where["slot"].to_numpy()
+        kept = row >= 0
+        row, slot = row[kept], slot[kept]
+        lengths = episodes["grid_len"].to_numpy().astype(np.int32)
+        shape = (len(lengths), int(lengths.max()))
+
+        def scatter(name: str) -> np.ndarray:
+            values = np.full(shape, np.nan, dtype=np.float32)
+            values[row, slot] = table.frame[name].to_numpy()[kept]
+            return values
+
+        close = scatter("close")
+        missing = np.isnan(close)
+        filled = int(missing.sum() - (shape[1] - lengths).sum())
         if filled:
             report["missing bars filled (previous close, zero volume)"] = filled
-        close = pl.col("close").forward_fill().backward_fill().over("episode")
-        full = full.with_columns(close.alias("close")).with_columns(
-            [pl.col(c).fill_null(pl.col("close")) for c in ("open", "high", "low", "price")]
-            + [pl.col("volume").fill_null(0.0)]
-        )
-        lengths = episodes["grid_len"].to_numpy().astype(np.int32)
-        n_episodes, max_bars = len(lengths), int(lengths.max())
-        bars = {}
-        for name in FIELDS:
-            values = full[name].to_numpy().astype(np.float32)
-            if (lengths == max_bars).all():
-                bars[name] = values.reshape(n_episodes, max_bars)
-            else:
-                bars[name] = _pad(values, lengths, max_bars, fill_last=name != "volume")
+        close = _fill_forward_then_back(close, missing)
+        bars = {"close": close}
+        for name in ("open", "high", "low", "price"):
+            values = scatter(name)
+            bars[name] = np.where(missing, close, values)
+        volume = scatter("volume")
+        volume[missing] = 0.0
+        bars["volume"] = volume
+        bars = {name: bars[name] for name in FIELDS}
         dates = episodes["date"].to_numpy().astype("datetime64[D]")
         return cls(
             symbols=episodes["symbol"].to_numpy().astype(str),
@@ -311,16 +320,13 @@ def _parse_splits(splits: dict[str, tuple]) -> dict[str, tuple[dt.date, dt.date]
     return {name: (as_date(first), as_date(last)) for name, (first, last) in splits.items()}
 
 
-def _pad(values: np.ndarray, lengths: np.ndarray, max_bars: int, fill_last: bool) -> np.ndarray:
-    """Scatter ragged rows (concatenated in ``values``) into a (E, max_bars) array, padding each row's tail."""
-    rows = np.repeat(np.arange(len(lengths)), lengths)
-    cols = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    out = np.zeros((len(lengths), max_bars), dtype=np.float32)
-    out[rows, cols] = values
-    if fill_last:
-        last = values[np.cumsum(lengths) - 1]
-        out = np.where(np.arange(max_bars)[None, :] < lengths[:, None], out, last[:, None])
-    return out
+def _fill_forward_then_back(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Fill the ``missing`` cells of each row with the row's previous value, or its first value for a leading gap."""
+    columns = np.arange(values.shape[1])
+    last_seen = np.maximum.accumulate(np.where(missing, 0, columns), axis=1)
+    first_seen = np.argmax(~missing, axis=1)
+    source = np.where(missing & (columns < first_seen[:, None]), first_seen[:, None], last_seen)
+    return np.take_along_axis(values, source, axis=1)
 
 
 def _cache_key(name: str, folder: Path, min_coverage: float) -> str:

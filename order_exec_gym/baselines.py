@@ -72,19 +72,15 @@ def find_task(env: Any) -> ExecutionTask:
 
 
 def training_split(task: ExecutionTask, data: MarketDataset | str | None, who: str) -> MarketDataset:
-    """The training split of ``data`` (a dataset, preset name or saved directory), or of the task's own data.
-
-    Without ``data`` the task's dataset must itself overlap the training split (an env on ``split="train"`` or
-    ``"all"``); otherwise a ``ValueError`` asks for the market.
-    """
-    market = task.dataset if data is None else load_dataset(data)
+    """The training split of ``data`` (a dataset, preset name or saved directory), or of the task's whole market."""
+    market = task.market if data is None else load_dataset(data)
     if "train" not in market.splits:
         raise ValueError(f"{who} calibrates on the 'train' split, but the data has only {sorted(market.splits)}")
     first, last = (np.datetime64(day, "D") for day in market.splits["train"])
     if not ((market.dates >= first) & (market.dates <= last)).any():
         raise ValueError(
-            f"{who} calibrates on the training split ({first}..{last}), but the env's data only holds "
-            f"{market.first_date}..{market.last_date}: pass data=<the whole market> (a MarketDataset or preset name)"
+            f"{who} calibrates on the training split ({first}..{last}), but the data only holds "
+            f"{market.first_date}..{market.last_date}: pass data=<a market with training days>"
         )
     return market.split("train")
 

@@ -24,7 +24,11 @@ PAPER_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 class ExecutionTask:
     """The order-execution problem for ``num_orders`` parallel slots (see :class:`~order_exec_gym.env.OrderExecutionEnv`
-    for the meaning of every argument)."""
+    for the meaning of every argument).
+
+    ``market`` is the whole dataset (baselines calibrate on its training split); ``dataset`` is the split the
+    orders are drawn from.
+    """
 
     def __init__(
         self,
@@ -46,7 +50,8 @@ class ExecutionTask:
             raise ValueError(f"side must be 'sell', 'buy' or 'random', got {side!r}")
         if action_type not in ACTION_TYPES:
             raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {action_type!r}")
-        self.dataset = load_dataset(data).split(split)
+        self.market = load_dataset(data)
+        self.dataset = self.market.split(split)
         bar_minutes = self.dataset.bar_minutes
         for name, minutes in (("step_minutes", step_minutes), ("lookback", lookback), ("window_minutes", window_minutes)):
             if minutes is not None and (minutes < bar_minutes or minutes % bar_minutes):

@@ -245,12 +245,14 @@ def test_vwap_follows_its_volume_profile(small_market):
     np.testing.assert_allclose(pooled.profiles[0], pooled_profile, rtol=1e-12)
 
 
-def test_vwap_needs_the_training_split(small_market):
+def test_vwap_calibrates_on_the_training_split_of_the_whole_market(small_market):
     env = gym.make("OrderExec-v0", data=small_market, split="test")
+    assert len(VWAP(env).symbols) == 4  # the env runs on test days, the profile comes from the market's train days
+    no_training_days = small_market.split("test")
     with pytest.raises(ValueError, match="training split"):
-        VWAP(env)
+        VWAP(env, data=no_training_days)
     with pytest.raises(ValueError, match="training split"):
-        AlmgrenChriss(env)
+        AlmgrenChriss(env, data=no_training_days)
     assert len(VWAP(env, data=small_market).symbols) == 4
     assert AlmgrenChriss(env, sigma=0.001).sigma == 0.001
 

@@ -1,5 +1,22 @@
 """sb3_distill: oracle policy distillation for Stable-Baselines3 on order execution."""
 
+from sb3_distill.distill_ppo import DistillRecurrentPPO
+from sb3_distill.policies import IgnoreKeysExtractor, StudentGruPolicy, StudentLstmPolicy, TeacherPolicy
+from sb3_distill.teachers import OracleTeacher, PolicyTeacher, Teacher
+from sb3_distill.training import train_ppo, train_student, train_teacher
 from sb3_distill.vec_env import OrderExecutionVecEnv
 
-__all__ = ["OrderExecutionVecEnv"]
+__all__ = [
+    "DistillRecurrentPPO",
+    "IgnoreKeysExtractor",
+    "OracleTeacher",
+    "OrderExecutionVecEnv",
+    "PolicyTeacher",
+    "StudentGruPolicy",
+    "StudentLstmPolicy",
+    "Teacher",
+    "TeacherPolicy",
+    "train_ppo",
+    "train_student",
+    "train_teacher",
+]

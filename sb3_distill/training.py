@@ -1,0 +1,179 @@
+"""Training recipes for the OPD pipeline: a privileged PPO teacher, a distilled recurrent student, and the same
+student without distillation, all on :class:`~sb3_distill.vec_env.OrderExecutionVecEnv`.
+
+Every function takes the env's keyword arguments (``OrderExec-v0``'s: data, split, step_minutes, alpha,
+action_type, ...), a step budget and a seed, and returns the trained SB3 model. Rewards are ~1e-4 per step, so the
+training env divides them by a running estimate of the return's standard deviation (``VecNormalize`` on rewards
+only: observations are untouched, so the models need no wrapper at prediction time). Hyperparameters are the
+module's defaults (:data:`TEACHER_KWARGS`, :data:`STUDENT_KWARGS`), overridable with ``**algo_kwargs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
+from tqdm.auto import tqdm
+
+from sb3_distill.distill_ppo import DistillRecurrentPPO
+from sb3_distill.policies import StudentLstmPolicy, TeacherPolicy
+from sb3_distill.teachers import OracleTeacher, PolicyTeacher, Teacher
+from sb3_distill.vec_env import OrderExecutionVecEnv
+
+#: PPO settings of the teacher (a feed-forward policy over the whole window).
+TEACHER_KWARGS: dict[str, Any] = dict(
+    n_steps=256, batch_size=256, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
+)  # fmt: skip
+#: RecurrentPPO settings shared by the student and the recurrent baseline without distillation.
+STUDENT_KWARGS: dict[str, Any] = dict(
+    n_steps=128, batch_size=512, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
+    policy_kwargs=dict(lstm_hidden_size=64, net_arch=[64]),
+)  # fmt: skip
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over the env steps of ``learn``, showing 1e4 times the mean episode reward of the last 100 orders
+    (in basis points with the default ``reward_scale``). SB3's ``progress_bar=True`` needs ``rich``, which is not
+    one of our dependencies.
+
+    :param desc: the bar's label
+    """
+
+    def __init__(self, desc: str):
+        super().__init__()
+        self.desc = desc
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        total = self.locals["total_timesteps"] - self.model.num_timesteps
+        self.bar = tqdm(total=total, desc=self.desc, unit="step", mininterval=0.5, dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.model.ep_info_buffer:
+            self.bar.set_postfix(reward_bps=f"{1e4 * np.mean([info['r'] for info in self.model.ep_info_buffer]):.2f}")
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+def make_training_env(env_kwargs: dict[str, Any] | None, n_envs: int, seed: int, privileged: bool) -> VecEnv:
+    """``n_envs`` batched orders, monitored (episode rewards for the logs), rewards normalised, seeded."""
+    kwargs = {**(env_kwargs or {}), "privileged": privileged}
+    env = VecMonitor(OrderExecutionVecEnv(n_envs, **kwargs))
+    env.seed(seed)
+    return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=1.0)
+
+
+def train_teacher(
+    env_kwargs: dict[str, Any] | None = None,
+    total_timesteps: int = 100_000,
+    seed: int = 0,
+    n_envs: int = 16,
+    progress_bar: bool = False,
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+    **algo_kwargs: Any,
+) -> PPO:
+    """Train the teacher: PPO with a :class:`~sb3_distill.policies.TeacherPolicy` on the privileged env.
+
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments (``privileged`` is forced on)
+    :param total_timesteps: env steps (decisions) to train for
+    :param seed: seed of the model and the env
+    :param n_envs: orders stepped in parallel
+    :param progress_bar: show a progress bar (:class:`ProgressBar`)
+    :param tensorboard_log: tensorboard directory, or None
+    :param verbose: SB3 verbosity
+    :param algo_kwargs: PPO arguments overriding :data:`TEACHER_KWARGS`
+    """
+    th.set_num_threads(1)
+    env = make_training_env(env_kwargs, n_envs, seed, privileged=True)
+    kwargs = {**TEACHER_KWARGS, **algo_kwargs}
+    model = PPO(TeacherPolicy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    callback = ProgressBar("teacher") if progress_bar else None
+    return model.learn(total_timesteps, callback=callback, tb_log_name="teacher")
+
+
+def train_student(
+    teacher: Teacher | BaseAlgorithm | str,
+    env_kwargs: dict[str, Any] | None = None,
+    total_timesteps: int = 100_000,
+    seed: int = 0,
+    distill_coef: float | Any = 0.01,
+    n_envs: int = 16,
+    progress_bar: bool = False,
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+    **algo_kwargs: Any,
+) -> DistillRecurrentPPO:
+    """Train the student: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO` with a ``StudentLstmPolicy`` on the
+    privileged env (its policy ignores the privileged key; the teacher reads it).
+
+    :param teacher: a :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model (wrapped in a
+        :class:`~sb3_distill.teachers.PolicyTeacher`), or ``"oracle"`` for the
+        :class:`~sb3_distill.teachers.OracleTeacher`
+    :param distill_coef: mu, a float or a schedule of the progress remaining
+    :param algo_kwargs: DistillRecurrentPPO arguments overriding :data:`STUDENT_KWARGS`
+
+    Other arguments as in :func:`train_teacher`.
+    """
+    th.set_num_threads(1)
+    env = make_training_env(env_kwargs, n_envs, seed, privileged=True)
+    if isinstance(teacher, str):
+        if teacher != "oracle":
+            raise ValueError(f"teacher must be a Teacher, an SB3 model or 'oracle', got {teacher!r}")
+        teacher = OracleTeacher(env)
+    elif isinstance(teacher, BaseAlgorithm):
+        teacher = PolicyTeacher(teacher)
+    model = DistillRecurrentPPO(
+        StudentLstmPolicy,
+        env,
+        teacher=teacher,
+        distill_coef=distill_coef,
+        seed=seed,
+        tensorboard_log=tensorboard_log,
+        verbose=verbose,
+        **{**STUDENT_KWARGS, **algo_kwargs},
+    )
+    callback = ProgressBar("student") if progress_bar else None
+    return model.learn(total_timesteps, callback=callback, tb_log_name="student")
+
+
+def train_ppo(
+    env_kwargs: dict[str, Any] | None = None,
+    total_timesteps: int = 100_000,
+    seed: int = 0,
+    n_envs: int = 16,
+    recurrent: bool = True,
+    progress_bar: bool = False,
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+    **algo_kwargs: Any,
+) -> RecurrentPPO | PPO:
+    """Train the baseline without distillation on the public env (no privileged key).
+
+    :param recurrent: RecurrentPPO with the student's settings (:data:`STUDENT_KWARGS`, the same network as the
+        student's); False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
+    :param algo_kwargs: arguments overriding those defaults
+
+    Other arguments as in :func:`train_teacher`.
+    """
+    th.set_num_threads(1)
+    env = make_training_env(env_kwargs, n_envs, seed, privileged=False)
+    if recurrent:
+        algorithm, policy, defaults = RecurrentPPO, "MultiInputLstmPolicy", STUDENT_KWARGS
+    else:
+        algorithm, policy, defaults = PPO, "MultiInputPolicy", TEACHER_KWARGS
+    kwargs = {**defaults, **algo_kwargs}
+    model = algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    name = "recurrent_ppo" if recurrent else "ppo"
+    return model.learn(total_timesteps, callback=ProgressBar(name) if progress_bar else None, tb_log_name=name)

@@ -1,0 +1,315 @@
+"""DistillRecurrentPPO: exactly RecurrentPPO without distillation, learns the teacher with it, never reads the
+privileged observation, save/load, schedules, both action spaces, the policy aliases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch as th
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.logger import KVWriter, Logger
+
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.vector import OrderExecutionVectorEnv
+from sb3_distill import (
+    DistillRecurrentPPO,
+    OracleTeacher,
+    OrderExecutionVecEnv,
+    PolicyTeacher,
+    StudentGruPolicy,
+    StudentLstmPolicy,
+    TeacherPolicy,
+)
+from sb3_distill.policies import IgnoreKeysExtractor
+
+th.set_num_threads(1)
+
+TINY = dict(n_steps=16, batch_size=64, n_epochs=2, policy_kwargs=dict(lstm_hidden_size=16, net_arch=[16]))
+
+
+def make_env(data: MarketDataset, n_envs: int = 4, seed: int = 0, **env_kwargs) -> OrderExecutionVecEnv:
+    env = OrderExecutionVecEnv(n_envs, data=data, privileged=True, **env_kwargs)
+    env.seed(seed)
+    return env
+
+
+def student_observations(data: MarketDataset, n: int = 6, steps: int = 3, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Observations of ``n`` orders over their first ``steps`` steps (TWAP actions)."""
+    env = OrderExecutionVectorEnv(n, data=data, privileged=True)
+    obs, _ = env.reset(seed=seed)
+    sequence = [obs]
+    for _ in range(steps - 1):
+        obs, *_ = env.step(np.full(n, 2))
+        sequence.append(obs)
+    return sequence
+
+
+def rollout_actions(model, sequence: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Deterministic actions of ``model`` along a sequence of batched observations, carrying its recurrent state."""
+    state, start, actions = None, np.ones(len(sequence[0]["private"]), dtype=bool), []
+    for obs in sequence:
+        action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+        actions.append(action)
+        start = np.zeros_like(start)
+    return np.stack(actions)
+
+
+class Records(KVWriter):
+    """Keeps every dump of an SB3 logger."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def write(self, key_values, key_excluded, step=0):
+        self.rows.append(dict(key_values))
+
+
+def recorded(model) -> list[dict]:
+    records = Records()
+    model.set_logger(Logger(None, [records]))
+    return records.rows
+
+
+# ------------------------------------------------------------------------------------- exactly RecurrentPPO at mu = 0
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("variant", ["no teacher", "mu=0", "schedule at 0"])
+def test_without_distillation_updates_are_recurrent_ppo_bit_for_bit(small_market, action_type, variant):
+    reference = RecurrentPPO(StudentLstmPolicy, make_env(small_market, action_type=action_type), seed=3, **TINY)
+    reference.learn(3 * 64)
+    env = make_env(small_market, action_type=action_type)
+    teacher, mu = {
+        "no teacher": (None, 0.01),
+        "mu=0": (OracleTeacher(env), 0.0),
+        "schedule at 0": (OracleTeacher(env), lambda _: 0.0),
+    }[variant]
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=mu, seed=3, **TINY)
+    model.learn(3 * 64)
+    expected, actual = reference.policy.state_dict(), model.policy.state_dict()
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert th.equal(expected[name], actual[name]), name
+
+
+def test_distillation_changes_the_updates(small_market):
+    """The control of the test above: with mu > 0 the same run ends elsewhere."""
+    reference = RecurrentPPO(StudentLstmPolicy, make_env(small_market), seed=3, **TINY).learn(3 * 64)
+    env = make_env(small_market)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), distill_coef=0.01, seed=3, **TINY)
+    model.learn(3 * 64)
+    expected, actual = reference.policy.state_dict(), model.policy.state_dict()
+    assert not th.equal(expected["action_net.weight"], actual["action_net.weight"])
+
+
+# ---------------------------------------------------------------------------------------------- learning the teacher
+
+
+def test_teacher_actions_line_up_with_the_minibatch_rows(small_market):
+    """Every valid row of every sequence minibatch carries the teacher's action for that row's observation."""
+    env = make_env(small_market)
+    teacher = OracleTeacher(env)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=0.5, seed=0, **TINY)
+    model.learn(64)
+    checked = 0
+    for batch in model.rollout_buffer.get(24):
+        mask = batch.mask > 0
+        rows = {key: value[mask] for key, value in batch.observations.items()}
+        np.testing.assert_array_equal(batch.teacher_actions[mask].flatten().numpy(), teacher(rows))
+        checked += int(mask.sum())
+    assert checked == 64
+
+
+def held_out_agreement(model, teacher, data: MarketDataset, split: str, **env_kwargs) -> float:
+    """Share of the student's (deterministic) decisions on every order of ``split`` where it takes the teacher's
+    action, along the student's own trajectories."""
+    env = OrderExecutionVectorEnv(len(data.split(split)), data=data, split=split, privileged=True, **env_kwargs)
+    obs, _ = env.reset(seed=0)
+    n = env.num_envs
+    active, start, state = np.ones(n, dtype=bool), np.ones(n, dtype=bool), None
+    same = total = 0
+    while active.any():
+        action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+        same += int((action == teacher(obs))[active].sum())
+        total += int(active.sum())
+        obs, _, terminated, _, _ = env.step(action)
+        active &= ~terminated
+        start = np.zeros(n, dtype=bool)
+    return same / total
+
+
+def test_student_learns_a_teacher_it_can_follow(small_market):
+    """With a teacher whose action the student can infer (sell 1.5x the TWAP rate when the last price is above the
+    reference, 0.5x otherwise), distillation alone takes agreement on held-out days from chance to >= 0.9."""
+
+    def teacher(obs):
+        return np.where(np.asarray(obs["public"])[:, -1, 0] > 0, 3, 1)
+
+    model = DistillRecurrentPPO(
+        "StudentLstmPolicy", make_env(small_market, n_envs=8), teacher=teacher, distill_coef=100.0, learning_rate=3e-3,
+        n_steps=32, batch_size=128, n_epochs=4, seed=0, policy_kwargs=dict(lstm_hidden_size=16, net_arch=[32]),
+    )  # fmt: skip
+    before = held_out_agreement(model, teacher, small_market, "test")
+    rows = recorded(model)
+    model.learn(8 * 32 * 25)
+    after = held_out_agreement(model, teacher, small_market, "test")
+    assert after >= 0.9, (before, after)
+    assert rows[-1]["train/teacher_agreement"] >= 0.9
+
+
+@pytest.mark.slow
+def test_student_distils_the_oracle_on_the_synthetic_market():
+    """Pure distillation of the exact oracle on the default synthetic market. The oracle acts on the future, which
+    the student cannot see, so agreement stays far below 1: on the oracle's own trajectories its most frequent
+    action is 33% of its decisions, and a policy that knew the step and the remaining quantity exactly (but nothing
+    of the future) would agree on at most 51%. The student must rise from the untrained ~13% past the best constant
+    policy (it reaches ~0.40-0.42 from 50k steps on, ~40 s on one core)."""
+    data = MarketDataset.synthetic()
+    env = make_env(data, n_envs=16)
+    teacher = OracleTeacher(env)
+    model = DistillRecurrentPPO(
+        "StudentLstmPolicy", env, teacher=teacher, distill_coef=100.0, learning_rate=1e-3, n_steps=64,
+        batch_size=256, n_epochs=4, seed=0, policy_kwargs=dict(lstm_hidden_size=64, net_arch=[64]),
+    )  # fmt: skip
+    before = held_out_agreement(model, teacher, data, "test")
+    model.learn(60_000)
+    after = held_out_agreement(model, teacher, data, "test")
+    print(f"\noracle agreement on the test days: {before:.3f} -> {after:.3f}")
+    assert before < 0.25
+    assert after > 0.35
+
+
+# -------------------------------------------------------------------------------------- the student cannot peek
+
+
+@pytest.mark.parametrize("policy", ["StudentLstmPolicy", "StudentGruPolicy"])
+def test_privileged_observation_never_changes_the_student(small_market, policy):
+    env = make_env(small_market)
+    model = DistillRecurrentPPO(policy, env, teacher=OracleTeacher(env), seed=0, **TINY)
+    model.learn(64)
+    sequence = student_observations(small_market)
+    rng = np.random.default_rng(0)
+    garbage = [{**obs, "privileged": rng.normal(0, 100, obs["privileged"].shape).astype("f4")} for obs in sequence]
+    nan = [{**obs, "privileged": np.full_like(obs["privileged"], np.nan)} for obs in sequence]
+    missing = [{key: value for key, value in obs.items() if key != "privileged"} for obs in sequence]
+    expected = rollout_actions(model, sequence)
+    for variant in (garbage, nan, missing):
+        np.testing.assert_array_equal(rollout_actions(model, variant), expected)
+    # the whole distribution and the value, not only the argmax
+    obs, _ = model.policy.obs_to_tensor(sequence[1])
+    peek, _ = model.policy.obs_to_tensor(garbage[1])
+    states = (th.zeros(1, 6, 16), th.zeros(1, 6, 16))
+    starts = th.ones(6)
+    with th.no_grad():
+        for method in ("get_distribution", "predict_values"):
+            a = getattr(model.policy, method)(obs, states, starts)
+            b = getattr(model.policy, method)(peek, states, starts)
+            a, b = (a[0].distribution.logits, b[0].distribution.logits) if method == "get_distribution" else (a, b)
+            assert th.equal(a, b)
+
+
+def test_a_student_that_reads_the_privileged_key_is_refused(small_market):
+    with pytest.raises(ValueError, match="reads the privileged observation"):
+        DistillRecurrentPPO("MultiInputLstmPolicy", make_env(small_market), **TINY)
+
+
+def test_a_teacher_needs_the_privileged_observation(small_market):
+    env = OrderExecutionVecEnv(4, data=small_market)
+    with pytest.raises(ValueError, match="privileged=True"):
+        DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), **TINY)
+
+
+# ----------------------------------------------------------------------------------------------------- save / load
+
+
+def test_save_load_with_and_without_teacher(small_market, tmp_path):
+    env = make_env(small_market)
+    teacher = OracleTeacher(env)
+    schedule = lambda progress: 0.1 * progress  # noqa: E731
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=schedule, seed=0, **TINY)
+    model.learn(64)
+    model.save(tmp_path / "student")
+    sequence = student_observations(small_market)
+    expected = rollout_actions(model, sequence)
+
+    alone = DistillRecurrentPPO.load(tmp_path / "student")
+    assert alone.teacher is None
+    np.testing.assert_array_equal(rollout_actions(alone, sequence), expected)
+    missing = [{key: value for key, value in obs.items() if key != "privileged"} for obs in sequence]
+    np.testing.assert_array_equal(rollout_actions(alone, missing), expected)
+
+    taught = DistillRecurrentPPO.load(tmp_path / "student", env=make_env(small_market), teacher=teacher)
+    assert taught.teacher is teacher
+    assert taught.distill_coef(0.5) == pytest.approx(0.05)
+    np.testing.assert_array_equal(rollout_actions(taught, sequence), expected)
+    rows = recorded(taught)
+    taught.learn(128, reset_num_timesteps=False)
+    assert any("train/distill_loss" in row for row in rows)
+
+
+# --------------------------------------------------------------------------------------------- schedules and spaces
+
+
+def test_distill_coef_schedule(small_market):
+    env = make_env(small_market)
+    schedule = lambda progress: 0.0 if progress < 0.5 else 2.0 * progress  # noqa: E731
+    teacher = OracleTeacher(env)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=schedule, seed=0, **TINY)
+    rows = recorded(model)
+    model.learn(6 * 64)
+    trained = [row for row in rows if "train/distill_coef" in row]
+    coefs = [row["train/distill_coef"] for row in trained]
+    assert len(coefs) == 5
+    assert coefs[0] == pytest.approx(2.0 * (1 - 1 / 6)) and coefs[1] == pytest.approx(2.0 * (1 - 2 / 6))
+    assert coefs[-1] == 0.0
+    assert ["train/distill_loss" in row for row in trained] == [coef > 0 for coef in coefs]
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("policy", ["StudentLstmPolicy", "StudentGruPolicy"])
+def test_both_action_spaces_train(small_market, action_type, policy):
+    env = make_env(small_market, action_type=action_type)
+    model = DistillRecurrentPPO(policy, env, teacher=OracleTeacher(env), distill_coef=1.0, seed=0, **TINY)
+    rows = recorded(model)
+    model.learn(3 * 64)
+    row = [row for row in rows if "train/distill_loss" in row][-1]
+    assert np.isfinite(row["train/distill_loss"])
+    agreement = row["train/teacher_agreement"]
+    assert 0.0 <= agreement <= 1.0  # share of matches, or mean |a - a~| of ratios in [0, 1]
+    action, _ = model.predict(student_observations(small_market)[0], deterministic=True)
+    assert action.shape == ((6,) if action_type == "discrete" else (6, 1))
+
+
+def test_policy_teacher_over_a_tiny_ppo_teacher(small_market):
+    env = make_env(small_market)
+    ppo = PPO(TeacherPolicy, env, n_steps=16, batch_size=32, n_epochs=1, seed=0).learn(64)
+    teacher = PolicyTeacher(ppo)
+    obs = student_observations(small_market)[1]
+    expected, _ = ppo.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(teacher(obs), expected)
+    np.testing.assert_array_equal(teacher({key: th.as_tensor(value) for key, value in obs.items()}), expected)
+    np.testing.assert_array_equal(teacher({**obs, "extra": np.zeros(6)}), expected)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=1.0, seed=0, **TINY)
+    rows = recorded(model)
+    model.learn(3 * 64)
+    assert any("train/teacher_agreement" in row for row in rows)
+
+
+# ------------------------------------------------------------------------------------------------ policy aliases
+
+
+def test_policy_aliases(small_market):
+    env = make_env(small_market)
+    lstm = DistillRecurrentPPO("StudentLstmPolicy", env, **TINY)
+    gru = DistillRecurrentPPO("StudentGruPolicy", env, **TINY)
+    assert type(lstm.policy) is StudentLstmPolicy and type(gru.policy) is StudentGruPolicy
+    assert isinstance(lstm.policy.lstm_actor, th.nn.LSTM) and isinstance(gru.policy.lstm_actor, th.nn.GRU)
+    assert isinstance(lstm.policy.features_extractor, IgnoreKeysExtractor)
+    assert set(lstm.policy.features_extractor.extractors) == {"private", "public"}
+    # the recurrent state shapes sb3-contrib expects are unchanged with GRU cells
+    assert gru._last_lstm_states.pi[0].shape == (1, 4, 16)
+    teacher = PPO(TeacherPolicy, env, n_steps=16, batch_size=32)
+    assert set(teacher.policy.features_extractor.extractors) == {"private", "privileged", "public"}
+    with pytest.raises(ValueError, match="privileged=True"):
+        PPO(TeacherPolicy, OrderExecutionVecEnv(2, data=small_market))

@@ -1,0 +1,40 @@
+"""Teachers: the OracleTeacher is the exact optimum (the Oracle baseline's, from the observation alone)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+
+import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
+from order_exec_gym.evaluation import evaluate
+from sb3_distill import OracleTeacher, OrderExecutionVecEnv, Teacher
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("step_minutes", [30, 7])
+def test_oracle_teacher_is_the_oracle(small_market, action_type, step_minutes):
+    kwargs = dict(action_type=action_type, step_minutes=step_minutes)
+    env = gym.make("OrderExec-v0", data=small_market, privileged=True, **kwargs)
+    teacher = OracleTeacher(env)
+    assert isinstance(teacher, Teacher)
+    mine = evaluate(teacher, small_market, split="all", env_kwargs=kwargs)
+    oracle = evaluate("Oracle", small_market, split="all", env_kwargs=kwargs)
+    # the teacher reads float32 features: exact levels, continuous plans to float32 precision
+    np.testing.assert_allclose(mine.orders["reward"], oracle.orders["reward"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(mine.schedules, oracle.schedules, rtol=0, atol=1e-4)
+
+
+def test_oracle_teacher_from_arguments_or_any_env(small_market):
+    venv = OrderExecutionVecEnv(5, data=small_market, privileged=True, step_minutes=15, alpha=0.02)
+    obs = venv.reset()
+    from_env = OracleTeacher(venv)
+    from_args = OracleTeacher(step_bars=15, alpha=0.02)
+    assert (from_env.step_bars, from_env.alpha, from_env.action_type) == (15, 0.02, "discrete")
+    np.testing.assert_array_equal(from_env(obs), from_args(obs))
+    np.testing.assert_array_equal(from_env({key: th.as_tensor(value) for key, value in obs.items()}), from_args(obs))
+    vector = gym.make_vec("OrderExec-v0", 2, vectorization_mode="vector_entry_point", data=small_market, step_minutes=5)
+    assert OracleTeacher(vector).step_bars == 5
+    with pytest.raises(ValueError, match="step_bars"):
+        OracleTeacher()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from sb3_contrib import RecurrentPPO
-from stable_baselines3 import PPO
+from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
@@ -34,6 +34,12 @@ TEACHER_KWARGS: dict[str, Any] = dict(
 STUDENT_KWARGS: dict[str, Any] = dict(
     n_steps=128, batch_size=512, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
     policy_kwargs=dict(lstm_hidden_size=64, net_arch=[64]),
+)  # fmt: skip
+
+#: DQN settings (the paper's value-based baseline).
+DQN_KWARGS: dict[str, Any] = dict(
+    learning_rate=1e-4, buffer_size=100_000, learning_starts=2_000, batch_size=256, gamma=1.0, train_freq=16,
+    gradient_steps=4, target_update_interval=2_000, exploration_fraction=0.3, exploration_final_eps=0.02,
 )  # fmt: skip
 
 
@@ -82,6 +88,7 @@ def train_teacher(
     progress_bar: bool = False,
     tensorboard_log: str | None = None,
     verbose: int = 0,
+    callback: BaseCallback | None = None,
     **algo_kwargs: Any,
 ) -> PPO:
     """Train the teacher: PPO with a :class:`~sb3_distill.policies.TeacherPolicy` on the privileged env.
@@ -93,14 +100,14 @@ def train_teacher(
     :param progress_bar: show a progress bar (:class:`ProgressBar`)
     :param tensorboard_log: tensorboard directory, or None
     :param verbose: SB3 verbosity
+    :param callback: an extra SB3 callback, e.g. :class:`~sb3_distill.callbacks.BestOnValidation`
     :param algo_kwargs: PPO arguments overriding :data:`TEACHER_KWARGS`
     """
     th.set_num_threads(1)
     env = make_training_env(env_kwargs, n_envs, seed, privileged=True)
     kwargs = {**TEACHER_KWARGS, **algo_kwargs}
     model = PPO(TeacherPolicy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
-    callback = ProgressBar("teacher") if progress_bar else None
-    return model.learn(total_timesteps, callback=callback, tb_log_name="teacher")
+    return model.learn(total_timesteps, callback=_callbacks("teacher", progress_bar, callback), tb_log_name="teacher")
 
 
 def train_student(
@@ -113,6 +120,7 @@ def train_student(
     progress_bar: bool = False,
     tensorboard_log: str | None = None,
     verbose: int = 0,
+    callback: BaseCallback | None = None,
     **algo_kwargs: Any,
 ) -> DistillRecurrentPPO:
     """Train the student: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO` with a ``StudentLstmPolicy`` on the
@@ -144,8 +152,7 @@ def train_student(
         verbose=verbose,
         **{**STUDENT_KWARGS, **algo_kwargs},
     )
-    callback = ProgressBar("student") if progress_bar else None
-    return model.learn(total_timesteps, callback=callback, tb_log_name="student")
+    return model.learn(total_timesteps, callback=_callbacks("student", progress_bar, callback), tb_log_name="student")
 
 
 def train_ppo(
@@ -157,6 +164,7 @@ def train_ppo(
     progress_bar: bool = False,
     tensorboard_log: str | None = None,
     verbose: int = 0,
+    callback: BaseCallback | None = None,
     **algo_kwargs: Any,
 ) -> RecurrentPPO | PPO:
     """Train the baseline without distillation on the public env (no privileged key).
@@ -176,4 +184,32 @@ def train_ppo(
     kwargs = {**defaults, **algo_kwargs}
     model = algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
     name = "recurrent_ppo" if recurrent else "ppo"
-    return model.learn(total_timesteps, callback=ProgressBar(name) if progress_bar else None, tb_log_name=name)
+    return model.learn(total_timesteps, callback=_callbacks(name, progress_bar, callback), tb_log_name=name)
+
+
+def train_dqn(
+    env_kwargs: dict[str, Any] | None = None,
+    total_timesteps: int = 100_000,
+    seed: int = 0,
+    n_envs: int = 16,
+    progress_bar: bool = False,
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+    callback: BaseCallback | None = None,
+    **algo_kwargs: Any,
+) -> DQN:
+    """Train DQN (``MultiInputPolicy``, public observation only), the paper's value-based baseline; discrete actions.
+
+    :param algo_kwargs: DQN arguments overriding :data:`DQN_KWARGS`
+
+    Other arguments as in :func:`train_teacher`.
+    """
+    th.set_num_threads(1)
+    env = make_training_env(env_kwargs, n_envs, seed, privileged=False)
+    kwargs = {**DQN_KWARGS, **algo_kwargs}
+    model = DQN("MultiInputPolicy", env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    return model.learn(total_timesteps, callback=_callbacks("dqn", progress_bar, callback), tb_log_name="dqn")
+
+
+def _callbacks(name: str, progress_bar: bool, callback: BaseCallback | None) -> list[BaseCallback]:
+    return [c for c in (ProgressBar(name) if progress_bar else None, callback) if c is not None]

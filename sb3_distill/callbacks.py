@@ -1,0 +1,73 @@
+"""Model selection on a validation split: keep the parameters that score best on held-out days."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.evaluation import evaluate
+
+
+class BestOnValidation(BaseCallback):
+    """Evaluate the model on a validation split every ``eval_freq`` env steps and at the end of training, and
+    restore the policy parameters that scored best when training ends.
+
+    Selection uses only the validation split, never the test split.
+
+    :param data: the market (a dataset, preset name or saved directory)
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments of the training env (``data``, ``split`` and
+        ``privileged`` are set by the evaluation)
+    :param split: the validation split
+    :param eval_freq: env steps between evaluations
+    :param n_orders: orders per evaluation (None: every episode of the split once)
+    :param metric: the key of :func:`~order_exec_gym.evaluation.evaluate`'s summary to maximise
+    :param seed: seed of the evaluation orders
+    """
+
+    def __init__(
+        self,
+        data: MarketDataset | str | None,
+        env_kwargs: dict[str, Any] | None = None,
+        split: str = "valid",
+        eval_freq: int = 50_000,
+        n_orders: int | None = None,
+        metric: str = "mean_reward",
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.data = data
+        self.env_kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in ("data", "split", "privileged")}
+        self.split = split
+        self.eval_freq = eval_freq
+        self.n_orders = n_orders
+        self.metric = metric
+        self.seed = seed
+        self.history: list[tuple[int, float]] = []
+        self.best_score = float("-inf")
+        self.best_timesteps = 0
+        self._best_parameters: dict | None = None
+        self._last_eval = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last_eval >= self.eval_freq:
+            self._evaluate()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._last_eval != self.num_timesteps:
+            self._evaluate()
+        if self._best_parameters is not None:
+            self.model.policy.load_state_dict(self._best_parameters)
+
+    def _evaluate(self) -> None:
+        self._last_eval = self.num_timesteps
+        result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, env_kwargs=self.env_kwargs)
+        score = float(result.summary[self.metric])
+        self.history.append((self.num_timesteps, score))
+        self.logger.record(f"valid/{self.metric}", score)
+        if score > self.best_score:
+            self.best_score, self.best_timesteps = score, self.num_timesteps
+            self._best_parameters = copy.deepcopy(self.model.policy.state_dict())

@@ -1,0 +1,17 @@
+"""BestOnValidation: evaluates on the valid split during training and restores the best parameters."""
+
+from __future__ import annotations
+
+from order_exec_gym.evaluation import evaluate
+from sb3_distill.callbacks import BestOnValidation
+from sb3_distill.training import train_ppo
+
+
+def test_best_checkpoint_on_validation_is_restored(small_market):
+    env_kwargs = {"data": small_market, "split": "train"}
+    selector = BestOnValidation(small_market, env_kwargs, eval_freq=256)
+    model = train_ppo(env_kwargs, total_timesteps=1024, n_envs=4, recurrent=False, callback=selector, n_steps=64, batch_size=64)
+    steps = [s for s, _ in selector.history]
+    assert steps == sorted(steps) and len(steps) >= 4 and steps[-1] == model.num_timesteps
+    assert selector.best_score == max(score for _, score in selector.history)
+    assert evaluate(model, small_market, "valid").summary["mean_reward"] == selector.best_score

@@ -1,0 +1,18 @@
+"""The OPD reproduction script runs end to end in its quick mode and writes its results."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_reproduction_writes_the_table_and_plots(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reproduce_opd.py"), "--quick", "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    results = (tmp_path / "RESULTS.md").read_text()
+    for agent in ("TWAP", "VWAP", "Almgren-Chriss", "Oracle (bound)", "teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN"):
+        assert f"| {agent} |" in results
+    assert (tmp_path / "quick_pa_distribution.png").stat().st_size > 0
+    assert (tmp_path / "quick_schedule.png").stat().st_size > 0

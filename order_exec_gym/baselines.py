@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
-from order_exec_gym.oracle import discrete_action, level_grid, water_fill
+from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid, water_fill
 from order_exec_gym.task import ExecutionTask
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "RandomAgent",
     "TWAP",
     "VWAP",
-    "discrete_plan",
     "find_task",
     "make_baseline",
 ]
@@ -359,7 +358,7 @@ class Oracle(Baseline):
     With ``r_j = s (p_exec_j / p_bench - 1)`` read from the simulator (exact for either benchmark), the episode
     reward is ``sum_j r_j a_j - alpha a_j^2``. Continuous actions follow the water-filling optimum
     (:func:`~order_exec_gym.oracle.water_fill`); discrete actions follow the best level sequence
-    (:func:`discrete_plan`; :func:`~order_exec_gym.oracle.discrete_action`'s dynamic programme for levels that are
+    (:func:`~order_exec_gym.oracle.discrete_plan`; :func:`~order_exec_gym.oracle.discrete_action`'s dynamic programme for levels that are
     not consecutive multiples of one unit, solved again at every step: slow at one-minute steps). The plan of each
     slot is made once per order and followed; a slot is re-planned from its current state when its order or its
     remaining quantity no longer matches the plan.
@@ -427,49 +426,6 @@ class Oracle(Baseline):
         slots = np.arange(sim.num_orders)
         best, _ = discrete_action(self.returns(slots), sim.n_steps, t, sim.remaining, self.alpha, self.levels)
         return best
-
-
-def discrete_plan(
-    returns: np.ndarray,
-    n_steps: np.ndarray,
-    t: np.ndarray,
-    remaining_units: np.ndarray,
-    total_units: np.ndarray,
-    alpha: float,
-    max_units: int,
-) -> np.ndarray:
-    """The best executed quantities, in grid units (N, max T), from step ``t`` with ``remaining_units`` left, when
-    every step before the last may execute any whole number of units in ``[0, max_units]`` (levels that are the
-    consecutive multiples ``0, 1, ..., max_units`` of one unit, like the default and the paper's levels) and the
-    last step executes the rest.
-
-    Executing ``e`` units at step ``j`` earns ``f_j(e) = r_j e / U - alpha (e / U)^2`` (``U`` = units in the whole
-    order), concave in ``e``, so the exact optimum of this separable integer allocation takes the
-    ``remaining_units`` largest marginal gains ``f_j(q) - f_j(q - 1) = r_j / U - alpha (2 q - 1) / U^2`` (the
-    greedy algorithm). Same optimum as :func:`~order_exec_gym.oracle.discrete_action`'s dynamic programme, for a
-    whole episode in one sort of ``O(T K)`` gains per order, where the programme costs ``O(T^2 K)`` per decision
-    (T = 240 at one-minute steps).
-    """
-    n, width = returns.shape
-    r = np.nan_to_num(returns, nan=0.0)
-    total = total_units[:, None].astype(np.float64)
-    step = np.arange(width)[None, :]
-    bounded = (step >= t[:, None]) & (step < (n_steps - 1)[:, None])
-    q = np.arange(1, max_units + 1)[None, None, :]
-    gain_bounded = r[:, :, None] / total[:, :, None] - alpha * (2 * q - 1) / total[:, :, None] ** 2
-    gain_bounded = np.where(bounded[:, :, None], gain_bounded, -np.inf).reshape(n, -1)
-    last_r = r[np.arange(n), n_steps - 1][:, None]
-    q_last = np.arange(1, int(remaining_units.max(initial=0)) + 1)[None, :]
-    gain_last = last_r / total - alpha * (2 * q_last - 1) / total**2
-    gain_last = np.where(q_last <= remaining_units[:, None], gain_last, -np.inf)
-    gains = np.concatenate([gain_bounded, gain_last], axis=1)
-    order = np.argsort(-gains, axis=1, kind="stable")
-    chosen = np.zeros(gains.shape, dtype=bool)
-    rank = np.arange(gains.shape[1])[None, :]
-    np.put_along_axis(chosen, order, rank < remaining_units[:, None], axis=1)
-    units = chosen[:, : width * max_units].reshape(n, width, max_units).sum(axis=2)
-    units[np.arange(n), n_steps - 1] += chosen[:, width * max_units :].sum(axis=1)
-    return units
 
 
 BASELINES: dict[str, type[Baseline]] = {

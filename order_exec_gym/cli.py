@@ -5,9 +5,11 @@
     order-exec data check PATH [--preset NAME]     validate bar files, print what was loaded, repaired, dropped
     order-exec data summary [--data DATA]          episodes and splits of a market
     order-exec baselines [--data DATA] [...]       evaluate TWAP, VWAP, AC, Random and Oracle on a split
+    order-exec train {teacher,student,ppo} [...]   train a model with sb3_distill.training and save it
+    order-exec evaluate MODEL_PATH [...]           compare a saved model with the baselines on a split
 
 Every subcommand is one ``add_<name>(subparsers)`` function that builds its parser and sets ``handler`` to the
-function that runs it; :data:`COMMANDS` registers them in one place (add ``train`` or ``evaluate`` there).
+function that runs it; :data:`COMMANDS` registers them in one place.
 """
 
 from __future__ import annotations
@@ -226,17 +228,21 @@ def run_baselines(args: argparse.Namespace) -> int:
     except (DataError, FileNotFoundError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    done = time.perf_counter()
+    report(args, market, results, table, loaded - started, time.perf_counter() - loaded)
+    return 0
+
+
+def report(args: argparse.Namespace, market, results: dict, table, data_seconds: float, eval_seconds: float) -> None:
+    """Print an evaluation's settings, its comparison table and timings; write the outputs when ``--out`` is set."""
     print(
         f"{market.source} split={args.split} orders={table['n_orders'][0]} side={args.side} "
         f"step_minutes={args.step_minutes} action_type={args.action_type} alpha={args.alpha} benchmark={args.benchmark}"
     )
     print_table(table)
-    print(f"data {loaded - started:.1f} s, evaluation {done - loaded:.1f} s")
+    print(f"data {data_seconds:.1f} s, evaluation {eval_seconds:.1f} s")
     if args.out is not None:
         write_outputs(args.out, results, table, args.plot_order)
         print(f"wrote {args.out}")
-    return 0
 
 
 def write_outputs(out: Path, results: dict, table, plot_order: int = 0) -> None:
@@ -255,10 +261,231 @@ def write_outputs(out: Path, results: dict, table, plot_order: int = 0) -> None:
     plot_pa_distribution(results, out / "pa_distribution.png")
 
 
+# ------------------------------------------------------------------------------------------------------ train
+
+#: What ``order-exec train`` trains: ``kind -> sb3_distill.training`` function.
+TRAINERS = {"teacher": "train_teacher", "student": "train_student", "ppo": "train_ppo", "dqn": "train_dqn"}
+
+
+def add_train(subparsers: argparse._SubParsersAction) -> None:
+    """``order-exec train {teacher,student,ppo,dqn}``."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train the PPO teacher, the distilled student or the recurrent PPO baseline, and save it",
+        description="Train a model with sb3_distill.training on OrderExec-v0 orders of a split and save it with SB3's "
+        "model.save. teacher: PPO with the TeacherPolicy on the privileged observation; student: DistillRecurrentPPO "
+        "(LSTM) distilled from --teacher; ppo: RecurrentPPO with the student's network and no teacher.",
+    )
+    parser.add_argument("kind", choices=tuple(TRAINERS), help="what to train: %(choices)s")
+    add_data_argument(parser)
+    parser.add_argument("--split", default="train", help="split whose orders are trained on (default: train)")
+    parser.add_argument("--steps", type=int, default=100_000, help="env steps (decisions) to train for (default: 100000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the model and the env (default: 0)")
+    parser.add_argument("--n-envs", type=int, default=16, help="orders stepped in parallel (default: 16)")
+    parser.add_argument("--step-minutes", type=int, default=30, help="minutes per decision step (default: 30)")
+    parser.add_argument("--side", default="sell", choices=("sell", "buy", "random"), help="order side (default: sell)")
+    parser.add_argument("--alpha", type=float, default=0.01, help="temporary-impact penalty alpha (default: 0.01)")
+    parser.add_argument(
+        "--action-type", default="discrete", choices=("discrete", "continuous"), help="action encoding (default: discrete)"
+    )
+    student = parser.add_argument_group("student only")
+    student.add_argument("--mu", type=float, default=None, help="distillation coefficient mu (default: 0.01)")
+    student.add_argument(
+        "--teacher", default=None, metavar="PATH_OR_oracle",
+        help="a teacher saved by 'order-exec train teacher' (loaded with PPO.load), or 'oracle' for the "
+        "perfect-information OracleTeacher (default: oracle)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="where to save the model (default: models/KIND.zip)")
+    parser.add_argument("--tensorboard", metavar="DIR", help="write tensorboard logs here (needs tensorboard)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train one model, save it, print where and how long it took."""
+    import importlib.util
+
+    import torch
+
+    from sb3_distill import training
+
+    if args.kind != "student" and (args.teacher is not None or args.mu is not None):
+        print("error: --teacher and --mu apply to 'train student' only", file=sys.stderr)
+        return 2
+    if args.tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
+        print("error: --tensorboard needs the tensorboard package (pip install tensorboard)", file=sys.stderr)
+        return 1
+    torch.set_num_threads(1)
+    kwargs = {
+        "data": resolve_data(args.data),
+        "split": args.split,
+        "step_minutes": args.step_minutes,
+        "side": args.side,
+        "alpha": args.alpha,
+        "action_type": args.action_type,
+    }
+    common = dict(
+        env_kwargs=kwargs, total_timesteps=args.steps, seed=args.seed, n_envs=args.n_envs,
+        progress_bar=not args.no_progress, tensorboard_log=args.tensorboard,
+    )  # fmt: skip
+    out = args.out if args.out is not None else Path("models") / f"{args.kind}.zip"
+    if not out.suffix:
+        out = out.with_name(out.name + ".zip")  # where SB3's save writes a path without suffix
+    started = time.perf_counter()
+    try:
+        if args.kind == "student":
+            teacher = args.teacher or "oracle"
+            if teacher != "oracle":
+                from stable_baselines3 import PPO
+
+                teacher = PPO.load(teacher)
+            mu = 0.01 if args.mu is None else args.mu
+            model = training.train_student(teacher, distill_coef=mu, **common)
+        else:
+            model = getattr(training, TRAINERS[args.kind])(**common)
+    except (DataError, FileNotFoundError, KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"saved {type(model).__name__} ({args.kind}, {model.num_timesteps} steps) to {out}")
+    print(f"training {seconds:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- evaluate
+
+#: Algorithms ``order-exec evaluate`` loads: ``--algo`` name -> (module, class).
+ALGORITHMS = {
+    "ppo": ("stable_baselines3", "PPO"),
+    "recurrent_ppo": ("sb3_contrib", "RecurrentPPO"),
+    "distill": ("sb3_distill", "DistillRecurrentPPO"),
+    "dqn": ("stable_baselines3", "DQN"),
+}
+EVAL_BASELINES = ("TWAP", "VWAP", "AC", "Oracle")
+
+
+def add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    """``order-exec evaluate MODEL_PATH``."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="compare a saved model with the baselines on a split",
+        description="Load a model saved by SB3 (e.g. by 'order-exec train'), evaluate it deterministically and the "
+        "baselines on the same orders of a split, and print the table of 'order-exec baselines'. Use the env "
+        "settings (--step-minutes, --action-type, ...) the model was trained with.",
+    )
+    parser.add_argument("model", metavar="MODEL_PATH", type=Path, help="the model's .zip, as written by model.save")
+    parser.add_argument(
+        "--algo", default="auto", choices=("auto", *ALGORITHMS),
+        help="the model's algorithm; auto reads the policy class saved in the zip (default: auto)",
+    )  # fmt: skip
+    parser.add_argument("--name", default="model", help="the model's row in the table (default: model)")
+    add_data_argument(parser)
+    add_env_arguments(parser)
+    parser.add_argument(
+        "--baselines", default=",".join(EVAL_BASELINES),
+        help="comma-separated baselines to compare with; TWAP, the reference, is always added (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="write comparison.csv, orders.parquet/.csv and PNG plots here")
+    parser.add_argument("--plot-order", type=int, default=0, help="order drawn in schedule.png (default: 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def saved_algorithm(path: Path) -> str:
+    """The :data:`ALGORITHMS` name of the model saved at ``path``, from the policy class recorded in the zip's
+    ``data`` entry (a recurrent policy with a ``distill_coef`` is DistillRecurrentPPO's)."""
+    import base64
+    import json
+    import zipfile
+
+    import cloudpickle
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.dqn.policies import DQNPolicy
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+        policy = cloudpickle.loads(base64.b64decode(data["policy_class"][":serialized:"]))
+    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a model saved by SB3 ({type(error).__name__}: {error})") from None
+    if issubclass(policy, RecurrentActorCriticPolicy):
+        return "distill" if "distill_coef" in data else "recurrent_ppo"
+    if issubclass(policy, DQNPolicy):
+        return "dqn"
+    if issubclass(policy, ActorCriticPolicy):
+        return "ppo"
+    raise ValueError(f"cannot tell the algorithm of {path} from its policy {policy.__name__}: pass --algo")
+
+
+def load_model(path: Path, algo: str = "auto"):
+    """Load a saved SB3 model with ``algo``'s class (:data:`ALGORITHMS`), or the class :func:`saved_algorithm`
+    reads from the zip; returns ``(model, algo)``."""
+    import importlib
+
+    if not path.exists() and path.with_name(path.name + ".zip").exists():
+        path = path.with_name(path.name + ".zip")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model at {path}")
+    if algo == "auto":
+        algo = saved_algorithm(path)
+    module, name = ALGORITHMS[algo]
+    try:
+        return getattr(importlib.import_module(module), name).load(path), algo
+    except Exception as error:  # a wrong --algo fails anywhere in SB3's load, with any exception
+        raise ValueError(f"cannot load {path} as {name} ({type(error).__name__}: {error}): check --algo") from error
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a saved model and the baselines on the same orders, print the table, optionally write outputs."""
+    from gymnasium import spaces
+
+    from order_exec_gym.baselines import BASELINES
+    from order_exec_gym.data.dataset import load_dataset
+    from order_exec_gym.evaluation import comparison_table, evaluate_agents
+
+    names = [name.strip() for name in args.baselines.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown:
+        print(f"error: unknown baselines {unknown}; choose from {list(BASELINES)}", file=sys.stderr)
+        return 2
+    if args.name in BASELINES:
+        print(f"error: --name {args.name!r} is a baseline's name", file=sys.stderr)
+        return 2
+    if "TWAP" not in names:
+        names.insert(0, "TWAP")
+    try:
+        started = time.perf_counter()
+        model, algo = load_model(args.model, args.algo)
+        print(f"{args.model}: {type(model).__name__} (--algo {algo}), {model.num_timesteps} training steps, "
+              f"loaded in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        discrete = isinstance(model.action_space, spaces.Discrete)
+        if discrete != (args.action_type == "discrete"):
+            raise ValueError(
+                f"the model acts in {model.action_space}: evaluate it with --action-type "
+                f"{'discrete' if discrete else 'continuous'} (the settings it was trained with)"
+            )
+        started = time.perf_counter()
+        market = load_dataset(resolve_data(args.data))
+        loaded = time.perf_counter()
+        agents = {args.name: model, **{name: name for name in names}}
+        results = evaluate_agents(
+            agents, market, args.split, args.n_orders, args.seed, env_kwargs(args), progress=not args.no_progress
+        )
+        table = comparison_table(results, "TWAP", seed=args.seed)
+    except (DataError, FileNotFoundError, KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    report(args, market, results, table, loaded - started, time.perf_counter() - loaded)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------- main
 
 #: One entry per subcommand: ``add(subparsers)`` builds its parser and sets ``handler(args) -> exit status``.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_data, add_baselines]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_data, add_baselines, add_train, add_evaluate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,12 +21,11 @@ from order_exec_gym.baselines import (
     AlmgrenChriss,
     Oracle,
     RandomAgent,
-    discrete_plan,
     find_task,
     make_baseline,
 )
 from order_exec_gym.evaluation import evaluate
-from order_exec_gym.oracle import discrete_action, level_grid
+from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid
 from order_exec_gym.task import PAPER_LEVELS, ExecutionTask
 from order_exec_gym.vector import OrderExecutionVectorEnv
 from sb3_distill.vec_env import OrderExecutionVecEnv

@@ -26,12 +26,16 @@ def saved_market(small_market, tmp_path_factory):
 def test_parser_registers_every_command():
     assert len(COMMANDS) >= 2
     parser = build_parser()
-    for argv in (["data", "check", "x.csv"], ["data", "summary"], ["baselines"]):
+    for argv in (["data", "check", "x.csv"], ["data", "summary"], ["baselines"], ["train", "ppo"], ["evaluate", "m.zip"]):
         assert callable(parser.parse_args(argv).handler)
     assert main([]) == 2
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["data", "--help"], ["data", "check", "--help"], ["data", "summary", "--help"], ["baselines", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["data", "--help"], ["data", "check", "--help"], ["data", "summary", "--help"], ["baselines", "--help"],
+     ["train", "--help"], ["evaluate", "--help"]],
+)  # fmt: skip
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -109,3 +113,101 @@ def test_console_script_in_a_subprocess(saved_market):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "│ Oracle" in done.stdout and "agents" in done.stderr  # the progress bar goes to stderr
+
+
+# ------------------------------------------------------------------------------------------ train and evaluate
+
+#: A training run of one or two rollouts on the small market.
+TINY = ["--steps", "256", "--n-envs", "4", "--no-progress"]
+
+
+def table_rows(printed: str) -> list[str]:
+    """The first column of the printed comparison table."""
+    return [line.strip("│ ").split("┆")[0].strip() for line in printed.splitlines() if line.startswith("│ ")]
+
+
+@pytest.fixture(scope="module")
+def teacher_zip(saved_market, tmp_path_factory):
+    """A teacher trained by ``order-exec train teacher`` on the small market."""
+    out = tmp_path_factory.mktemp("models") / "teacher.zip"
+    assert main(["train", "teacher", "--data", str(saved_market), "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_teacher_and_evaluate_it(teacher_zip, saved_market, tmp_path, capsys):
+    from sb3_distill import TeacherPolicy
+    from stable_baselines3 import PPO
+
+    assert isinstance(PPO.load(teacher_zip).policy, TeacherPolicy)
+    out = tmp_path / "eval"
+    argv = ["evaluate", str(teacher_zip), "--data", str(saved_market), "--n-orders", "20", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "PPO (--algo ppo), 1024 training steps" in printed and "orders=20" in printed
+    assert table_rows(printed) == ["agent", "model", "TWAP", "VWAP", "AC", "Oracle"]
+    assert pl.read_csv(out / "comparison.csv")["agent"].to_list() == ["model", "TWAP", "VWAP", "AC", "Oracle"]
+    assert pl.read_parquet(out / "orders.parquet").height == 5 * 20
+    for png in ("schedule.png", "pa_distribution.png"):
+        assert (out / png).stat().st_size > 5000
+
+
+def test_train_student_from_the_saved_teacher(teacher_zip, saved_market, tmp_path, capsys):
+    from sb3_distill import DistillRecurrentPPO
+
+    out = tmp_path / "student.zip"
+    argv = ["train", "student", "--data", str(saved_market), "--teacher", str(teacher_zip), "--mu", "0.05", "--out", str(out)]
+    assert main([*argv, *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert f"saved DistillRecurrentPPO (student, 512 steps) to {out}" in printed and "training " in printed
+    assert DistillRecurrentPPO.load(out).distill_coef(1.0) == 0.05  # mu, as a schedule of the progress remaining
+    argv = ["evaluate", str(out), "--data", str(saved_market), "--name", "student", "--baselines", "TWAP,Oracle"]
+    assert main([*argv, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "DistillRecurrentPPO (--algo distill)" in printed
+    assert table_rows(printed) == ["agent", "student", "TWAP", "Oracle"]
+
+
+def test_train_student_with_the_oracle(saved_market, tmp_path, capsys):
+    out = tmp_path / "oracle_student"  # no suffix: SB3 saves oracle_student.zip, and loads it by either name
+    assert main(["train", "student", "--data", str(saved_market), "--teacher", "oracle", "--out", str(out), *TINY]) == 0
+    assert f"to {out}.zip" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--data", str(saved_market), "--baselines", "Oracle", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "(--algo distill)" in printed
+    assert table_rows(printed) == ["agent", "model", "TWAP", "Oracle"]  # TWAP, the reference, is always there
+
+
+def test_train_ppo_continuous_to_the_default_path(saved_market, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    settings = ["--data", str(saved_market), "--action-type", "continuous", "--step-minutes", "60"]
+    assert main(["train", "ppo", *settings, *TINY]) == 0
+    saved = tmp_path / "models" / "ppo.zip"
+    assert saved.is_file()
+    assert "saved RecurrentPPO (ppo, 512 steps) to models/ppo.zip" in capsys.readouterr().out
+    argv = ["evaluate", "models/ppo.zip", *settings, "--algo", "recurrent_ppo", "--baselines", "TWAP,AC", "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "RecurrentPPO (--algo recurrent_ppo)" in printed
+    assert "step_minutes=60 action_type=continuous" in printed
+    assert table_rows(printed) == ["agent", "model", "TWAP", "AC"]
+    # a continuous model on the default (discrete) env: told which settings to use
+    assert main(["evaluate", "models/ppo.zip", "--data", str(saved_market), "--no-progress"]) == 1
+    assert "--action-type continuous" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_errors(teacher_zip, saved_market, tmp_path, capsys):
+    data = ["--data", str(saved_market)]
+    assert main(["train", "ppo", *data, "--teacher", "oracle", *TINY]) == 2
+    assert "'train student' only" in capsys.readouterr().err
+    assert main(["train", "student", *data, "--teacher", str(tmp_path / "missing.zip"), *TINY]) == 1
+    assert capsys.readouterr().err.startswith("error:")
+    assert main(["evaluate", str(tmp_path / "missing.zip"), *data]) == 1
+    assert "no model at" in capsys.readouterr().err
+    not_a_model = tmp_path / "bars.zip"
+    not_a_model.write_text("not a zip")
+    assert main(["evaluate", str(not_a_model), *data]) == 1
+    assert "not a model saved by SB3" in capsys.readouterr().err
+    assert main(["evaluate", str(teacher_zip), *data, "--algo", "dqn"]) == 1
+    assert "check --algo" in capsys.readouterr().err
+    assert main(["evaluate", str(teacher_zip), *data, "--baselines", "TWAP,Nobody"]) == 2
+    assert "unknown baselines ['Nobody']" in capsys.readouterr().err

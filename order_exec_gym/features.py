@@ -75,8 +75,11 @@ class FeatureBuilder:
     def public(self, episode: np.ndarray, decision_bar: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """``(N, lookback, 4)``: bars ``decision_bar - lookback .. decision_bar - 1`` of each episode."""
         out = self._history[episode, decision_bar].reshape(len(episode), self.lookback, N_FEATURES)
-        before_session = decision_bar[:, None] + self._offsets < self.lookback
-        out[..., 0] -= np.where(before_session, 0.0, reference[:, None])
+        early = decision_bar < self.lookback
+        if early.any():  # rows before the session stay zero
+            out[..., 0] -= np.where(decision_bar[:, None] + self._offsets < self.lookback, 0.0, reference[:, None])
+        else:
+            out[..., 0] -= reference[:, None]
         return out
 
     def privileged(self, episode: np.ndarray, start: np.ndarray, length: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -73,8 +73,10 @@ class ExecutionSimulator:
         self.side = np.ones(n)
         self.start = np.zeros(n, dtype=np.int64)
         self.length = np.ones(n, dtype=np.int64)
+        self.end = np.ones(n, dtype=np.int64)  # start + length
         self.n_steps = np.ones(n, dtype=np.int64)
         self.t = np.zeros(n, dtype=np.int64)
+        self.decision_bar = np.zeros(n, dtype=np.int64)  # first bar of the current step: bars before it are history
         self.remaining = np.ones(n)
         self.benchmark_price = np.ones(n)
         self.value = np.zeros(n)  # sum of executed * p_exec
@@ -92,9 +94,11 @@ class ExecutionSimulator:
         self.side[slots] = orders.side
         self.start[slots] = start
         self.length[slots] = length
+        self.end[slots] = start + length
         self.n_steps[slots] = -(-length // self.step_bars)
         self.last_step[slots] = self.n_steps[slots] - 1
         self.t[slots] = 0
+        self.decision_bar[slots] = start
         self.remaining[slots] = 1.0
         self.value[slots] = 0.0
         self.total_reward[slots] = 0.0
@@ -112,11 +116,6 @@ class ExecutionSimulator:
         price = (self._cum_price[e[:, None], b1] - self._cum_price[e[:, None], b0]) / np.maximum(count, 1)
         self.step_price[slots] = price
         self.step_return[slots] = np.where(count > 0, orders.side[:, None] * (price / benchmark[:, None] - 1.0), 0.0)
-
-    @property
-    def decision_bar(self) -> np.ndarray:
-        """First bar of each order's current step: bars before it are history."""
-        return np.minimum(self.start + self.t * self.step_bars, self.start + self.length)
 
     @property
     def elapsed(self) -> np.ndarray:
@@ -150,6 +149,8 @@ class ExecutionSimulator:
         self.value += executed * exec_price
         self.total_reward += reward
         self.t += 1 if active is None else active
+        advance = self.step_bars if active is None else self.step_bars * active
+        self.decision_bar = np.minimum(self.decision_bar + advance, self.end)
         return StepResult(executed, exec_price, reward, finish, forced)
 
     def price_advantage(self) -> np.ndarray:

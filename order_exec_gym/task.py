@@ -69,6 +69,8 @@ class ExecutionTask:
         self.sim = ExecutionSimulator(self.dataset, num_orders, self.step_bars, alpha, benchmark)
         self.features = FeatureBuilder(self.dataset, self.lookback)
         self.reference = np.zeros(num_orders, dtype=np.float32)
+        # remaining, elapsed, side, 1/T: the last two are set per order at reset, the first two at every step
+        self._private = np.zeros((num_orders, 4), dtype=np.float32)
         self.window = np.zeros((num_orders, self.dataset.max_bars, N_PRIVILEGED), np.float32) if privileged else None
         self.max_steps = math.ceil((self.window_bars or self.dataset.max_bars) / self.step_bars)
 
@@ -91,6 +93,8 @@ class ExecutionTask:
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts."""
         self.sim.reset(orders, slots)
+        self._private[slots, 2] = orders.side
+        self._private[slots, 3] = 1.0 / self.sim.n_steps[slots]
         self.reference[slots] = self.features.reference(orders.episode, orders.start)
         if self.window is not None:
             self.window[slots] = self.features.privileged(orders.episode, orders.start, orders.length, self.reference[slots])
@@ -107,14 +111,14 @@ class ExecutionTask:
         if self.action_type == "discrete":
             if actions.shape not in ((n,), (n, 1)):
                 raise ValueError(f"expected {n} discrete action(s) of shape ({n},), got shape {actions.shape}")
-            actions = actions.reshape(n)
-            if actions.dtype.kind not in "iu":
-                if actions.dtype.kind != "f" or not np.all(np.isfinite(actions)) or np.any(actions != np.round(actions)):
-                    raise ValueError(f"discrete actions must be integers in [0, {len(self.levels)}), got {actions}")
-                actions = actions.astype(np.int64)
-            if actions.min() < 0 or actions.max() >= len(self.levels):
+            if actions.dtype.kind not in "iu" and not (
+                actions.dtype.kind == "f" and np.all(np.isfinite(actions)) and np.all(actions == np.round(actions))
+            ):
                 raise ValueError(f"discrete actions must be integers in [0, {len(self.levels)}), got {actions}")
-            return self.levels[actions] / self.sim.n_steps
+            index = actions.reshape(n).astype(np.int64, copy=False)
+            if ((index < 0) | (index >= len(self.levels))).any():
+                raise ValueError(f"discrete actions must be integers in [0, {len(self.levels)}), got {actions}")
+            return self.levels[index] / self.sim.n_steps
         if actions.shape not in ((n, 1), (n,)):
             raise ValueError(f"expected continuous action(s) of shape ({n}, 1), got shape {actions.shape}")
         actions = actions.reshape(n).astype(np.float64)
@@ -125,11 +129,10 @@ class ExecutionTask:
     def observe(self) -> dict[str, np.ndarray]:
         """The batched observation of every slot."""
         sim = self.sim
-        private = np.empty((sim.num_orders, 4), np.float32)
+        private = self._private
         private[:, 0] = sim.remaining
         private[:, 1] = sim.elapsed
-        private[:, 2] = sim.side
-        private[:, 3] = 1.0 / sim.n_steps
+        private = private.copy()
         obs = {"private": private, "public": self.features.public(sim.episode, sim.decision_bar, self.reference)}
         if self.window is not None:
             obs["privileged"] = self.window.copy()

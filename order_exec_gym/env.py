@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from order_exec_gym.orders import Order, Orders
+from order_exec_gym.orders import Orders
 from order_exec_gym.task import DEFAULT_LEVELS, ExecutionTask
 
 
@@ -54,8 +54,8 @@ class OrderExecutionEnv(gym.Env):
     ## Starting State
 
     ``reset()`` draws an order with the env's RNG: an episode of the split, the side, and (with
-    ``window_minutes``) a window start. ``reset(options={"order": Order(...)})`` or
-    ``reset(options={"episode": i})`` replays a given order.
+    ``window_minutes``) a window start. ``reset(options={"episode": i})`` trades episode ``i`` (side and window
+    drawn as usual); ``reset(options={"order": Order(...)})`` replays a given order exactly.
 
     ## Episode End
 
@@ -128,7 +128,7 @@ class OrderExecutionEnv(gym.Env):
         if "order" in options:
             orders = Orders.from_orders([options["order"]], self.dataset)
         elif "episode" in options:
-            orders = Orders.from_orders([Order(int(options["episode"]), options.get("side", "sell"))], self.dataset)
+            orders = self.task.sample(None, self.np_random, episode=np.array([int(options["episode"])]))
         else:
             orders = self.task.sample(1, self.np_random)
         self.task.reset(orders)
@@ -149,11 +149,11 @@ class OrderExecutionEnv(gym.Env):
         info = {
             "executed": float(result.executed[0]),
             "exec_price": float(result.exec_price[0]),
-            "benchmark_price": float(sim.benchmark_price[0]),
             "remaining": float(sim.remaining[0]),
             "forced": bool(result.forced[0]),
         }
-        if done:
+        if done:  # the benchmark averages the whole window: known only once it is over
+            info["benchmark_price"] = float(sim.benchmark_price[0])
             info["price_advantage"] = float(sim.price_advantage()[0])
             info["episode_reward"] = float(sim.total_reward[0])
         reward = float(result.reward[0]) * task.reward_scale
@@ -172,5 +172,4 @@ class OrderExecutionEnv(gym.Env):
             "start": int(sim.start[0]),
             "length": int(sim.length[0]),
             "n_steps": int(sim.n_steps[0]),
-            "benchmark_price": float(sim.benchmark_price[0]),
         }

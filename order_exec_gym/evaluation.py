@@ -12,8 +12,8 @@ and steps the simulator with a mask of the orders still running, until all are c
 - a plain callable ``actions = agent(obs)``.
 
 An agent whose ``observation_space`` has a ``"privileged"`` key, or with ``needs_privileged = True``, gets
-privileged observations. An agent with an ``attach(task)`` method (every baseline) is attached to the evaluation's
-task first, so baselines that read the simulator slots (VWAP, Oracle) see the evaluated orders.
+privileged observations. A copy of an agent with an ``attach(task)`` method (every baseline) is attached to the
+evaluation's task first, so baselines that read the simulator slots (VWAP, Oracle) see the evaluated orders.
 
 :func:`compare` evaluates several agents on the same orders and tabulates the metrics of
 :mod:`~order_exec_gym.metrics`, with the paired bootstrap interval of each agent's PA difference to a reference.
@@ -21,6 +21,7 @@ task first, so baselines that read the simulator slots (VWAP, Oracle) see the ev
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
-from order_exec_gym.orders import SIDES, Orders
+from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
 
 ORDER_KEYS = ("episode", "side", "start", "length")
@@ -75,19 +76,7 @@ def evaluation_orders(task: ExecutionTask, n_orders: int | None, seed: int = 0) 
     rng = np.random.default_rng(seed)
     if n_orders is not None:
         return task.sample(n_orders, rng)
-    dataset = task.dataset
-    n = len(dataset)
-    if task.side == "random":
-        side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
-    else:
-        side = np.full(n, float(SIDES[task.side]))
-    session = dataset.lengths.astype(np.int64)
-    if task.window_bars is None:
-        start, length = np.zeros(n, dtype=np.int64), session
-    else:
-        length = np.minimum(session, task.window_bars)
-        start = (rng.random(n) * (session - length + 1)).astype(np.int64)
-    return Orders(np.arange(n, dtype=np.int64), side, start, length)
+    return sample_orders(task.dataset, None, rng, task.side, task.window_bars, episode=np.arange(len(task.dataset)))
 
 
 def _policy(agent: Any, deterministic: bool) -> Callable:
@@ -130,13 +119,13 @@ def evaluate(
     if n_orders is not None and n_orders < 1:
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
     market = load_dataset(data)
-    subset = market.split(split)
     kwargs["privileged"] = bool(kwargs.get("privileged", False)) or needs_privileged(agent)
-    task = ExecutionTask(len(subset) if n_orders is None else n_orders, subset, "all", **kwargs)
+    task = ExecutionTask(len(market.split(split)) if n_orders is None else n_orders, market, split, **kwargs)
     orders = evaluation_orders(task, n_orders, seed)
     if isinstance(agent, str):
-        agent = make_baseline(agent, task, data=market)
+        agent = make_baseline(agent, task)
     elif hasattr(agent, "attach"):
+        agent = copy.copy(agent)  # the caller's baseline stays bound to its own env
         agent.attach(task)
     policy = _policy(agent, deterministic)
 

@@ -45,27 +45,40 @@ class Orders:
     def __getitem__(self, index) -> Orders:
         return Orders(self.episode[index], self.side[index], self.start[index], self.length[index])
 
-    @classmethod
-    def from_orders(cls, orders: list[Order], dataset: MarketDataset) -> Orders:
-        """Arrays from a list of :class:`Order`, checked against ``dataset`` (a window defaults to the session)."""
-        episode = np.array([o.episode for o in orders], dtype=np.int64)
-        if len(episode) and (episode.min() < 0 or episode.max() >= len(dataset)):
-            raise ValueError(f"order episode out of range: dataset has {len(dataset)} episodes, got {episode.tolist()}")
-        for o in orders:
-            if o.side not in SIDES:
-                raise ValueError(f"order side must be one of {list(SIDES)}, got {o.side!r}")
-        side = np.array([SIDES[o.side] for o in orders], dtype=np.float64)
-        start = np.array([o.start for o in orders], dtype=np.int64)
-        session = dataset.lengths[episode].astype(np.int64)
-        length = np.array([session[i] - o.start if o.length is None else o.length for i, o in enumerate(orders)])
-        bad = (start < 0) | (length < 1) | (start + length > session)
+    def check(self, dataset: MarketDataset) -> Orders:
+        """Raise ``ValueError`` naming the first order that does not fit ``dataset``; return the orders."""
+        n = len(self.episode)
+        if not (len(self.side) == len(self.start) == len(self.length) == n):
+            raise ValueError("orders: episode, side, start and length must have the same length")
+        if n == 0:
+            return self
+        if self.episode.min() < 0 or self.episode.max() >= len(dataset):
+            raise ValueError(f"order episode out of range: dataset has {len(dataset)} episodes, got {self.episode.tolist()}")
+        if not np.isin(self.side, (1.0, -1.0)).all():
+            raise ValueError(f"order side must be +1 (sell) or -1 (buy), got {self.side.tolist()}")
+        session = dataset.lengths[self.episode].astype(np.int64)
+        bad = (self.start < 0) | (self.length < 1) | (self.start + self.length > session)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"order window [{start[i]}, {start[i] + length[i]}) does not fit episode {episode[i]} "
-                f"of {session[i]} bars"
+                f"order window [{self.start[i]}, {self.start[i] + self.length[i]}) does not fit episode "
+                f"{self.episode[i]} of {session[i]} bars"
             )
-        return cls(episode, side, start, length.astype(np.int64))
+        return self
+
+    @classmethod
+    def from_orders(cls, orders: list[Order], dataset: MarketDataset) -> Orders:
+        """Arrays from a list of :class:`Order`, checked against ``dataset`` (a window defaults to the session)."""
+        for o in orders:
+            if o.side not in SIDES:
+                raise ValueError(f"order side must be one of {list(SIDES)}, got {o.side!r}")
+        episode = np.array([o.episode for o in orders], dtype=np.int64)
+        side = np.array([SIDES[o.side] for o in orders], dtype=np.float64)
+        start = np.array([o.start for o in orders], dtype=np.int64)
+        in_range = (episode >= 0) & (episode < len(dataset))
+        session = np.where(in_range, dataset.lengths[np.where(in_range, episode, 0)], 0).astype(np.int64)
+        length = np.array([session[i] - o.start if o.length is None else o.length for i, o in enumerate(orders)], dtype=np.int64)
+        return cls(episode, side, start, length).check(dataset)
 
 
 def sample_orders(
@@ -74,14 +87,22 @@ def sample_orders(
     rng: np.random.Generator,
     side: str = "sell",
     window_bars: int | None = None,
+    episode: np.ndarray | None = None,
 ) -> Orders:
-    """Draw ``n`` orders uniformly over the dataset's episodes.
+    """Draw ``n`` orders uniformly over the dataset's episodes (or on the given ``episode`` indices).
 
     :param side: ``"sell"``, ``"buy"``, or ``"random"`` (each order a fair coin)
     :param window_bars: window length in bars, with a uniform start inside the session; None for the whole
         session. Sessions shorter than the window use the whole session.
+    :param episode: the episodes to trade, one order each (``n`` is then their count); None draws them
     """
-    episode = rng.integers(0, len(dataset), size=n)
+    if episode is None:
+        episode = rng.integers(0, len(dataset), size=n)
+    else:
+        episode = np.asarray(episode, dtype=np.int64)
+        n = len(episode)
+        if n and (episode.min() < 0 or episode.max() >= len(dataset)):
+            raise ValueError(f"order episode out of range: dataset has {len(dataset)} episodes, got {episode.tolist()}")
     if side == "random":
         sides = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     elif side in SIDES:

@@ -127,13 +127,14 @@ class ExecutionSimulator:
         return np.where(np.arange(self.max_steps) < self.n_steps[:, None], self.step_price[:, :-1], np.nan)
 
     def step(self, ratios: np.ndarray, active: np.ndarray | None = None) -> StepResult:
-        """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares >= 0.
+        """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares of the order,
+        clipped to [0, remaining].
 
         Inactive slots keep their state and report zeros.
         """
         t, remaining, rows = self.t, self.remaining, self._rows
         last = t >= self.last_step
-        executed = np.minimum(ratios, remaining)
+        executed = np.clip(ratios, 0.0, remaining)
         left = remaining - executed
         finish = last | (left < DUST)
         forced = last & (left >= DUST)
@@ -144,7 +145,7 @@ class ExecutionSimulator:
             left = remaining - executed
         executed = np.where(finish, remaining, executed)
         self.remaining = np.where(finish, 0.0, left)
-        exec_price = self.step_price[rows, t]
+        exec_price = self.step_price[rows, t] if active is None else np.where(active, self.step_price[rows, t], 0.0)
         reward = executed * (self.step_return[rows, t] - self.alpha * executed)
         self.value += executed * exec_price
         self.total_reward += reward

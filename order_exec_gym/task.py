@@ -86,13 +86,16 @@ class ExecutionTask:
         else:
             self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
 
-    def sample(self, n: int, rng: np.random.Generator) -> Orders:
-        """Draw ``n`` orders from the split with ``rng``."""
-        return sample_orders(self.dataset, n, rng, self.side, self.window_bars)
+    def sample(self, n: int | None, rng: np.random.Generator, episode: np.ndarray | None = None) -> Orders:
+        """Draw ``n`` orders from the split with ``rng`` (or one on each of the given ``episode`` indices)."""
+        return sample_orders(self.dataset, n, rng, self.side, self.window_bars, episode)
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
-        """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts."""
-        self.sim.reset(orders, slots)
+        """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts.
+
+        Orders that do not fit the dataset raise ``ValueError``.
+        """
+        self.sim.reset(orders.check(self.dataset), slots)
         self._private[slots, 2] = orders.side
         self._private[slots, 3] = 1.0 / self.sim.n_steps[slots]
         self.reference[slots] = self.features.reference(orders.episode, orders.start)

@@ -9,7 +9,6 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from order_exec_gym.orders import Orders
 from order_exec_gym.task import DEFAULT_LEVELS, ExecutionTask
 
 
@@ -25,9 +24,9 @@ class OrderExecutionVectorEnv(VectorEnv):
     ``reset(options={"orders": Orders})`` starts the given orders (one per sub-env); later autoresets draw
     new orders with the env's RNG.
 
-    ``infos`` holds arrays over the sub-envs: ``executed``, ``exec_price``, ``benchmark_price``, ``remaining``,
-    ``forced``, and, masked by ``_price_advantage``, the ``price_advantage`` and ``episode_reward`` of
-    sub-envs whose episode ended in this step.
+    ``infos`` holds arrays over the sub-envs: ``executed``, ``exec_price``, ``remaining``, ``forced``, and,
+    masked by ``_price_advantage`` (and alike), the ``benchmark_price``, ``price_advantage`` and
+    ``episode_reward`` of sub-envs whose episode ended in this step.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -103,14 +102,17 @@ class OrderExecutionVectorEnv(VectorEnv):
         infos: dict[str, Any] = {
             "executed": result.executed,
             "exec_price": result.exec_price,
-            "benchmark_price": sim.benchmark_price.copy(),
             "remaining": sim.remaining.copy(),
             "forced": result.forced,
         }
         if done.any():
-            infos["price_advantage"] = np.where(done, sim.price_advantage(), 0.0)
-            infos["episode_reward"] = np.where(done, sim.total_reward, 0.0)
-            infos["_price_advantage"] = infos["_episode_reward"] = done
+            for key, values in (
+                ("benchmark_price", sim.benchmark_price),  # the window's average: known once it is over
+                ("price_advantage", sim.price_advantage()),
+                ("episode_reward", sim.total_reward),
+            ):
+                infos[key] = np.where(done, values, 0.0)
+                infos[f"_{key}"] = done
         rewards = result.reward * task.reward_scale
         truncations = np.zeros(self.num_envs, dtype=bool)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:

@@ -137,11 +137,11 @@ def test_buy_mirrors_sell(small_market):
     assert i_buy[-1]["price_advantage"] == pytest.approx(-i_sell[-1]["price_advantage"])
 
 
-@pytest.mark.parametrize("step", [1, 7, 30])
-def test_observation_has_no_look_ahead(small_market, step):
-    """Changing every bar from the decision bar on changes neither ``public`` nor ``private``."""
+@pytest.mark.parametrize("step, start", [(1, 17), (7, 17), (30, 17), (30, 0)])
+def test_observation_has_no_look_ahead(small_market, step, start):
+    """Changing every bar from the decision bar on changes neither ``public`` nor ``private`` (nor the info)."""
     env = OrderExecutionEnv(data=small_market, split="all", step_minutes=step, lookback=45)
-    order = Order(episode=11, start=17, length=150)
+    order = Order(episode=11, start=start, length=150)
     _, _, observations = run_episode(env, [1, 3, 0, 2], options={"order": order})
     rng = np.random.default_rng(0)
     for t, obs in enumerate(observations[:-1]):
@@ -156,6 +156,31 @@ def test_observation_has_no_look_ahead(small_market, step):
         _, _, observations2 = run_episode(env2, [1, 3, 0, 2], options={"order": order})
         np.testing.assert_array_equal(observations2[t]["public"], obs["public"])
         np.testing.assert_array_equal(observations2[t]["private"], obs["private"])
+
+
+def test_info_reveals_the_benchmark_only_when_the_window_is_over(small_market):
+    env = OrderExecutionEnv(data=small_market)
+    _, reset_info = env.reset(seed=0)
+    _, infos, _ = run_episode(env, [2], seed=0)
+    assert "benchmark_price" not in reset_info
+    assert all("benchmark_price" not in info for info in infos[:-1])
+    assert infos[-1]["benchmark_price"] > 0
+    venv = OrderExecutionVectorEnv(2, data=small_market)
+    venv.reset(seed=0)
+    info = venv.step(np.array([2, 4]))[4]
+    assert "benchmark_price" not in info
+    for _ in range(3):
+        info = venv.step(np.array([2, 4]))[4]
+    assert info["_benchmark_price"].tolist() == [False, True] and info["benchmark_price"][0] == 0
+
+
+def test_reset_on_an_episode_keeps_the_env_side_and_window(small_market):
+    env = OrderExecutionEnv(data=small_market, side="buy", window_minutes=60)
+    obs, info = env.reset(seed=1, options={"episode": 3})
+    assert (info["episode"], info["side"], info["length"], info["n_steps"]) == (3, "buy", 60, 2)
+    assert obs["private"][2] == -1
+    with pytest.raises(ValueError, match="out of range"):
+        env.reset(options={"episode": 10_000})
 
 
 def test_privileged_observation_sees_the_whole_window(small_market):
@@ -212,8 +237,9 @@ def test_vector_env_autoreset(small_market, mode):
         assert (obs["private"][:, 0] == 1).all()  # already the next orders
     else:
         assert (obs["private"][:, 0] == 0).all()
-        obs, rewards, done, _, _ = venv.step(np.full(4, 2))
+        obs, rewards, done, _, info = venv.step(np.full(4, 2))
         assert (rewards == 0).all() and not done.any() and (obs["private"][:, 0] == 1).all()
+        assert not info["executed"].any() and not info["exec_price"].any()
 
 
 def test_sb3_adapter_reports_terminal_observation(small_market):
@@ -271,6 +297,27 @@ def test_continuous_actions_are_clipped_and_never_oversell(small_market):
     assert infos[-1]["executed"] == 1.0 and infos[-1]["forced"]
 
 
+def test_orders_that_do_not_fit_are_rejected(small_market):
+    venv = OrderExecutionVectorEnv(2, data=small_market)
+    train = small_market.split("train")
+    good = Orders.from_orders([Order(0), Order(1)], train)
+    for bad, message in [
+        (Orders(good.episode, good.side, good.start, good.length + 1), "does not fit"),
+        (Orders(good.episode + 10_000, good.side, good.start, good.length), "out of range"),
+        (Orders(good.episode, good.side * 2, good.start, good.length), "side"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            venv.reset(options={"orders": bad})
+
+
+def test_simulator_clips_ratios_to_what_remains(small_market):
+    task = ExecutionTask(3, small_market)
+    task.reset(Orders.from_orders([Order(0), Order(1), Order(2)], task.dataset))
+    result = task.sim.step(np.array([-0.5, 0.3, 7.0]))
+    np.testing.assert_array_equal(result.executed, [0.0, 0.3, 1.0])
+    np.testing.assert_array_equal(task.sim.remaining, [1.0, 0.7, 0.0])
+
+
 def test_bad_arguments_raise(small_market):
     with pytest.raises(ValueError, match="side"):
         OrderExecutionEnv(data=small_market, side="short")
@@ -309,3 +356,5 @@ def test_sb3_ppo_and_recurrent_ppo_train(small_market):
     RecurrentPPO("MultiInputLstmPolicy", venv, n_steps=64, batch_size=64, n_epochs=2, seed=0).learn(1024)
     model = PPO("MultiInputPolicy", gym.make("OrderExec-v0", data=small_market, action_type="continuous"), n_steps=64, batch_size=32, seed=0)
     model.learn(256)
+    action, _ = model.predict(gym.make("OrderExec-v0", data=small_market, action_type="continuous").reset(seed=0)[0])
+    assert action.shape == (1,) and model.num_timesteps >= 256

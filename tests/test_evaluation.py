@@ -10,7 +10,7 @@ import pytest
 
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
 from order_exec_gym import Order, Orders, OrderExecutionVectorEnv
-from order_exec_gym.baselines import TWAP, make_baseline
+from order_exec_gym.baselines import TWAP, Oracle, make_baseline
 from order_exec_gym.evaluation import EvaluationResult, compare, comparison_table, evaluate, evaluate_agents, needs_privileged
 from order_exec_gym.task import ExecutionTask
 
@@ -128,10 +128,11 @@ def test_callables_and_privileged_agents(small_market):
         evaluate("TWAP", small_market, env_kwargs={"split": "train"})
 
 
-def test_baseline_is_attached_to_the_evaluation_task(small_market):
-    twap = TWAP(ExecutionTask(1, small_market))
-    evaluate(twap, small_market, n_orders=7)
-    assert twap.task.sim.num_orders == 7
+def test_evaluation_leaves_the_callers_baseline_bound_to_its_env(small_market):
+    task = ExecutionTask(1, small_market)
+    oracle = Oracle(task)
+    result = evaluate(oracle, small_market, n_orders=7)
+    assert oracle.task is task and result.summary["n_orders"] == 7
 
 
 def test_predict_gets_the_recurrent_state_and_episode_starts(small_market):

@@ -43,15 +43,27 @@ def test_episodes_are_instrument_days_on_contiguous_arrays(small_market):
     assert len(np.unique(small_market.symbols)) == 4 and len(np.unique(small_market.dates)) == 20
 
 
-def test_missing_bars_are_filled_and_reported():
-    rows = [("A", f"2024-01-02 09:{m:02d}", 10.0 + m, 100.0) for m in range(31, 41)]
+def test_missing_bars_are_filled_from_the_past_and_reported():
+    rows = [("B", f"2024-01-01 09:{m:02d}", 10.0 + m, 50.0) for m in range(31, 41)]
+    rows += [("A", f"2024-01-02 09:{m:02d}", 10.0 + m, 100.0) for m in range(31, 41)]
     rows += [("B", f"2024-01-02 09:{m:02d}", 20.0 + m, 50.0) for m in range(31, 41) if m not in (31, 35)]
     dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.5)
-    b = list(dataset.symbols).index("B")
+    b = int(np.flatnonzero((dataset.symbols == "B") & (dataset.dates == np.datetime64("2024-01-02")))[0])
     assert dataset.lengths[b] == 10
-    np.testing.assert_allclose(dataset.bars["price"][b, :5], [52, 52, 53, 54, 54])  # leading gap: first price
+    np.testing.assert_allclose(dataset.bars["price"][b, :5], [50, 52, 53, 54, 54])  # leading gap: the day before's close
     np.testing.assert_allclose(dataset.bars["volume"][b, :5], [0, 50, 50, 50, 0])
-    assert dataset.report == {"missing bars filled (previous close, zero volume)": 2}
+    assert dataset.report == {
+        "leading missing bars filled (previous session's close, zero volume)": 1,
+        "missing bars filled (previous close, zero volume)": 1,
+    }
+
+
+def test_a_first_session_with_a_leading_gap_is_dropped_not_priced_from_the_future():
+    rows = [("A", f"2024-01-02 09:{m:02d}", 10.0, 100.0) for m in range(31, 41)]
+    rows += [("B", f"2024-01-02 09:{m:02d}", 20.0 + m, 50.0) for m in range(33, 41)]
+    dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.5)
+    assert list(dataset.symbols) == ["A"]
+    assert dataset.report == {"episodes dropped: bars before the first trade and no previous session to price them": 1}
 
 
 def test_short_episodes_are_dropped_and_reported():

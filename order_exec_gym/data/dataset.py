@@ -2,7 +2,8 @@
 
 An episode is one instrument over one session. Every session of a date is laid on that date's bar grid (the
 bar times seen on that date across all instruments), so a missing bar becomes a bar with zero volume whose
-prices repeat the previous close (the first known price for leading gaps). Episodes covering less than
+prices repeat the previous close; bars before a session's first trade repeat the previous session's close (never
+a later price), and a first session without any earlier price is dropped. Episodes covering less than
 ``min_coverage`` of their grid are dropped; every drop and every fill is counted in :attr:`report`.
 
 Arrays are float32 of shape ``(n_episodes, max_bars)``; an episode shorter than ``max_bars`` (a half day) is
@@ -176,23 +177,32 @@ class MarketDataset:
             values[row, slot] = table.frame[name].to_numpy()[kept]
             return values
 
+        symbols = episodes["symbol"].to_numpy().astype(str)
+        dates = episodes["date"].to_numpy().astype("datetime64[D]")
         close = scatter("close")
         missing = np.isnan(close)
-        filled = int(missing.sum() - (shape[1] - lengths).sum())
-        if filled:
-            report["missing bars filled (previous close, zero volume)"] = filled
-        close = _fill_forward_then_back(close, missing)
+        close = _fill_forward(close, missing)
+        gaps = int(missing.sum() - (shape[1] - lengths).sum())  # missing bars inside the sessions
+        leading = np.isnan(close[:, 0])
+        if leading.any():  # no trade yet in this session: the previous session's close is the last price known
+            previous = _previous_session(symbols, dates)[leading]
+            opening = np.where(previous >= 0, close[previous, lengths[previous] - 1], np.nan)
+            close[leading] = np.where(np.isnan(close[leading]), opening[:, None], close[leading])
+            first_trade = np.argmax(~missing[leading], axis=1)
+            gaps -= int(first_trade.sum())
+            if (previous >= 0).any():
+                report["leading missing bars filled (previous session's close, zero volume)"] = int(first_trade[previous >= 0].sum())
+        if gaps:
+            report["missing bars filled (previous close, zero volume)"] = gaps
         bars = {"close": close}
         for name in ("open", "high", "low", "price"):
-            values = scatter(name)
-            bars[name] = np.where(missing, close, values)
+            bars[name] = np.where(missing, close, scatter(name))
         volume = scatter("volume")
         volume[missing] = 0.0
         bars["volume"] = volume
         bars = {name: bars[name] for name in FIELDS}
-        dates = episodes["date"].to_numpy().astype("datetime64[D]")
-        return cls(
-            symbols=episodes["symbol"].to_numpy().astype(str),
+        dataset = cls(
+            symbols=symbols,
             dates=dates,
             lengths=lengths,
             bars=bars,
@@ -201,6 +211,11 @@ class MarketDataset:
             source=table.source,
             report=report,
         )
+        unpriced = np.isnan(close[:, 0])
+        if unpriced.any():
+            report["episodes dropped: bars before the first trade and no previous session to price them"] = int(unpriced.sum())
+            dataset = dataset.select(~unpriced)
+        return dataset
 
     @classmethod
     def synthetic(cls, n_symbols: int = 30, n_days: int = 100, seed: int = 0, **kwargs) -> MarketDataset:
@@ -320,13 +335,22 @@ def _parse_splits(splits: dict[str, tuple]) -> dict[str, tuple[dt.date, dt.date]
     return {name: (as_date(first), as_date(last)) for name, (first, last) in splits.items()}
 
 
-def _fill_forward_then_back(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Fill the ``missing`` cells of each row with the row's previous value, or its first value for a leading gap."""
+def _fill_forward(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Fill the ``missing`` cells of each row with the row's previous value (a leading gap stays NaN)."""
     columns = np.arange(values.shape[1])
     last_seen = np.maximum.accumulate(np.where(missing, 0, columns), axis=1)
-    first_seen = np.argmax(~missing, axis=1)
-    source = np.where(missing & (columns < first_seen[:, None]), first_seen[:, None], last_seen)
-    return np.take_along_axis(values, source, axis=1)
+    filled = np.take_along_axis(values, last_seen, axis=1)
+    leading = missing & (columns < np.argmax(~missing, axis=1)[:, None])
+    return np.where(leading, np.nan, filled)
+
+
+def _previous_session(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Index of each episode's previous session of the same instrument, -1 for its first."""
+    order = np.lexsort((dates, symbols))
+    previous = np.full(len(symbols), -1, dtype=np.int64)
+    same = symbols[order[1:]] == symbols[order[:-1]]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
 
 
 def _cache_key(name: str, folder: Path, min_coverage: float) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
-from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid, water_fill
+from order_exec_gym.oracle import best_discrete_action, discrete_plan, level_grid, water_fill
 from order_exec_gym.task import ExecutionTask
 
 __all__ = [
@@ -423,9 +423,7 @@ class Oracle(Baseline):
 
     def _dynamic_programme(self, t: np.ndarray) -> np.ndarray:
         sim = self.task.sim
-        slots = np.arange(sim.num_orders)
-        best, _ = discrete_action(self.returns(slots), sim.n_steps, t, sim.remaining, self.alpha, self.levels)
-        return best
+        return best_discrete_action(self.returns(np.arange(sim.num_orders)), sim.n_steps, t, sim.remaining, self.alpha, self.levels)
 
 
 BASELINES: dict[str, type[Baseline]] = {

@@ -173,3 +173,29 @@ def discrete_plan(
     units = chosen[:, : width * max_units].reshape(n, width, max_units).sum(axis=2)
     units[np.arange(n), n_steps - 1] += chosen[:, width * max_units :].sum(axis=1)
     return units
+
+
+def best_discrete_action(
+    returns: np.ndarray,
+    n_steps: np.ndarray,
+    t: np.ndarray,
+    remaining: np.ndarray,
+    alpha: float,
+    levels: np.ndarray,
+) -> np.ndarray:
+    """The index of an optimal level at step ``t`` of each order: from the greedy :func:`discrete_plan` when the
+    levels are consecutive multiples of one unit (``O(T K)`` per order), else from :func:`discrete_action`'s
+    dynamic programme. At the last step the rest is executed whatever the action: the largest level is returned."""
+    levels = np.asarray(levels, dtype=np.float64)
+    units, per_slice = level_grid(levels)
+    if not np.array_equal(np.unique(units), np.arange(units.max() + 1)):
+        return discrete_action(returns, n_steps, t, remaining, alpha, levels)[0]
+    returns = np.array(returns, dtype=np.float64)
+    returns[np.arange(returns.shape[1])[None, :] < t[:, None]] = np.nan
+    total = n_steps * per_slice
+    left = np.rint(np.asarray(remaining) * total).astype(np.int64)
+    plan = discrete_plan(returns, n_steps, t, left, total, alpha, int(units.max()))
+    now = np.minimum(plan[np.arange(len(plan)), t], units.max())
+    index_of_units = np.zeros(units.max() + 1, dtype=np.int64)
+    index_of_units[units[::-1]] = np.arange(len(units))[::-1]  # the first level with these units
+    return np.where(t >= n_steps - 1, int(np.argmax(levels)), index_of_units[now])

@@ -63,7 +63,7 @@ class PolicyTeacher:
 class OracleTeacher:
     """The perfect-information optimum of the env's reward, read from the ``privileged`` observation.
 
-    Discrete actions: the level index of the exact dynamic program (:func:`order_exec_gym.oracle.discrete_action`);
+    Discrete actions: an optimal level index (:func:`order_exec_gym.oracle.best_discrete_action`);
     continuous actions: this step's share of the water-filling plan over the steps left
     (:func:`order_exec_gym.oracle.water_fill`). Exact for ``benchmark="mean"``; with ``"vwap"`` the benchmark is
     approximated by the window's mean price.
@@ -102,7 +102,7 @@ class OracleTeacher:
         returns, n_steps, t = oracle.step_returns_from_observation(observations, self.step_bars)
         remaining = observations["private"][:, 0].astype(np.float64)
         if self.action_type == "discrete":
-            return oracle.discrete_action(returns, n_steps, t, remaining, self.alpha, self.levels)[0]
+            return oracle.best_discrete_action(returns, n_steps, t, remaining, self.alpha, self.levels)
         returns[np.arange(returns.shape[1]) < t[:, None]] = np.nan
         plan = oracle.water_fill(returns, remaining, self.alpha)
         return plan[np.arange(len(plan)), t].astype(np.float32)[:, None]

@@ -38,3 +38,26 @@ def test_oracle_teacher_from_arguments_or_any_env(small_market):
     assert OracleTeacher(vector).step_bars == 5
     with pytest.raises(ValueError, match="step_bars"):
         OracleTeacher()
+
+
+def test_greedy_and_dynamic_programme_oracle_actions_earn_the_same(small_market):
+    """best_discrete_action's greedy path picks an action whose optimal continuation is worth the DP's optimum."""
+    from order_exec_gym.oracle import best_discrete_action, discrete_action
+
+    rng = np.random.default_rng(0)
+    levels = np.array([0, 0.5, 1, 1.5, 2])
+    for _ in range(30):
+        n_steps = rng.integers(1, 9, 5)
+        returns = np.where(np.arange(8) < n_steps[:, None], rng.normal(0, 0.01, (5, 8)), np.nan)
+        t = (rng.random(5) * n_steps).astype(np.int64)
+        remaining = np.rint(rng.random(5) * n_steps * 2) / (n_steps * 2)
+        remaining[remaining == 0] = 0.5 / n_steps[remaining == 0]
+        greedy = best_discrete_action(returns, n_steps, t, remaining, 0.01, levels)
+        _, best = discrete_action(returns, n_steps, t, remaining, 0.01, levels)
+        share = np.minimum(levels[greedy] / n_steps, remaining)
+        share = np.where(t == n_steps - 1, remaining, share)
+        gain = np.nan_to_num(returns[np.arange(5), t]) * share - 0.01 * share**2
+        rest = remaining - share
+        _, continuation = discrete_action(returns, n_steps, np.minimum(t + 1, n_steps - 1), rest, 0.01, levels)
+        continuation = np.where((t == n_steps - 1) | (rest <= 1e-12), 0.0, continuation)
+        np.testing.assert_allclose(gain + continuation, best, atol=1e-12)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.errors import DataError
 from order_exec_gym.oracle import best_discrete_action, discrete_plan, level_grid, water_fill
 from order_exec_gym.task import ExecutionTask
 
@@ -73,15 +74,10 @@ def find_task(env: Any) -> ExecutionTask:
 def training_split(task: ExecutionTask, data: MarketDataset | str | None, who: str) -> MarketDataset:
     """The training split of ``data`` (a dataset, preset name or saved directory), or of the task's whole market."""
     market = task.market if data is None else load_dataset(data)
-    if "train" not in market.splits:
-        raise ValueError(f"{who} calibrates on the 'train' split, but the data has only {sorted(market.splits)}")
-    first, last = (np.datetime64(day, "D") for day in market.splits["train"])
-    if not ((market.dates >= first) & (market.dates <= last)).any():
-        raise ValueError(
-            f"{who} calibrates on the training split ({first}..{last}), but the data only holds "
-            f"{market.first_date}..{market.last_date}: pass data=<a market with training days>"
-        )
-    return market.split("train")
+    try:
+        return market.split("train")
+    except (KeyError, DataError) as error:
+        raise ValueError(f"{who} calibrates on the training split: {error}") from error
 
 
 class Baseline:

@@ -110,7 +110,9 @@ class OrderExecutionEnv(gym.Env):
         if render_mode is not None:
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
         self.task = ExecutionTask(
-            1, data, split, side, step_minutes, alpha, action_type, levels, lookback, privileged, reward_scale, benchmark, window_minutes
+            1, data=data, split=split, side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type,
+            levels=levels, lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
+            window_minutes=window_minutes,
         )
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space

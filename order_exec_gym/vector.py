@@ -53,7 +53,9 @@ class OrderExecutionVectorEnv(VectorEnv):
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
         self.num_envs = num_envs
         self.task = ExecutionTask(
-            num_envs, data, split, side, step_minutes, alpha, action_type, levels, lookback, privileged, reward_scale, benchmark, window_minutes
+            num_envs, data=data, split=split, side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type,
+            levels=levels, lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
+            window_minutes=window_minutes,
         )
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         if self.autoreset_mode == AutoresetMode.DISABLED:

@@ -71,11 +71,11 @@ class BarTable:
         )
 
 
-def conform(frame: pl.DataFrame) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
     """Select the canonical columns in order, cast to the canonical dtypes (missing columns raise)."""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError("missing column", detail=f"{missing} (have {frame.columns})")
+        raise DataError("missing column", source=source, detail=f"{missing} (have {frame.columns})")
     return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
@@ -102,12 +102,10 @@ def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int |
     dataset uses, so a 24-hour market's bar ending at 00:00 belongs to the previous day); without it, the date of
     the timestamp.
     """
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError("missing column", source=source, detail=f"{missing} (have {frame.columns})")
+    frame = conform(frame, source)
     if frame.height == 0:
         raise DataError("empty table", source=source, detail="no bars")
-    frame = conform(frame).sort("symbol", maintain_order=True)
+    frame = frame.sort("symbol", maintain_order=True)
     _first_violation(frame, pl.col("symbol").is_null() | pl.col("timestamp").is_null(), "null symbol or timestamp", source)
     for column in PRICE_COLUMNS:
         value = pl.col(column)

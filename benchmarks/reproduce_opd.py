@@ -11,6 +11,7 @@ intervals compare the seed-averaged PA of each order with TWAP and with Recurren
     python benchmarks/reproduce_opd.py --dataset ashare-1min        # one dataset, full budget (~1 h on 2 cores)
     python benchmarks/reproduce_opd.py --dataset all                # every dataset, one after the other
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
+    python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import json
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Config:
     n_envs: int = 32
     eval_freq: int = 50_000
     distill_coef: float = 0.01
+    select: str = "mean_reward"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -91,7 +93,7 @@ def train_seed(config: Config, market: MarketDataset, seed: int, log: dict) -> d
     env_kwargs = {**config.env_kwargs, "data": market, "split": "train"}
 
     def run(name: str, train, **kwargs):
-        selector = BestOnValidation(market, env_kwargs, eval_freq=config.eval_freq, seed=seed)
+        selector = BestOnValidation(market, env_kwargs, eval_freq=config.eval_freq, metric=config.select, seed=seed)
         started = time.perf_counter()
         model = train(env_kwargs=env_kwargs, total_timesteps=config.steps[name], seed=seed, n_envs=config.n_envs,
                       callback=selector, **kwargs)  # fmt: skip
@@ -137,8 +139,8 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         "",
         config.description + ".",
         f"Learned agents: {len(config.seeds)} seeds ({', '.join(map(str, config.seeds))}); training steps per agent "
-        f"and seed: {', '.join(f'{k} {v:,}' for k, v in config.steps.items())}; checkpoints selected on the valid split "
-        f"every {config.eval_freq:,} steps. Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
+        f"and seed: {', '.join(f'{k} {v:,}' for k, v in config.steps.items())}; distillation μ = {config.distill_coef}; "
+        f"checkpoints selected on the valid split's {config.select} every {config.eval_freq:,} steps. Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [95% CI] | PA − RecurrentPPO [95% CI] | PA per seed | orders × seeds | train s/seed |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -193,7 +195,8 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
 
 def write_results(out: Path) -> Path:
     """Assemble docs/RESULTS.md from the per-dataset sections in ``out`` and the hand-written analysis."""
-    sections = [p.read_text() for p in sorted(out.glob("*.md")) if p.name not in ("RESULTS.md", "ANALYSIS.md")]
+    files = [p for p in out.glob("*.md") if p.name not in ("RESULTS.md", "ANALYSIS.md")]
+    sections = [p.read_text() for p in sorted(files, key=lambda p: (p.stem.split("-mu")[0], p.stem))]
     analysis = out / "ANALYSIS.md"
     header = (
         "# Reproducing oracle policy distillation on real minute data\n\n"
@@ -214,12 +217,20 @@ def main() -> None:
     parser.add_argument("--dataset", default="all", choices=[*CONFIGS, "all"])
     parser.add_argument("--quick", action="store_true", help="tiny budgets on a small synthetic market (CI smoke run)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the sections, plots and RESULTS.md go")
+    parser.add_argument("--mu", type=float, default=None, help="distillation coefficient (a variant: its own section)")
+    parser.add_argument("--select", choices=("mean_reward", "pa_mean"), default=None,
+                        help="validation metric for checkpoint selection (a variant: its own section)")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         run_dataset("quick", QUICK, args.out)
     else:
         for name in CONFIGS if args.dataset == "all" else [args.dataset]:
-            run_dataset(name, CONFIGS[name], args.out)
+            config, label = CONFIGS[name], name
+            if args.mu is not None or args.select is not None:
+                config = replace(config, distill_coef=config.distill_coef if args.mu is None else args.mu,
+                                 select=args.select or config.select)  # fmt: skip
+                label = f"{name}-mu{config.distill_coef:g}-{config.select}"
+            run_dataset(label, config, args.out)
     print(f"wrote {write_results(args.out)}")
 
 

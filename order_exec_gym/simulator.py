@@ -134,7 +134,7 @@ class ExecutionSimulator:
         """
         t, remaining, rows = self.t, self.remaining, self._rows
         last = t >= self.last_step
-        executed = np.clip(ratios, 0.0, remaining)
+        executed = np.minimum(np.maximum(ratios, 0.0), remaining)
         left = remaining - executed
         finish = last | (left < DUST)
         forced = last & (left >= DUST)

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from order_exec_gym.data.loaders import (
+    CLOSING_PRINT,
     DATA_ENV_VAR,
     EXTENDED_HOURS,
     PRESETS,
@@ -293,7 +294,7 @@ def test_sse_index_1min_fixture(tmp_path):
 def test_lean_us_minute_real():
     bars = load_preset("lean-us-minute", real_folder("lean-us-minute"))
     assert bars.frame.height == 15_292 and bars.n_symbols == 10
-    assert bars.report == {EXTENDED_HOURS: 5_966, UNTRADED: 0}
+    assert bars.report == {CLOSING_PRINT: 33, EXTENDED_HOURS: 5_933, UNTRADED: 0}
     days = per_day(bars)
     assert days.height == 41 and days.filter(pl.col("bars") == 390).height == 32
     assert set(days["first"]) == {time(9, 31)} and days["last"].max() == time(16, 0)
@@ -308,11 +309,11 @@ def test_lean_us_minute_fixture(tmp_path):
         zip_fixture(csv, tmp_path / "minute" / csv.parent.name / f"{csv.name[:8]}_trade.zip")
     (tmp_path / "minute" / "spy" / "20131007_quote.zip").write_bytes(b"quote bars are not read")
     bars = load_preset("lean-us-minute", tmp_path)
-    assert bars.report == {EXTENDED_HOURS: 2, UNTRADED: 0}  # the 04:00 and the 16:00-16:01 bars
+    assert bars.report == {CLOSING_PRINT: 1, EXTENDED_HOURS: 1, UNTRADED: 0}  # 16:01 folded into 16:00, 04:01 dropped
     assert rows(bars, "symbol", "timestamp", "open", "high", "low", "close", "volume") == [
         ("AIG", datetime(2013, 10, 7, 9, 32), 48.96, 49.11, 48.87, 48.90, 46_626.0),
         ("SPY", datetime(2013, 10, 7, 9, 31), 167.44, 167.48, 167.39, 167.40, 1_500_000.0),
-        ("SPY", datetime(2013, 10, 7, 16, 0), 167.30, 167.35, 167.29, 167.33, 900_000.0),
+        ("SPY", datetime(2013, 10, 7, 16, 0), 167.30, 167.35, 167.29, 167.33, 2_100_000.0),
     ]
     assert load_preset("lean-us-minute", tmp_path, symbols=["AIG"]).n_symbols == 1
 
@@ -324,7 +325,7 @@ def test_lean_us_minute_fixture(tmp_path):
 
 def test_spy_2011_real():
     bars = load_preset("spy-2011", real_folder("spy-2011"))
-    assert bars.frame.height == 16_770 and bars.report == {EXTENDED_HOURS: 14_987, UNTRADED: 0}
+    assert bars.frame.height == 16_770 and bars.report == {CLOSING_PRINT: 43, EXTENDED_HOURS: 14_944, UNTRADED: 0}
     days = per_day(bars)
     assert days.height == 43 and set(days["bars"]) == {390}
     assert set(days["first"]) == {time(9, 31)} and set(days["last"]) == {time(16, 0)}
@@ -338,7 +339,7 @@ def test_spy_2011_real():
 
 def test_spy_2011_fixture():
     bars = load_preset("spy-2011", FIXTURES / "us-spy-1min-2011")
-    assert bars.report == {EXTENDED_HOURS: 2, UNTRADED: 0}  # 09:30 and 16:01 Eastern
+    assert bars.report == {CLOSING_PRINT: 1, EXTENDED_HOURS: 1, UNTRADED: 0}  # 16:01 folded, 09:30 dropped
     assert rows(bars, "symbol", "timestamp", "close") == [
         ("SPY", datetime(2011, 1, 3, 9, 31), 126.75),  # 14:31 UTC, EST = UTC-5
         ("SPY", datetime(2011, 1, 3, 16, 0), 127.05),
@@ -346,6 +347,8 @@ def test_spy_2011_fixture():
         ("SPY", datetime(2011, 3, 14, 9, 31), 130.05),  # 13:31 UTC, EDT = UTC-4
         ("SPY", datetime(2011, 3, 14, 16, 0), 130.52),
     ]
+    closing = bars.frame.filter(pl.col("timestamp") == datetime(2011, 1, 3, 16, 0)).row(0, named=True)
+    assert (closing["high"], closing["low"], closing["volume"]) == (127.08, 127.02, 1_997_071 + 2_540_924)
 
 
 # --------------------------------------------------------------------------------------------------------------

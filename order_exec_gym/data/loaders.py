@@ -38,6 +38,7 @@ DATA_ENV_VAR = "ORDER_EXEC_GYM_DATA"
 UNTRADED = "untraded symbol-days dropped"
 VWAP_CLIPPED = "VWAP outside [low, high] clipped into it"
 EXTENDED_HOURS = "extended-hours bars dropped"
+CLOSING_PRINT = "closing-auction bars (ending one minute after the close) folded into the closing bar"
 
 _FILE = "_file"  # helper column: the file each row comes from, to name it in errors
 _OHLCV = ("open", "high", "low", "close", "volume")
@@ -226,8 +227,31 @@ def _count_flags(frame: pl.DataFrame, reasons: Mapping[str, str], report: dict[s
     return frame.drop(list(reasons))
 
 
+def _fold_closing_print(frame: pl.DataFrame, last: time, report: dict[str, int]) -> pl.DataFrame:
+    """Fold the bar ending one minute after ``last`` (US closing-auction print) into the ``last`` bar before it
+    (rows in file order): the close and the price become the print's, high/low span both, volumes add up."""
+    ts, symbol = pl.col("timestamp"), pl.col("symbol")
+    closing = (ts.dt.time() == last) & (symbol == symbol.shift(-1)) & (ts.shift(-1) - ts == pl.duration(minutes=1))
+    frame = frame.with_columns(closing.fill_null(False).alias("_into"))
+    following = {name: pl.col(name).shift(-1) for name in ("high", "low", "close", "volume")}
+    frame = frame.with_columns(
+        pl.when("_into").then(following["close"]).otherwise(pl.col("close")).alias("close"),
+        pl.when("_into").then(following["close"]).otherwise(pl.col("price")).alias("price"),
+        pl.when("_into").then(pl.max_horizontal("high", following["high"])).otherwise(pl.col("high")).alias("high"),
+        pl.when("_into").then(pl.min_horizontal("low", following["low"])).otherwise(pl.col("low")).alias("low"),
+        pl.when("_into").then(pl.col("volume") + following["volume"]).otherwise(pl.col("volume")).alias("volume"),
+    )
+    folded = pl.col("_into").shift(1, fill_value=False)
+    report[CLOSING_PRINT] = int(
+        frame.select(folded.sum()).item()
+    )
+    return frame.filter(~folded).drop("_into")
+
+
 def _regular_session(frame: pl.DataFrame, first: time, last: time, report: dict[str, int]) -> pl.DataFrame:
-    """Keep the bars ending between ``first`` and ``last`` (inclusive); count the others as extended hours."""
+    """Keep the bars ending between ``first`` and ``last`` (inclusive), after folding the closing-auction print
+    into the ``last`` bar; count the other bars as extended hours."""
+    frame = _fold_closing_print(frame, last, report)
     kept = frame.filter(pl.col("timestamp").dt.time().is_between(first, last))
     report[EXTENDED_HOURS] = frame.height - kept.height
     return kept
@@ -694,8 +718,9 @@ PRESETS: dict[str, Preset] = {
             description=(
                 "QuantConnect Lean sample trade bars of 10 US equities (41 symbol-days, 2008..2023). Times are "
                 "ms since midnight US/Eastern at bar START, so timestamp = start + 1 minute; prices / 10,000 -> "
-                "dollars; symbols upper-cased. Regular session only: bars ending 09:31..16:00 (390 a full day), "
-                "the extended-hours bars are dropped (counted). No holiday calendar: on half days (GOOG "
+                "dollars; symbols upper-cased. Regular session only: bars ending 09:31..16:00 (390 a full day); "
+                "the 16:01 bar holding the closing-auction print is folded into the 16:00 bar, the other "
+                "extended-hours bars are dropped (both counted). No holiday calendar: on half days (GOOG "
                 "2015-12-24) the sparse prints after the 13:00 close are kept."
             ),
             loader=_load_lean_us_minute,
@@ -714,8 +739,9 @@ PRESETS: dict[str, Preset] = {
                 "SPY 1-minute bars, January and March 2011 (NinjaTrader export, ';'-separated). Labels are bar "
                 "END times in UTC (checked: the opening-cross volume spike is labelled 14:31 UTC in January = "
                 "09:31 EST, and the first pre-market bar 04:01), converted to US/Eastern naive (DST from "
-                "2011-03-13). Regular session only: bars ending 09:31..16:00, 390 a day; the extended-hours "
-                "bars are dropped (counted), among them the 16:01 bar that holds the closing-cross print."
+                "2011-03-13). Regular session only: bars ending 09:31..16:00, 390 a day; the 16:01 bar holding the "
+                "closing-cross print is folded into the 16:00 bar, the other extended-hours bars are dropped "
+                "(both counted)."
             ),
             loader=_load_spy_2011,
         ),

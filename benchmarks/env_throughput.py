@@ -7,8 +7,8 @@ compare the ratios, not the absolute numbers (machines are shared and noisy).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
+import tracemalloc
 
 import gymnasium as gym
 import numpy as np
@@ -42,10 +42,6 @@ def vector_rate(make, num_envs: int, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def max_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
@@ -75,13 +71,24 @@ def main() -> None:
     size = sum(v.nbytes for v in obs.values())
     print(f"default observation: {', '.join(f'{k} {v.shape[1:]}' for k, v in obs.items())} = {size} bytes float32")
 
-    before = max_rss_mib()
-    big = vector(100_000)
-    big.reset(seed=0)
+    sizes = (1, 100_000)
+    peaks = {n: traced_peak_mib(vector, n) for n in sizes}
+    per_order = (peaks[sizes[1]] - peaks[sizes[0]]) * 1024 / (sizes[1] - sizes[0])
+    print(f"memory traced while building, resetting and stepping: {peaks[1]:,.0f} MiB for 1 order (the market's "
+          f"features), {peaks[100_000]:,.0f} MiB for 100,000 orders: {per_order:.1f} KiB per order")
+
+
+def traced_peak_mib(make, num_envs: int) -> float:
+    """Peak of the numpy/Python allocations made while building a vector env and stepping it three times."""
+    tracemalloc.start()
+    venv = make(num_envs)
+    venv.reset(seed=0)
     for _ in range(3):
-        big.step(np.full(100_000, 2))
-    grown = max_rss_mib() - before
-    print(f"100,000 orders in one vector env: peak RSS grew {grown:,.0f} MiB = {grown * 1024 / 100_000:.1f} KiB/order")
+        venv.step(np.full(num_envs, 2))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del venv
+    return peak / 2**20
 
 
 if __name__ == "__main__":

@@ -61,12 +61,14 @@ def paired_bootstrap_ci(
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Mean PA difference ``mean(pa - pa_reference)`` over the same orders and its percentile bootstrap interval.
 
     The orders are resampled with replacement (pairs kept together) ``n_resamples`` times with a generator seeded
-    by ``seed``. One order gives the degenerate interval ``(d, d, d)`` (no spread to resample); no orders give
-    nans.
+    by ``seed``. With ``groups`` (e.g. each order's date), whole groups are resampled instead (cluster
+    bootstrap): orders of one day share the market's move, so they are not independent draws. One order (or one
+    group) gives the degenerate interval ``(d, d, d)`` (no spread to resample); no orders give nans.
 
     :return: ``(difference, low, high)``
     """
@@ -80,14 +82,24 @@ def paired_bootstrap_ci(
         return float("nan"), float("nan"), float("nan")
     diff = pa - pa_reference
     mean = float(diff.mean())
-    if n == 1:
+    if groups is None:
+        sums, counts = diff, np.ones(n)
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != diff.shape:
+            raise ValueError(f"groups must label every order, got {groups.shape} for {n} orders")
+        _, label = np.unique(groups, return_inverse=True)
+        sums, counts = np.bincount(label, weights=diff), np.bincount(label).astype(np.float64)
+    k = len(sums)
+    if k == 1:
         return mean, mean, mean
     rng = np.random.default_rng(seed)
     means = np.empty(n_resamples)
-    chunk = max(1, 2**22 // n)  # resamples per batch: bounded memory for large n
+    chunk = max(1, 2**22 // k)  # resamples per batch: bounded memory for large n
     for first in range(0, n_resamples, chunk):
         count = min(chunk, n_resamples - first)
-        means[first : first + count] = diff[rng.integers(0, n, size=(count, n))].mean(axis=1)
+        picks = rng.integers(0, k, size=(count, k))
+        means[first : first + count] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
     low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
     return mean, float(low), float(high)
 

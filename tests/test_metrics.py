@@ -90,3 +90,22 @@ def test_paired_bootstrap_handles_many_orders_in_bounded_memory():
     pa = rng.normal(1.0, 10.0, 200_000)
     diff, low, high = paired_bootstrap_ci(pa, np.zeros_like(pa), n_resamples=50)
     assert low < diff < high and high - low < 0.2
+
+
+def test_cluster_bootstrap_resamples_whole_groups():
+    rng = np.random.default_rng(0)
+    days = np.repeat(np.arange(10), 200)
+    day_effect = rng.normal(0, 5, 10)[days]  # every order of a day moves together
+    pa = day_effect + rng.normal(0, 1, len(days))
+    _, low, high = paired_bootstrap_ci(pa, np.zeros_like(pa))
+    _, cluster_low, cluster_high = paired_bootstrap_ci(pa, np.zeros_like(pa), groups=days)
+    assert (cluster_high - cluster_low) > 5 * (high - low)  # 10 independent days, not 2,000 independent orders
+    diff, low, high = paired_bootstrap_ci(pa, np.zeros_like(pa), groups=np.zeros(len(pa)))
+    assert low == high == diff == pytest.approx(pa.mean())  # one group: nothing to resample
+    with pytest.raises(ValueError, match="groups"):
+        paired_bootstrap_ci(pa, pa, groups=days[:10])
+
+
+def test_cluster_bootstrap_with_one_order_per_group_is_the_order_bootstrap():
+    pa = np.random.default_rng(1).normal(0, 3, 300)
+    assert paired_bootstrap_ci(pa, 0 * pa, seed=4) == paired_bootstrap_ci(pa, 0 * pa, seed=4, groups=np.arange(300))

@@ -44,9 +44,8 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_env_arguments(parser: argparse.ArgumentParser) -> None:
-    """The OrderExec-v0 settings of an evaluation, as options."""
-    parser.add_argument("--split", default="test", help="split to trade: train, valid, test or all (default: test)")
+def add_order_arguments(parser: argparse.ArgumentParser) -> None:
+    """The OrderExec-v0 settings of the orders (shared by training and evaluation), as options."""
     parser.add_argument("--step-minutes", type=int, default=30, help="minutes per decision step (default: 30)")
     parser.add_argument("--side", default="sell", choices=("sell", "buy", "random"), help="order side (default: sell)")
     parser.add_argument("--alpha", type=float, default=0.01, help="temporary-impact penalty alpha (default: 0.01)")
@@ -55,6 +54,12 @@ def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--benchmark", default="mean", choices=("mean", "vwap"), help="benchmark price (default: mean)")
     parser.add_argument("--window-minutes", type=int, default=None, help="order window; default the whole session")
+
+
+def add_env_arguments(parser: argparse.ArgumentParser) -> None:
+    """The OrderExec-v0 settings of an evaluation, as options."""
+    parser.add_argument("--split", default="test", help="split to trade: train, valid, test or all (default: test)")
+    add_order_arguments(parser)
     parser.add_argument(
         "--n-orders", type=int, default=None, help="orders drawn with --seed (default: every episode of the split once)"
     )
@@ -62,7 +67,7 @@ def add_env_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def env_kwargs(args: argparse.Namespace) -> dict:
-    """OrderExec-v0 keyword arguments from :func:`add_env_arguments`' options."""
+    """OrderExec-v0 keyword arguments from :func:`add_order_arguments`' options."""
     return {
         "side": args.side,
         "step_minutes": args.step_minutes,
@@ -271,10 +276,10 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     """``order-exec train {teacher,student,ppo,dqn}``."""
     parser = subparsers.add_parser(
         "train",
-        help="train the PPO teacher, the distilled student or the recurrent PPO baseline, and save it",
+        help="train the PPO teacher, the distilled student, the recurrent PPO or the DQN baseline, and save it",
         description="Train a model with sb3_distill.training on OrderExec-v0 orders of a split and save it with SB3's "
         "model.save. teacher: PPO with the TeacherPolicy on the privileged observation; student: DistillRecurrentPPO "
-        "(LSTM) distilled from --teacher; ppo: RecurrentPPO with the student's network and no teacher.",
+        "(LSTM) distilled from --teacher; ppo: RecurrentPPO with the student's network and no teacher; dqn: DQN.",
     )
     parser.add_argument("kind", choices=tuple(TRAINERS), help="what to train: %(choices)s")
     add_data_argument(parser)
@@ -282,12 +287,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=100_000, help="env steps (decisions) to train for (default: 100000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model and the env (default: 0)")
     parser.add_argument("--n-envs", type=int, default=16, help="orders stepped in parallel (default: 16)")
-    parser.add_argument("--step-minutes", type=int, default=30, help="minutes per decision step (default: 30)")
-    parser.add_argument("--side", default="sell", choices=("sell", "buy", "random"), help="order side (default: sell)")
-    parser.add_argument("--alpha", type=float, default=0.01, help="temporary-impact penalty alpha (default: 0.01)")
-    parser.add_argument(
-        "--action-type", default="discrete", choices=("discrete", "continuous"), help="action encoding (default: discrete)"
-    )
+    add_order_arguments(parser)
     student = parser.add_argument_group("student only")
     student.add_argument("--mu", type=float, default=None, help="distillation coefficient mu (default: 0.01)")
     student.add_argument(
@@ -316,14 +316,7 @@ def run_train(args: argparse.Namespace) -> int:
         print("error: --tensorboard needs the tensorboard package (pip install tensorboard)", file=sys.stderr)
         return 1
     torch.set_num_threads(1)
-    kwargs = {
-        "data": resolve_data(args.data),
-        "split": args.split,
-        "step_minutes": args.step_minutes,
-        "side": args.side,
-        "alpha": args.alpha,
-        "action_type": args.action_type,
-    }
+    kwargs = {"data": resolve_data(args.data), "split": args.split, **env_kwargs(args)}
     common = dict(
         env_kwargs=kwargs, total_timesteps=args.steps, seed=args.seed, n_envs=args.n_envs,
         progress_bar=not args.no_progress, tensorboard_log=args.tensorboard,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,5 +17,10 @@ def test_quick_reproduction_writes_the_table_and_plots(tmp_path):
     results = (tmp_path / "RESULTS.md").read_text()
     for agent in ("TWAP", "VWAP", "Almgren-Chriss", "Oracle (bound)", "teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN"):
         assert f"| {agent} |" in results
+    rows = {row["agent"]: row for row in json.loads((tmp_path / "quick.json").read_text())["rows"]}
+    oracle = rows.pop("Oracle (bound)")["mean_reward"]
+    assert all(oracle >= row["mean_reward"] for row in rows.values())  # the bound bounds every agent
+    assert rows["TWAP"]["pa_mean"] == pytest.approx(0.0, abs=1e-9)
+    assert [row["n_seeds"] for row in rows.values()] == [1] * 7
     assert (tmp_path / "quick_pa_distribution.png").stat().st_size > 0
     assert (tmp_path / "quick_schedule.png").stat().st_size > 0

@@ -33,7 +33,7 @@ import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.errors import DataError
-from order_exec_gym.oracle import best_discrete_action, discrete_plan, level_grid, water_fill
+from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, water_fill
 from order_exec_gym.task import ExecutionTask
 
 __all__ = [
@@ -363,11 +363,10 @@ class Oracle(Baseline):
     def attach(self, task: ExecutionTask) -> None:
         super().attach(task)
         n = task.sim.num_orders
-        units, per_slice = level_grid(self.levels) if self.action_type == "discrete" else (np.zeros(1, np.int64), 1)
-        self._units, self._per_slice = units, per_slice
-        self._consecutive = bool(np.array_equal(np.unique(units), np.arange(units.max() + 1)))
-        self._index_of_units = np.zeros(units.max() + 1, dtype=np.int64)
-        self._index_of_units[units[::-1]] = np.arange(len(units))[::-1]  # the first level with these units
+        if self.action_type == "discrete":
+            self._units, self._per_slice, self._index_of_units = consecutive_levels(self.levels)
+        else:
+            self._units, self._per_slice, self._index_of_units = np.zeros(1, np.int64), 1, np.zeros(1, np.int64)
         self._plan = np.zeros((n, task.sim.max_steps))
         self._left = np.full((n, task.sim.max_steps + 1), np.nan)  # remaining before each step, as planned
         self._key = np.full((n, 4), -1.0)  # episode, start, length, side of the planned order
@@ -376,7 +375,7 @@ class Oracle(Baseline):
         self._check_slots(len(private))
         sim = self.task.sim
         t = np.minimum(sim.t, sim.n_steps - 1)
-        if self.action_type == "discrete" and not self._consecutive:
+        if self._index_of_units is None:  # levels that are not consecutive multiples of one unit
             return self._dynamic_programme(t)
         key = np.stack([sim.episode, sim.start, sim.length, sim.side], axis=1).astype(np.float64)
         rows = np.arange(sim.num_orders)

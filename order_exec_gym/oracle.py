@@ -88,6 +88,17 @@ def level_grid(levels: np.ndarray) -> tuple[np.ndarray, int]:
     return np.array([n // common for n in numerators], dtype=np.int64), denominator // common
 
 
+def consecutive_levels(levels: np.ndarray) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """:func:`level_grid` plus, when the levels are the consecutive multiples ``0, 1, ..., max`` of one unit (so
+    :func:`discrete_plan` applies), the index of the first level of each unit count; else None."""
+    units, per_slice = level_grid(levels)
+    if not np.array_equal(np.unique(units), np.arange(units.max() + 1)):
+        return units, per_slice, None
+    index_of_units = np.zeros(units.max() + 1, dtype=np.int64)
+    index_of_units[units[::-1]] = np.arange(len(units))[::-1]
+    return units, per_slice, index_of_units
+
+
 def discrete_action(
     returns: np.ndarray,
     n_steps: np.ndarray,
@@ -187,8 +198,8 @@ def best_discrete_action(
     levels are consecutive multiples of one unit (``O(T K)`` per order), else from :func:`discrete_action`'s
     dynamic programme. At the last step the rest is executed whatever the action: the largest level is returned."""
     levels = np.asarray(levels, dtype=np.float64)
-    units, per_slice = level_grid(levels)
-    if not np.array_equal(np.unique(units), np.arange(units.max() + 1)):
+    units, per_slice, index_of_units = consecutive_levels(levels)
+    if index_of_units is None:
         return discrete_action(returns, n_steps, t, remaining, alpha, levels)[0]
     returns = np.array(returns, dtype=np.float64)
     returns[np.arange(returns.shape[1])[None, :] < t[:, None]] = np.nan
@@ -196,6 +207,4 @@ def best_discrete_action(
     left = np.rint(np.asarray(remaining) * total).astype(np.int64)
     plan = discrete_plan(returns, n_steps, t, left, total, alpha, int(units.max()))
     now = np.minimum(plan[np.arange(len(plan)), t], units.max())
-    index_of_units = np.zeros(units.max() + 1, dtype=np.int64)
-    index_of_units[units[::-1]] = np.arange(len(units))[::-1]  # the first level with these units
     return np.where(t >= n_steps - 1, int(np.argmax(levels)), index_of_units[now])

@@ -217,8 +217,7 @@ class VWAP(Baseline):
         sim = self.task.sim
         n_steps, t, remaining = decode(private)
         profile = self._profile_of_episode[sim.episode]
-        end = sim.start + sim.length
-        b0 = np.minimum(sim.start + t * self.step_bars, end)
+        end, b0 = sim.end, sim.decision_bar
         b1 = np.minimum(b0 + self.step_bars, end)
         now = self._cum[profile, b1] - self._cum[profile, b0]
         rest = self._cum[profile, end] - self._cum[profile, b0]
@@ -392,9 +391,7 @@ class Oracle(Baseline):
 
     def returns(self, slots: np.ndarray) -> np.ndarray:
         """``r_j = s (p_exec_j / p_bench - 1)`` of every step of the orders in ``slots``, NaN past their last step."""
-        sim = self.task.sim
-        steps = np.arange(sim.max_steps)[None, :]
-        return np.where(steps < sim.n_steps[slots, None], sim.step_return[slots, :-1], np.nan)
+        return self.task.sim.step_returns()[slots]
 
     def _replan(self, slots: np.ndarray, t: np.ndarray) -> None:
         sim = self.task.sim

@@ -124,7 +124,14 @@ class ExecutionSimulator:
 
     def step_prices(self) -> np.ndarray:
         """Execution price of every step of every order, ``(N, max T)``, NaN after an order's last step."""
-        return np.where(np.arange(self.max_steps) < self.n_steps[:, None], self.step_price[:, :-1], np.nan)
+        return self._per_step(self.step_price)
+
+    def step_returns(self) -> np.ndarray:
+        """``s * (p_exec / p_bench - 1)`` of every step of every order, ``(N, max T)``, NaN after its last step."""
+        return self._per_step(self.step_return)
+
+    def _per_step(self, values: np.ndarray) -> np.ndarray:
+        return np.where(np.arange(self.max_steps) < self.n_steps[:, None], values[:, :-1], np.nan)
 
     def step(self, ratios: np.ndarray, active: np.ndarray | None = None) -> StepResult:
         """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares of the order,

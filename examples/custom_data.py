@@ -17,7 +17,7 @@ import polars as pl
 
 import order_exec_gym  # noqa: F401
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.data.loaders import read_bars
+from order_exec_gym.data.readers import read_bars
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.evaluation import compare
 

@@ -34,7 +34,7 @@ def resolve_data(data: str | None):
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     """``--data``: shared by every command that runs on a market."""
-    from order_exec_gym.data.loaders import PRESETS
+    from order_exec_gym.data.presets import PRESETS
 
     parser.add_argument(
         "--data",
@@ -103,7 +103,7 @@ def add_data(subparsers: argparse._SubParsersAction) -> None:
 
     parser.set_defaults(handler=usage)
 
-    from order_exec_gym.data.loaders import PRESETS
+    from order_exec_gym.data.presets import PRESETS
 
     check = commands.add_parser(
         "check",
@@ -139,7 +139,8 @@ def add_data(subparsers: argparse._SubParsersAction) -> None:
 def run_data_check(args: argparse.Namespace) -> int:
     """Load and validate bar files; print the loading report and the episodes, or the first rule broken."""
     from order_exec_gym.data.dataset import MarketDataset
-    from order_exec_gym.data.loaders import PRESETS, load_preset, read_bars
+    from order_exec_gym.data.presets import PRESETS, load_preset
+    from order_exec_gym.data.readers import read_bars
 
     try:
         if args.preset is not None:

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from order_exec_gym.cli import COMMANDS, build_parser, main
-from order_exec_gym.data.loaders import PRESETS, shared_data_dir
+from order_exec_gym.data.presets import PRESETS
+from order_exec_gym.data.readers import shared_data_dir
 from order_exec_gym.data.synthetic import synthetic_bars
 
 AGENTS = ("TWAP", "VWAP", "AC", "Random", "Oracle")

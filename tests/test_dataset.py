@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
 import polars as pl
 import pytest
 
-from order_exec_gym.data.dataset import MarketDataset, default_splits, load_dataset
+from order_exec_gym.data.dataset import SYNTHETIC, MarketDataset, default_splits, load_dataset
 from order_exec_gym.data.schema import BarTable, validate
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
@@ -101,6 +102,85 @@ def test_splits_are_by_date_and_never_overlap():
         dataset.split("holdout")
 
 
+def arrays(dataset: MarketDataset) -> dict[str, np.ndarray]:
+    """Every array of ``dataset`` by name."""
+    return {"symbols": dataset.symbols, "dates": dataset.dates, "lengths": dataset.lengths, **dataset.bars}
+
+
+def in_split(dataset: MarketDataset, name: str) -> np.ndarray:
+    """The mask of the episodes of split ``name``, computed directly from the dates."""
+    first, last = (np.datetime64(day, "D") for day in dataset.splits[name])
+    return (dataset.dates >= first) & (dataset.dates <= last)
+
+
+def test_splits_are_views_of_the_market_built_once(small_market):
+    for name in ("train", "valid", "test"):
+        part = small_market.split(name)
+        assert small_market.split(name) is part
+        mask = in_split(small_market, name)
+        for key, values in arrays(part).items():
+            assert np.shares_memory(values, arrays(small_market)[key]), key
+            np.testing.assert_array_equal(values, arrays(small_market)[key][mask])  # the rows a copy would hold
+        assert all(values.flags.c_contiguous for values in part.bars.values())
+
+
+def test_splits_of_rows_in_another_order_are_copies_of_the_right_rows(small_market):
+    by_symbol = small_market.select(np.lexsort((small_market.dates, small_market.symbols)))  # splits not contiguous
+    for name in ("train", "valid", "test"):
+        part, mask = by_symbol.split(name), in_split(by_symbol, name)
+        assert 0 < mask.sum() < len(by_symbol)
+        for key, values in arrays(part).items():
+            assert not np.shares_memory(values, arrays(by_symbol)[key]), key
+            np.testing.assert_array_equal(values, arrays(by_symbol)[key][mask])
+
+
+def test_splits_of_a_memory_mapped_dataset_are_memory_mapped_views(tmp_path, small_market):
+    small_market.save(tmp_path / "market")
+    loaded = MarketDataset.load(tmp_path / "market")
+    train = loaded.split("train")
+    assert isinstance(train.bars["price"], np.memmap) and np.shares_memory(train.bars["price"], loaded.bars["price"])
+    for key, values in arrays(small_market.split("train")).items():
+        np.testing.assert_array_equal(arrays(train)[key], values)
+
+
+def test_derived_data_is_built_once_per_dataset(small_market):
+    dataset = small_market.select(slice(None))
+    calls = []
+
+    def build() -> list:
+        calls.append(1)
+        return [len(calls)]
+
+    first = dataset.derived("key", build)
+    assert dataset.derived("key", build) is first and calls == [1]
+    assert dataset.derived("other key", build) == [2]
+    fresh = (dataset.select(slice(None)), dataset.select([0, 1]), dataclasses.replace(dataset, source="copy"))
+    assert [other.derived("key", build) for other in fresh] == [[3], [4], [5]]  # new datasets derive anew
+
+
+def test_the_synthetic_market_is_built_once_per_set_of_options_and_read_only():
+    market = MarketDataset.synthetic(n_symbols=2, n_days=5, seed=1)
+    assert MarketDataset.synthetic(2, 5, 1) is market
+    assert MarketDataset.synthetic(n_symbols=2, n_days=5, seed=1, noise_bps=8.0) is market  # the default, spelled out
+    assert load_dataset(None, n_symbols=2, n_days=5, seed=1) is market
+    for key, values in arrays(market).items():
+        assert not values.flags.writeable, key
+    with pytest.raises(ValueError, match="read-only"):
+        market.bars["price"][0, 0] = 1.0
+    for other in (
+        MarketDataset.synthetic(n_symbols=2, n_days=5, seed=2),
+        MarketDataset.synthetic(n_symbols=2, n_days=5, seed=1, noise_bps=4.0),
+        MarketDataset.synthetic(n_symbols=2, n_days=5, seed=1, daily_volatility=0.03),
+    ):
+        assert other is not market and not np.array_equal(other.bars["price"], market.bars["price"])
+    assert MarketDataset.synthetic(n_symbols=2, n_days=6, seed=1).bars["price"].shape[0] == 12
+
+
+def test_load_dataset_takes_the_synthetic_name_like_none():
+    assert load_dataset(SYNTHETIC, n_symbols=2, n_days=5, seed=1) is load_dataset(None, n_symbols=2, n_days=5, seed=1)
+    assert load_dataset("synthetic", n_symbols=2, n_days=5, seed=1).source.startswith("synthetic")
+
+
 def test_empty_split_raises():
     dataset = MarketDataset.from_bars(synthetic_bars(1, 3, seed=0), splits={"test": ("2030-01-01", "2030-12-31")})
     with pytest.raises(DataError, match="empty split"):
@@ -128,5 +208,6 @@ def test_save_and_load_round_trip_with_memory_map(tmp_path, small_market):
 
 
 def test_load_dataset_rejects_unknown_data():
-    with pytest.raises(ValueError, match="cannot resolve data"):
+    with pytest.raises(ValueError, match="cannot resolve data") as error:
         load_dataset("no-such-preset")
+    assert f"None or {SYNTHETIC!r}" in str(error.value) and "ashare-1min" in str(error.value)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from order_exec_gym.data.loaders import UNTRADED, VWAP_CLIPPED, read_bars
-from order_exec_gym.data.schema import COLUMNS, BarTable, validate
+from order_exec_gym.data.readers import UNTRADED, VWAP_CLIPPED, read_bars
+from order_exec_gym.data.schema import COLUMNS, BarTable, bar_day, validate
 from order_exec_gym.errors import DataError
 
 SOURCE = "vendor/bars_2024.csv"
@@ -136,6 +136,14 @@ def test_empty_day_groups_bars_by_their_start_date():
     with pytest.raises(DataError) as error:
         validate(frame, SOURCE)  # without bar_minutes: days by timestamp date, 2023-03-01 has no volume
     assert_names(error, "empty day", "A", "2023-03-01 23:59:00")
+
+
+def test_bar_day_is_the_date_of_the_bar_start():
+    ends = pl.DataFrame({"timestamp": [datetime(2023, 3, 1, 23, 59), datetime(2023, 3, 2), datetime(2023, 3, 2, 0, 5)]})
+    days = {minutes: ends.select(bar_day(minutes))["timestamp"].to_list() for minutes in (0, 1, 10)}
+    assert days[0] == [date(2023, 3, 1), date(2023, 3, 2), date(2023, 3, 2)]  # the date of the timestamp
+    assert days[1] == [date(2023, 3, 1), date(2023, 3, 1), date(2023, 3, 2)]  # the bar ending at 00:00 starts 23:59
+    assert days[10] == [date(2023, 3, 1), date(2023, 3, 1), date(2023, 3, 1)]  # 00:05 - 10 minutes = 23:55
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -13,21 +13,30 @@ padded after its ``length`` with its last close and zero volume. The simulator n
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import inspect
 import json
 import os
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
-from order_exec_gym.data.schema import BarTable
+from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
+from order_exec_gym.data.schema import BarTable, bar_day
+from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
 FIELDS = ("open", "high", "low", "close", "volume", "price")
 SPLIT_NAMES = ("train", "valid", "test")
 CACHE_VERSION = 1
+SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -47,6 +56,8 @@ class MarketDataset:
     :param splits: ``{name: (first_date, last_date)}`` inclusive date ranges
     :param source: where the bars come from
     :param report: what was dropped or filled while building, as ``{reason: count}``
+
+    Data derived from the episodes (splits, features, ...) is built once per dataset and shared, see :meth:`derived`.
     """
 
     symbols: np.ndarray
@@ -57,6 +68,7 @@ class MarketDataset:
     splits: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
     source: str = ""
     report: dict[str, int] = field(default_factory=dict)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -85,25 +97,43 @@ class MarketDataset:
     def last_date(self) -> dt.date:
         return self.dates.max().astype(dt.date)
 
-    def select(self, index: np.ndarray) -> MarketDataset:
-        """The episodes at ``index`` (integer indices or a boolean mask), as a new dataset."""
-        index = np.asarray(index)
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, called once per dataset and ``key``, then shared by every caller (e.g. every env on it).
+
+        For data derived from the episodes (features, cumulative sums, splits): the result must not be modified.
+        :meth:`select` and :func:`dataclasses.replace` give new datasets with nothing derived yet.
+        """
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
+
+    def select(self, index: np.ndarray | slice) -> MarketDataset:
+        """The episodes at ``index`` as a new dataset: a slice gives views of these arrays (no copy), integer
+        indices or a boolean mask give contiguous copies."""
+        if isinstance(index, slice):
+            bars = {name: values[index] for name, values in self.bars.items()}
+        else:
+            index = np.asarray(index)
+            bars = {name: np.ascontiguousarray(values[index]) for name, values in self.bars.items()}
         return replace(
-            self,
-            symbols=self.symbols[index],
-            dates=self.dates[index],
-            lengths=self.lengths[index],
-            bars={name: np.ascontiguousarray(values[index]) for name, values in self.bars.items()},
+            self, symbols=self.symbols[index], dates=self.dates[index], lengths=self.lengths[index], bars=bars
         )
 
     def split(self, name: str) -> MarketDataset:
-        """The episodes whose date falls in split ``name`` (``"train"``, ``"valid"``, ``"test"``, or ``"all"``)."""
+        """The episodes whose date falls in split ``name`` (``"train"``, ``"valid"``, ``"test"``, or ``"all"``).
+
+        Built once per dataset and shared (see :meth:`derived`). Its arrays are views of this dataset's when its
+        episodes are contiguous rows, as :meth:`from_bars` lays them out (sorted by date), else copies.
+        """
         if name == "all":
             return self
         if name not in self.splits:
             raise KeyError(f"unknown split {name!r}; this dataset has {sorted(self.splits)} (or 'all')")
+        return self.derived(("split", name), lambda: self._build_split(name))
+
+    def _build_split(self, name: str) -> MarketDataset:
         first, last = (np.datetime64(day, "D") for day in self.splits[name])
-        subset = self.select((self.dates >= first) & (self.dates <= last))
+        subset = self.select(_rows((self.dates >= first) & (self.dates <= last)))
         if len(subset) == 0:
             raise DataError("empty split", source=self.source, detail=f"split {name!r} ({first}..{last}) has no episodes")
         return subset
@@ -138,7 +168,7 @@ class MarketDataset:
         """
         keys = table.frame.select(
             "symbol",
-            (pl.col("timestamp") - pl.duration(minutes=table.bar_minutes)).dt.date().alias("date"),
+            bar_day(table.bar_minutes).alias("date"),
             pl.col("timestamp").dt.time().alias("time"),
         )
         grid = (
@@ -219,10 +249,14 @@ class MarketDataset:
 
     @classmethod
     def synthetic(cls, n_symbols: int = 30, n_days: int = 100, seed: int = 0, **kwargs) -> MarketDataset:
-        """The embedded synthetic market (see :mod:`order_exec_gym.data.synthetic`)."""
-        from order_exec_gym.data.synthetic import synthetic_bars
+        """The embedded synthetic market (options: :func:`~order_exec_gym.data.synthetic.synthetic_bars`).
 
-        return cls.from_bars(synthetic_bars(n_symbols=n_symbols, n_days=n_days, seed=seed, **kwargs))
+        Built once per process per set of options (the 16 most recently used are kept) and shared by every
+        caller, so its arrays are read-only.
+        """
+        options = inspect.signature(synthetic_bars).bind(n_symbols=n_symbols, n_days=n_days, seed=seed, **kwargs)
+        options.apply_defaults()
+        return _shared_synthetic(cls, **options.arguments)
 
     @classmethod
     def from_preset(
@@ -232,15 +266,13 @@ class MarketDataset:
         cache: bool | str | Path = True,
         min_coverage: float = 0.9,
     ) -> MarketDataset:
-        """Load a preset of :data:`order_exec_gym.data.loaders.PRESETS`, through the on-disk cache.
+        """Load a preset of :data:`order_exec_gym.data.presets.PRESETS`, through the on-disk cache.
 
         :param name: preset name, e.g. ``"ashare-1min"``
         :param path: the preset's folder (default: its folder under the shared data directory)
         :param cache: ``True`` for :func:`default_cache_dir`, a directory, or ``False`` for no cache
         :param min_coverage: see :meth:`from_bars`
         """
-        from order_exec_gym.data.loaders import PRESETS, load_preset, preset_path
-
         preset = PRESETS[name] if name in PRESETS else load_preset(name)  # load_preset raises a clear error
         folder = preset_path(preset, path)
         key = _cache_key(name, folder, min_coverage)
@@ -295,25 +327,34 @@ class MarketDataset:
 
 
 def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> MarketDataset:
-    """Resolve the env's ``data`` argument: a dataset, a preset name, a cached dataset directory, or None.
+    """Resolve the env's ``data``: a dataset, None or :data:`SYNTHETIC`, a preset name, or a saved dataset directory.
 
-    None gives the embedded synthetic market; a directory holding ``meta.json`` is a saved dataset.
+    None or :data:`SYNTHETIC` gives the embedded synthetic market (``kwargs`` are its options); a directory
+    holding ``meta.json`` is a saved dataset.
     """
-    if data is None:
+    if data is None or data == SYNTHETIC:
         return MarketDataset.synthetic(**kwargs)
     if isinstance(data, MarketDataset):
         return data
-    from order_exec_gym.data.loaders import PRESETS
-
     if isinstance(data, str) and data in PRESETS:
         return MarketDataset.from_preset(data, **kwargs)
     path = Path(data)
     if (path / "meta.json").exists():
         return MarketDataset.load(path)
     raise ValueError(
-        f"cannot resolve data={data!r}: pass a MarketDataset, a preset name ({', '.join(PRESETS)}), "
-        "or a directory written by MarketDataset.save (for your own files, see loaders.read_bars)"
+        f"cannot resolve data={data!r}: pass a MarketDataset, None or {SYNTHETIC!r} (the embedded synthetic "
+        f"market), a preset name ({', '.join(PRESETS)}), or a directory written by MarketDataset.save "
+        "(for your own files, see readers.read_bars)"
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_synthetic(cls: type[MarketDataset], **options: Any) -> MarketDataset:
+    """``cls.from_bars(synthetic_bars(**options))`` with read-only arrays, built once per set of options."""
+    dataset = cls.from_bars(synthetic_bars(**options))
+    for values in (dataset.symbols, dataset.dates, dataset.lengths, *dataset.bars.values()):
+        values.flags.writeable = False
+    return dataset
 
 
 def default_splits(dates: np.ndarray) -> dict[str, tuple[dt.date, dt.date]]:
@@ -333,6 +374,15 @@ def _parse_splits(splits: dict[str, tuple]) -> dict[str, tuple[dt.date, dt.date]
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
     return {name: (as_date(first), as_date(last)) for name, (first, last) in splits.items()}
+
+
+def _rows(mask: np.ndarray) -> slice | np.ndarray:
+    """The rows where ``mask`` is true: a slice when they are contiguous (so selecting them copies nothing), else
+    their indices."""
+    rows = np.flatnonzero(mask)
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def _fill_forward(values: np.ndarray, missing: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The canonical bar table every loader produces and every dataset consumes.
+"""The canonical bar table every reader produces and every dataset consumes, and the day a bar belongs to.
 
 One row per instrument and bar:
 
@@ -13,7 +13,7 @@ low        Float64      lowest trade price
 close      Float64      last trade price
 volume     Float64      traded quantity in shares (or units of the instrument), >= 0
 price      Float64      execution price of the bar: the bar VWAP (amount / volume) where the
-                        source has an amount, otherwise the close (each loader documents its rule)
+                        source has an amount, otherwise the close (each preset documents its rule)
 ========== ============ =====================================================================
 
 Rows are sorted by (symbol, timestamp) with unique timestamps per symbol. :func:`validate` checks all of
@@ -79,6 +79,15 @@ def conform(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
 
 
+def bar_day(bar_minutes: int) -> pl.Expr:
+    """The trading day each bar belongs to: the date of its START, ``timestamp - bar_minutes``.
+
+    Bar timestamps are END times, so a 24-hour market's bar ending at 00:00 belongs to the previous date. Readers,
+    :func:`validate` and :meth:`~order_exec_gym.data.dataset.MarketDataset.from_bars` all cut days with this rule.
+    """
+    return (pl.col("timestamp") - pl.duration(minutes=bar_minutes)).dt.date()
+
+
 def _first_violation(frame: pl.DataFrame, mask: pl.Expr, rule: str, source: str, detail: str = "") -> None:
     bad = frame.filter(mask)
     if bad.height:
@@ -98,9 +107,8 @@ def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int |
     [low, high]; unsorted or duplicated timestamps within a symbol; empty day (a symbol-day in which
     no bar traded). Raises :class:`DataError` at the first violation.
 
-    A day is the date of the bar's START, ``timestamp - bar_minutes``, when ``bar_minutes`` is given (the rule the
-    dataset uses, so a 24-hour market's bar ending at 00:00 belongs to the previous day); without it, the date of
-    the timestamp.
+    A day is :func:`bar_day`, the date of the bar's START, when ``bar_minutes`` is given (the rule the dataset uses,
+    so a 24-hour market's bar ending at 00:00 belongs to the previous day); without it, the date of the timestamp.
     """
     frame = conform(frame, source)
     if frame.height == 0:
@@ -123,9 +131,8 @@ def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int |
     step = pl.col("timestamp") - pl.col("timestamp").shift(1)
     _first_violation(frame, same_symbol & (step < pl.duration()), "unsorted timestamps", source, "timestamps go backwards")
     _first_violation(frame, same_symbol & (step == pl.duration()), "duplicated timestamp", source)
-    start = pl.col("timestamp") - pl.duration(minutes=bar_minutes or 0)
     days = (
-        frame.select("symbol", "timestamp", "volume", start.dt.date().alias("day"))
+        frame.select("symbol", "timestamp", "volume", bar_day(bar_minutes or 0).alias("day"))
         .group_by("symbol", "day")
         .agg(pl.col("volume").sum().alias("volume"), pl.col("timestamp").first())
     )

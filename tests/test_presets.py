@@ -1,4 +1,4 @@
-"""Preset loaders: every preset on the real files (skipped without ../shared/data) and on tiny crafted files.
+"""Presets: every preset on the real files (skipped without ../shared/data) and on tiny crafted files.
 
 The crafted files in ``tests/data/<folder>`` mirror the vendor formats; zips are built from them in tmp_path.
 """
@@ -14,15 +14,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from order_exec_gym.data.loaders import (
+from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
+from order_exec_gym.data.readers import (
     CLOSING_PRINT,
     DATA_ENV_VAR,
     EXTENDED_HOURS,
-    PRESETS,
     UNTRADED,
     VWAP_CLIPPED,
-    load_preset,
-    preset_path,
     shared_data_dir,
 )
 from order_exec_gym.data.schema import BarTable

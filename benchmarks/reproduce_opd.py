@@ -3,7 +3,7 @@
 For each dataset: train, for every seed, the teacher (PPO on the privileged observation), the OPD student
 (DistillRecurrentPPO distilled from that seed's teacher), RecurrentPPO without distillation (same network, settings
 and budget as the student) and DQN; select each model's checkpoint on the valid split only (BestOnValidation);
-evaluate everything on every order of the test split against TWAP, VWAP, Almgren-Chriss and the Oracle bound.
+evaluate everything on every order of the test split against TWAP, VWAP, AlmgrenChriss and the Oracle bound.
 
 The table pools the learned agents' orders over the seeds (mean reward, PA, PA std, GLR); the paired 95% bootstrap
 intervals compare the seed-averaged PA of each order with TWAP and with RecurrentPPO without distillation,
@@ -37,7 +37,7 @@ from sb3_distill.teachers import PolicyTeacher
 from sb3_distill.training import train_dqn, train_ppo, train_student, train_teacher
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "Almgren-Chriss": "AC", "Oracle (bound)": "Oracle"}
+BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle (bound)": "Oracle"}
 LEARNED = ("teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN")
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--n-orders", type=int, default=None, help="default: every episode of the split once")
     args = parser.parse_args()
-    agents = {"my rule": sell_into_strength, "VWAP": "VWAP", "AC": "AC", "Oracle": "Oracle"}
+    agents = {"my rule": sell_into_strength, "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle": "Oracle"}
     table = compare(agents, data=args.data, split=args.split, n_orders=args.n_orders, progress=True)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         print(table)

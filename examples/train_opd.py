@@ -61,7 +61,7 @@ def main() -> None:
     agents = {
         "TWAP": "TWAP",
         "VWAP": "VWAP",
-        "AlmgrenChriss": "AC",
+        "AlmgrenChriss": "AlmgrenChriss",
         "RecurrentPPO": recurrent,
         "OPD student": student,
         "teacher (privileged)": teacher,

@@ -6,11 +6,11 @@ Importing the package registers ``"OrderExec-v0"`` (single env, with the batched
 
 from gymnasium.envs.registration import register
 
+from order_exec_gym.config import DEFAULT_LEVELS, PAPER_LEVELS, ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.env import OrderExecutionEnv
 from order_exec_gym.errors import DataError
 from order_exec_gym.orders import Order, Orders
-from order_exec_gym.task import DEFAULT_LEVELS, PAPER_LEVELS
 from order_exec_gym.vector import OrderExecutionVectorEnv
 
 __version__ = "0.1.0"
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_LEVELS",
     "PAPER_LEVELS",
     "DataError",
+    "ExecutionConfig",
     "MarketDataset",
     "Order",
     "Orders",

@@ -1,9 +1,11 @@
 """Reference execution strategies with Stable-Baselines3's ``predict`` interface.
 
-Every baseline is built from the env it trades in (``OrderExecutionEnv`` made by ``gym.make``, the vector env, the
-SB3 adapter ``sb3_distill.vec_env.OrderExecutionVecEnv``, or an :class:`~order_exec_gym.task.ExecutionTask`) and
-answers ``predict(observation, state=None, episode_start=None, deterministic=True) -> (action, state)`` for one
-observation or a batch, in the env's action encoding (continuous ratios, or the nearest discrete level).
+A baseline is built for a configuration (from an env made by ``gym.make``, the vector env, the SB3 adapter
+``sb3_distill.vec_env.OrderExecutionVecEnv``, or an :class:`~order_exec_gym.task.ExecutionTask`: their
+:class:`~order_exec_gym.config.ExecutionConfig` and market) and answers
+``predict(observation, state=None, episode_start=None, deterministic=True) -> (action, state)`` for one observation
+or a batch, in the config's action encoding (continuous ratios, or the nearest discrete level). Its actions depend
+only on those arguments, so one baseline serves any number of envs with that configuration.
 
 Most baselines are closed-loop re-planners: at step ``t`` of ``T`` they ask for ``remaining * share_t`` where
 ``share_t`` is the part of the *remaining* schedule due now, read from the observation's ``private`` key
@@ -13,27 +15,34 @@ Most baselines are closed-loop re-planners: at step ``t`` of ``T`` they ask for 
 TWAP           ``share_t = 1 / (T - t)``: the rest spread evenly (from the start: ``a_t = 1 / T``)
 VWAP           ``share_t = w_t / sum_{j >= t} w_j``, ``w_j`` the expected volume of step ``j`` under an
                intraday volume profile learned on the training split (per instrument with enough days)
-AC             Almgren-Chriss: holdings ``x_j = sinh(kappa (T - t_j)) / sinh(kappa T)``, so
-               ``share_t = 1 - x_{t+1} / x_t``
+AlmgrenChriss  holdings ``x_j = sinh(kappa (T - t_j)) / sinh(kappa T)``, so ``share_t = 1 - x_{t+1} / x_t``
 Random         a uniform discrete level, or a uniform ratio in ``[0, 2 / T]`` (mean: the TWAP rate)
 Oracle         the exact maximiser of the episode reward with perfect information (:mod:`order_exec_gym.oracle`)
 =============  ==========================================================================================
 
-VWAP and Oracle need the identity of the orders (instrument, window, future prices): they read it from the
-simulator slots of the task they are attached to (``task.sim``), whose slot ``i`` must be row ``i`` of the
-observation batch. :func:`~order_exec_gym.evaluation.evaluate` re-attaches a baseline to the task it runs on with
-:meth:`Baseline.attach`.
+VWAP and Oracle also need to know which orders they trade (the instrument's profile, the window's future prices),
+which the observation does not say: :meth:`Baseline.plan` computes it for a batch of orders, and ``predict`` takes
+that plan as its ``state`` (row ``i`` of the plan is row ``i`` of the observations)::
+
+    state = vwap.plan(env)              # the orders in the env's slots now (after reset); or plan(env, orders)
+    action, state = vwap.predict(obs, state=state)
+
+:func:`~order_exec_gym.evaluation.evaluate` does this for every agent with a ``plan`` method.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.errors import DataError
+from order_exec_gym.features import read_private
 from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, water_fill
+from order_exec_gym.orders import Orders
+from order_exec_gym.simulator import order_steps, step_bounds, step_count
 from order_exec_gym.task import ExecutionTask
 
 __all__ = [
@@ -41,12 +50,15 @@ __all__ = [
     "AlmgrenChriss",
     "Baseline",
     "Oracle",
-    "RandomAgent",
+    "Random",
     "TWAP",
     "VWAP",
     "find_task",
     "make_baseline",
 ]
+
+#: A plan's remaining share may differ this much from the observation's (float32) before the plan is remade.
+PLAN_TOLERANCE = 1e-6
 
 
 def find_task(env: Any) -> ExecutionTask:
@@ -81,33 +93,46 @@ def training_split(task: ExecutionTask, data: MarketDataset | str | None, who: s
 
 
 class Baseline:
-    """Base class: finds the task, decodes the observation, encodes target ratios as actions.
+    """Base class: the configuration's action encoding, ``predict``, and :meth:`plan` for the orders' context.
 
-    Subclasses implement :meth:`target`, the ratio of the original order to trade now for a batch of
-    observations; :meth:`predict` turns it into the env's action (clipped ratio, or the nearest level).
+    Subclasses implement :meth:`target`, the ratio of the original order to trade now for a batch of ``private``
+    observations (and the plan, for those that need one); :meth:`predict` turns it into the env's action (clipped
+    ratio, or the nearest level).
 
-    :param env: the env (or :class:`ExecutionTask`) the baseline acts in
+    :param env: an env (or task) with the configuration the baseline acts in
     """
 
-    #: True when the constructor takes ``data``, the market whose training split calibrates the baseline.
+    #: Whether :meth:`predict` needs the ``state`` made by :meth:`plan`.
+    needs_plan = False
+    #: Whether the baseline calibrates on a market's training split (its ``data`` argument).
     needs_training_data = False
-    #: Baselines never read the ``privileged`` observation (the Oracle reads the simulator instead).
+    #: The config settings the actions depend on: an env given to :meth:`plan` must have the same.
+    settings: tuple[str, ...] = ("action_type", "levels")
     needs_privileged = False
 
     def __init__(self, env: Any):
-        self.task: ExecutionTask
-        self.attach(find_task(env))
-
-    def attach(self, task: ExecutionTask) -> None:
-        """Act in ``task`` from now on: its action encoding, levels, alpha and simulator slots."""
-        self.task = task
-        self.action_type = task.action_type
+        task = find_task(env)
+        self.config = task.config
+        self.bar_minutes = task.dataset.bar_minutes
         self.levels = task.levels
-        self.step_bars = task.step_bars
-        self.alpha = task.sim.alpha
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    def plan(self, env: Any, orders: Orders | None = None) -> Any:
+        """The ``state`` for :meth:`predict` on ``orders`` of ``env``'s split (default: the orders in ``env``'s
+        slots now). Checks that ``env`` has the configuration the baseline was built for."""
+        task = find_task(env)
+        changed = [name for name in self.settings if task.config[name] != self.config[name]]
+        if changed:
+            raise ValueError(
+                f"{self!r} was built for {', '.join(f'{n}={self.config[n]!r}' for n in changed)}; the env has "
+                f"{', '.join(f'{n}={task.config[n]!r}' for n in changed)}: build the baseline from that env"
+            )
+        return self._plan(task, task.sim.orders() if orders is None else orders)
+
+    def _plan(self, task: ExecutionTask, orders: Orders) -> Any:
+        return None
 
     def predict(
         self,
@@ -116,51 +141,54 @@ class Baseline:
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        """SB3's ``predict``: the action for one observation or a batch; ``state`` is passed through unchanged."""
+        """SB3's ``predict``: the action for one observation or a batch, and the ``state`` for the next call."""
         private = np.asarray(observation["private"], dtype=np.float64)
         single = private.ndim == 1
         if single:
             private = private[None]
-        action = self.act(private)
+        if self.needs_plan and state is None:
+            raise ValueError(
+                f"{type(self).__name__} needs to know the orders: pass state={type(self).__name__.lower()}.plan(env) "
+                "(see Baseline.plan)"
+            )
+        if state is not None and self.needs_plan and len(state.n_steps) != len(private):
+            raise ValueError(f"the plan covers {len(state.n_steps)} orders, the observation {len(private)}")
+        action, state = self.act(private, state)
         return (action[0] if single else action), state
 
-    def act(self, private: np.ndarray) -> np.ndarray:
-        """Batched actions from the ``private`` observations (N, 4)."""
-        return self.encode(self.target(private), private)
+    def act(self, private: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        """Batched actions from the ``private`` observations (N, 4), and the next state."""
+        return self.encode(self.target(private, state), private), state
 
-    def target(self, private: np.ndarray) -> np.ndarray:
+    def target(self, private: np.ndarray, state: Any) -> np.ndarray:
         """The ratio of the original order each row wants to trade now, shape (N,)."""
         raise NotImplementedError
 
     def encode(self, ratios: np.ndarray, private: np.ndarray) -> np.ndarray:
         """Ratios as actions: ``(N, 1)`` clipped to [0, 1], or the index of the nearest level (ties: the lower)."""
-        if self.action_type == "continuous":
+        if self.config.action_type == "continuous":
             return np.clip(ratios, 0.0, 1.0)[:, None]
-        n_steps = decode(private)[0]
+        n_steps = read_private(private)[0]
         return np.abs(self.levels[None, :] - (ratios * n_steps)[:, None]).argmin(axis=1)
-
-    def _check_slots(self, n: int) -> None:
-        if n != self.task.sim.num_orders:
-            raise ValueError(
-                f"{type(self).__name__} reads each order from the task's simulator slots: it needs one observation "
-                f"per slot ({self.task.sim.num_orders}), got {n}"
-            )
-
-
-def decode(private: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(T, t, remaining)`` from batched ``private`` observations: steps of the order, current step, share left."""
-    n_steps = np.rint(1.0 / private[:, 3]).astype(np.int64)
-    t = np.rint(private[:, 1] * n_steps).astype(np.int64)
-    return n_steps, t, private[:, 0]
 
 
 class TWAP(Baseline):
     """Time-weighted average price: spread what remains evenly over the steps left, ``a_t = remaining / (T - t)``
-    (``1 / T`` every step from the start; the discrete action is level 1, the TWAP rate)."""
+    (``1 / T`` every step from the start; with the default levels the discrete action is 2, the TWAP rate)."""
 
-    def target(self, private: np.ndarray) -> np.ndarray:
-        n_steps, t, remaining = decode(private)
+    def target(self, private: np.ndarray, state: Any) -> np.ndarray:
+        n_steps, t, remaining = read_private(private)
         return remaining / np.maximum(n_steps - t, 1)
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """VWAP's context for a batch of orders: each step's expected volume ``weights`` (N, T) and the expected volume
+    from each step to the end of the window ``tail`` (N, T), under each order's profile."""
+
+    n_steps: np.ndarray
+    weights: np.ndarray
+    tail: np.ndarray
 
 
 class VWAP(Baseline):
@@ -169,19 +197,20 @@ class VWAP(Baseline):
     The profile is the mean, over the training days, of each bar's share of its day's volume: one profile per
     instrument with at least ``min_days`` training days, the pooled profile of all training days otherwise. With
     ``w_j`` the profile's volume in step ``j`` of the order's window, the baseline trades
-    ``a_t = remaining * w_t / sum_{j >= t} w_j`` (TWAP where the profile has no volume left).
+    ``a_t = remaining * w_t / sum_{j >= t} w_j`` (TWAP where the profile has no volume left). Needs a plan.
 
-    :param env: the env the baseline acts in
+    :param env: an env with the configuration the baseline acts in
     :param data: the market whose training split gives the profile (default: the env's own data, which must then
         include training days)
     :param min_days: training days an instrument needs for a profile of its own
     """
 
+    needs_plan = True
     needs_training_data = True
 
     def __init__(self, env: Any, data: MarketDataset | str | None = None, min_days: int = 5):
-        task = find_task(env)
-        train = training_split(task, data, "VWAP")
+        super().__init__(env)
+        train = training_split(find_task(env), data, "VWAP")
         volume = train.bars["volume"].astype(np.float64)
         total = volume.sum(axis=1)
         traded = total > 0
@@ -195,35 +224,32 @@ class VWAP(Baseline):
         self.symbols = symbols[own]
         self.profiles = profiles
         self._cum = np.pad(np.cumsum(profiles, axis=1), ((0, 0), (1, 0)))
-        super().__init__(task)
 
     def __repr__(self) -> str:
         return f"VWAP(min_days={self.min_days}, instruments={len(self.symbols)})"
 
-    def attach(self, task: ExecutionTask) -> None:
+    def _plan(self, task: ExecutionTask, orders: Orders) -> VolumePlan:
         if task.dataset.max_bars > self.profiles.shape[1]:
             raise ValueError(
                 f"VWAP's profile covers {self.profiles.shape[1]} bars per session, the env's data has "
                 f"{task.dataset.max_bars}: calibrate on the same market"
             )
-        super().attach(task)
-        position = np.searchsorted(self.symbols, task.dataset.symbols)
-        position = np.minimum(position, max(len(self.symbols) - 1, 0))
-        known = len(self.symbols) > 0 and self.symbols[position] == task.dataset.symbols
-        self._profile_of_episode = np.where(known, position, len(self.profiles) - 1)
+        symbols = task.dataset.symbols[orders.episode]
+        position = np.minimum(np.searchsorted(self.symbols, symbols), max(len(self.symbols) - 1, 0))
+        known = len(self.symbols) > 0 and self.symbols[position] == symbols
+        profile = np.where(known, position, len(self.profiles) - 1)[:, None]
+        n_steps = step_count(orders.length, task.layout.step_bars)
+        b0, b1 = step_bounds(orders.start, orders.length, task.layout.step_bars, int(n_steps.max(initial=1)))
+        end = (orders.start + orders.length)[:, None]
+        weights = self._cum[profile, b1] - self._cum[profile, b0]
+        return VolumePlan(n_steps, weights, self._cum[profile, end] - self._cum[profile, b0])
 
-    def target(self, private: np.ndarray) -> np.ndarray:
-        self._check_slots(len(private))
-        sim = self.task.sim
-        n_steps, t, remaining = decode(private)
-        profile = self._profile_of_episode[sim.episode]
-        end, b0 = sim.end, sim.decision_bar
-        b1 = np.minimum(b0 + self.step_bars, end)
-        now = self._cum[profile, b1] - self._cum[profile, b0]
-        rest = self._cum[profile, end] - self._cum[profile, b0]
+    def target(self, private: np.ndarray, state: VolumePlan) -> np.ndarray:
+        n_steps, t, remaining = read_private(private)
+        rows, step = np.arange(len(private)), np.minimum(t, state.n_steps - 1)
+        now, rest = state.weights[rows, step], state.tail[rows, step]
         even = 1.0 / np.maximum(n_steps - t, 1)
-        share = np.where(rest > 0, now / np.where(rest > 0, rest, 1.0), even)
-        return remaining * share
+        return remaining * np.where(rest > 0, now / np.where(rest > 0, rest, 1.0), even)
 
 
 class AlmgrenChriss(Baseline):
@@ -243,7 +269,7 @@ class AlmgrenChriss(Baseline):
       the default (a spread-based estimate from the data would price a cost the env does not charge);
     - ``gamma``: permanent impact, 0 (the env has none).
 
-    :param env: the env the baseline acts in
+    :param env: an env with the configuration the baseline acts in
     :param risk_aversion: lambda, per unit of squared relative price. The default 10 front-loads visibly at
         30-minute steps (``kappa T`` about 1.6 on the synthetic market, 3 on A-share 1-minute bars); at 1 the
         discrete schedule is often TWAP's
@@ -253,6 +279,7 @@ class AlmgrenChriss(Baseline):
     :param gamma: permanent impact
     """
 
+    settings = (*Baseline.settings, "alpha", "step_minutes")
     needs_training_data = True
 
     def __init__(
@@ -266,6 +293,7 @@ class AlmgrenChriss(Baseline):
     ):
         if risk_aversion < 0:
             raise ValueError(f"risk_aversion must be >= 0, got {risk_aversion}")
+        super().__init__(env)
         task = find_task(env)
         if sigma is None:
             train = training_split(task, data, "AlmgrenChriss")
@@ -274,20 +302,9 @@ class AlmgrenChriss(Baseline):
             sigma = float(np.sqrt(np.mean(np.diff(log_price, axis=1)[inside] ** 2)))
         self.risk_aversion = float(risk_aversion)
         self.sigma = float(sigma)
-        self._eta = eta
         self.gamma = float(gamma)
-        super().__init__(task)
-
-    def __repr__(self) -> str:
-        return (
-            f"AlmgrenChriss(risk_aversion={self.risk_aversion}, sigma={self.sigma:.3g}, eta={self.eta:.3g}, "
-            f"gamma={self.gamma})"
-        )
-
-    def attach(self, task: ExecutionTask) -> None:
-        super().attach(task)
-        tau = float(self.step_bars)
-        self.eta = self.alpha * tau if self._eta is None else float(self._eta)
+        tau = float(task.layout.step_bars)
+        self.eta = self.config.alpha * tau if eta is None else float(eta)
         eta_tilde = self.eta - self.gamma * tau / 2
         if eta_tilde < 0 or (eta_tilde == 0 and self.risk_aversion == 0):
             raise ValueError(
@@ -298,13 +315,24 @@ class AlmgrenChriss(Baseline):
         # kappa * tau = arccosh(1 + half), written to stay exact as half -> 0.
         self.kappa_tau = float(2 * np.arcsinh(np.sqrt(half / 2)))
 
+    def __repr__(self) -> str:
+        return (
+            f"AlmgrenChriss(risk_aversion={self.risk_aversion}, sigma={self.sigma:.3g}, eta={self.eta:.3g}, "
+            f"gamma={self.gamma})"
+        )
+
+    def plan(self, env: Any, orders: Orders | None = None) -> None:
+        if find_task(env).dataset.bar_minutes != self.bar_minutes:
+            raise ValueError(f"{self!r} was calibrated on {self.bar_minutes}-minute bars: build it from that env")
+        return super().plan(env, orders)
+
     def holdings(self, n_steps: np.ndarray, j: np.ndarray) -> np.ndarray:
         """``x_j = sinh(kappa tau (N - j)) / sinh(kappa tau N)``: the share of the order held before step ``j``."""
         n_steps = np.asarray(n_steps, dtype=np.float64)
         return sinh_ratio(self.kappa_tau, n_steps - np.asarray(j, dtype=np.float64), n_steps)
 
-    def target(self, private: np.ndarray) -> np.ndarray:
-        n_steps, t, remaining = decode(private)
+    def target(self, private: np.ndarray, state: Any) -> np.ndarray:
+        n_steps, t, remaining = read_private(private)
         left = np.maximum(n_steps - t, 1).astype(np.float64)
         if self.kappa_tau == 0:  # lambda = 0: exactly TWAP
             return remaining / left
@@ -321,115 +349,119 @@ def sinh_ratio(theta: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(a == b, 1.0, np.where(a == 0, 0.0, ratio))
 
 
-class RandomAgent(Baseline):
+class Random(Baseline):
     """Uniformly random actions: a uniform level (discrete), or a uniform ratio in ``[0, 2 / T]`` (continuous, mean
-    the TWAP rate, like the default levels). Seeded: :meth:`attach` restarts the generator, so an evaluation is
-    reproducible. ``deterministic`` is ignored.
+    the TWAP rate, like the default levels). ``deterministic`` is ignored. The ``state`` is the random generator:
+    :meth:`plan` (or a first ``predict`` without state) starts one seeded with ``seed``, so an evaluation is
+    reproducible.
 
-    :param env: the env the baseline acts in
+    :param env: an env with the configuration the baseline acts in
     :param seed: seed of the generator
     """
 
     def __init__(self, env: Any, seed: int = 0):
-        self.seed = seed
         super().__init__(env)
+        self.seed = seed
 
     def __repr__(self) -> str:
-        return f"RandomAgent(seed={self.seed})"
+        return f"Random(seed={self.seed})"
 
-    def attach(self, task: ExecutionTask) -> None:
-        super().attach(task)
-        self.rng = np.random.default_rng(self.seed)
+    def _plan(self, task: ExecutionTask, orders: Orders) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
 
-    def act(self, private: np.ndarray) -> np.ndarray:
-        if self.action_type == "discrete":
-            return self.rng.integers(0, len(self.levels), size=len(private))
-        return self.rng.uniform(0.0, 2.0 * private[:, 3])[:, None]
+    def act(self, private: np.ndarray, state: np.random.Generator | None) -> tuple[np.ndarray, np.random.Generator]:
+        rng = np.random.default_rng(self.seed) if state is None else state
+        if self.config.action_type == "discrete":
+            return rng.integers(0, len(self.levels), size=len(private)), rng
+        return rng.uniform(0.0, 2.0 * private[:, 3])[:, None], rng
+
+
+@dataclass
+class OraclePlan:
+    """The Oracle's context for a batch of orders: each step's return ``r_j`` (N, T; NaN past an order's last step),
+    and the optimal schedule it follows (``ratios``, with ``left``, the share planned to remain before each step;
+    NaN until planned). Rows are planned at their first step and planned again whenever the observed remaining
+    share leaves the schedule."""
+
+    n_steps: np.ndarray
+    returns: np.ndarray
+    ratios: np.ndarray
+    left: np.ndarray
 
 
 class Oracle(Baseline):
     """The exact maximiser of the episode reward with perfect information (an upper bound, not a strategy).
 
-    With ``r_j = s (p_exec_j / p_bench - 1)`` read from the simulator (exact for either benchmark), the episode
-    reward is ``sum_j r_j a_j - alpha a_j^2``. Continuous actions follow the water-filling optimum
+    With ``r_j = s (p_exec_j / p_bench - 1)`` computed for the planned orders by the simulator's own
+    :func:`~order_exec_gym.simulator.order_steps` (exact for either benchmark), the episode reward is
+    ``sum_j r_j a_j - alpha a_j^2``. Continuous actions follow the water-filling optimum
     (:func:`~order_exec_gym.oracle.water_fill`); discrete actions follow the best level sequence
-    (:func:`~order_exec_gym.oracle.discrete_plan`; :func:`~order_exec_gym.oracle.discrete_action`'s dynamic programme for levels that are
-    not consecutive multiples of one unit, solved again at every step: slow at one-minute steps). The plan of each
-    slot is made once per order and followed; a slot is re-planned from its current state when its order or its
-    remaining quantity no longer matches the plan.
+    (:func:`~order_exec_gym.oracle.discrete_plan`; :func:`~order_exec_gym.oracle.discrete_action`'s dynamic
+    programme for levels that are not consecutive multiples of one unit, solved again at every step: slow at
+    one-minute steps). Needs a plan.
     """
 
-    def attach(self, task: ExecutionTask) -> None:
-        super().attach(task)
-        n = task.sim.num_orders
-        if self.action_type == "discrete":
+    needs_plan = True
+    settings = (*Baseline.settings, "alpha")
+
+    def __init__(self, env: Any):
+        super().__init__(env)
+        if self.config.action_type == "discrete":
             self._units, self._per_slice, self._index_of_units = consecutive_levels(self.levels)
         else:
             self._units, self._per_slice, self._index_of_units = np.zeros(1, np.int64), 1, np.zeros(1, np.int64)
-        self._plan = np.zeros((n, task.sim.max_steps))
-        self._left = np.full((n, task.sim.max_steps + 1), np.nan)  # remaining before each step, as planned
-        self._key = np.full((n, 4), -1.0)  # episode, start, length, side of the planned order
 
-    def act(self, private: np.ndarray) -> np.ndarray:
-        self._check_slots(len(private))
-        sim = self.task.sim
-        t = np.minimum(sim.t, sim.n_steps - 1)
+    def _plan(self, task: ExecutionTask, orders: Orders) -> OraclePlan:
+        n_steps = step_count(orders.length, task.layout.step_bars)
+        width = int(n_steps.max(initial=1))
+        steps = order_steps(task.dataset, orders, task.layout.step_bars, task.config.benchmark, width)
+        returns = np.where(np.arange(width) < n_steps[:, None], steps.returns, np.nan)
+        return OraclePlan(n_steps, returns, np.zeros((len(orders), width)), np.full((len(orders), width + 1), np.nan))
+
+    def act(self, private: np.ndarray, state: OraclePlan) -> tuple[np.ndarray, OraclePlan]:
+        n_steps, t, remaining = state.n_steps, read_private(private)[1], private[:, 0]
+        t = np.minimum(t, n_steps - 1)
+        alpha = self.config.alpha
         if self._index_of_units is None:  # levels that are not consecutive multiples of one unit
-            return self._dynamic_programme(t)
-        key = np.stack([sim.episode, sim.start, sim.length, sim.side], axis=1).astype(np.float64)
-        rows = np.arange(sim.num_orders)
-        stale = (self._key != key).any(axis=1) | ~(np.abs(self._left[rows, t] - sim.remaining) <= 1e-12)
+            return best_discrete_action(state.returns, n_steps, t, remaining, alpha, self.levels), state
+        rows = np.arange(len(private))
+        stale = ~(np.abs(state.left[rows, t] - remaining) <= PLAN_TOLERANCE)
         if stale.any():
-            self._replan(np.flatnonzero(stale), t)
-            self._key[stale] = key[stale]
-        ratio = self._plan[rows, t]
-        if self.action_type == "continuous":
-            return ratio[:, None]
-        units = np.minimum(np.rint(ratio * sim.n_steps * self._per_slice).astype(np.int64), len(self._index_of_units) - 1)
+            self._replan(state, np.flatnonzero(stale), t, remaining)
+        ratio = state.ratios[rows, t]
+        if self.config.action_type == "continuous":
+            return ratio[:, None], state
+        units = np.minimum(np.rint(ratio * n_steps * self._per_slice).astype(np.int64), len(self._index_of_units) - 1)
         # The last step executes the rest whatever the action: ask for the largest level.
-        return np.where(t == sim.n_steps - 1, int(np.argmax(self.levels)), self._index_of_units[units])
+        return np.where(t == n_steps - 1, int(np.argmax(self.levels)), self._index_of_units[units]), state
 
-    def returns(self, slots: np.ndarray) -> np.ndarray:
-        """``r_j = s (p_exec_j / p_bench - 1)`` of every step of the orders in ``slots``, NaN past their last step."""
-        return self.task.sim.step_returns()[slots]
-
-    def _replan(self, slots: np.ndarray, t: np.ndarray) -> None:
-        sim = self.task.sim
-        t = t[slots]
-        returns = self.returns(slots)
+    def _replan(self, state: OraclePlan, rows: np.ndarray, t: np.ndarray, remaining: np.ndarray) -> None:
+        t, remaining, n_steps = t[rows], remaining[rows], state.n_steps[rows]
+        returns = state.returns[rows].copy()
         returns[np.arange(returns.shape[1])[None, :] < t[:, None]] = np.nan
-        remaining = sim.remaining[slots]
-        if self.action_type == "continuous":
-            plan = water_fill(returns, remaining, self.alpha)
+        if self.config.action_type == "continuous":
+            plan = water_fill(returns, remaining, self.config.alpha)
         else:
-            total = sim.n_steps[slots] * self._per_slice
+            total = n_steps * self._per_slice
             left = np.rint(remaining * total).astype(np.int64)
-            plan = discrete_plan(returns, sim.n_steps[slots], t, left, total, self.alpha, int(self._units.max()))
+            plan = discrete_plan(returns, n_steps, t, left, total, self.config.alpha, int(self._units.max()))
             plan = plan / total[:, None]
         plan[np.isnan(returns)] = 0.0
-        self._plan[slots] = plan
+        state.ratios[rows] = plan
         left = remaining[:, None] - np.pad(np.cumsum(plan, axis=1), ((0, 0), (1, 0)))
         before = np.arange(left.shape[1])[None, :] < t[:, None]
-        self._left[slots] = np.where(before, np.nan, left)
-        self._left[slots, t] = remaining
-
-    def _dynamic_programme(self, t: np.ndarray) -> np.ndarray:
-        sim = self.task.sim
-        return best_discrete_action(self.returns(np.arange(sim.num_orders)), sim.n_steps, t, sim.remaining, self.alpha, self.levels)
+        state.left[rows] = np.where(before, np.nan, left)
+        state.left[rows, t] = remaining
 
 
 BASELINES: dict[str, type[Baseline]] = {
-    "TWAP": TWAP,
-    "VWAP": VWAP,
-    "AC": AlmgrenChriss,
-    "Random": RandomAgent,
-    "Oracle": Oracle,
+    baseline.__name__: baseline for baseline in (TWAP, VWAP, AlmgrenChriss, Random, Oracle)
 }
 
 
 def make_baseline(name: str, env: Any, data: MarketDataset | str | None = None, **kwargs: Any) -> Baseline:
-    """Build the baseline registered as ``name`` in :data:`BASELINES`; ``data`` reaches the ones calibrated on a
-    training split (VWAP, AC) and is ignored by the others."""
+    """Build the baseline registered as ``name`` in :data:`BASELINES` (its class name) for ``env``'s configuration;
+    ``data`` reaches the ones calibrated on a training split (VWAP, AlmgrenChriss) and is ignored by the others."""
     if name not in BASELINES:
         raise KeyError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
     cls = BASELINES[name]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from order_exec_gym.config import ExecutionConfig
+from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.orders import Orders
-from order_exec_gym.task import DEFAULT_LEVELS, ExecutionTask
+from order_exec_gym.task import ExecutionTask
+
+#: The default settings: the env's keyword defaults are read from here, so they have one owner.
+DEFAULTS = ExecutionConfig()
 
 
 class OrderExecutionEnv(gym.Env):
@@ -41,7 +47,7 @@ class OrderExecutionEnv(gym.Env):
     | key          | shape            | content                                                                |
     |--------------|------------------|------------------------------------------------------------------------|
     | private      | (4,)             | remaining ratio, elapsed share of the steps t/T, side (+1 sell, -1 buy), TWAP rate 1/T |
-    | public       | (lookback, 4)    | the last ``lookback`` bars before the decision: price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session) |
+    | public       | (L, 4)           | the last L = ``lookback // bar_minutes`` bars before the decision (``lookback`` is in minutes): price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session) |
     | privileged   | (max_bars, 5)    | only with ``privileged=True``: the same features over the whole window, future included, and a 1 on the window's bars (for an oracle teacher) |
 
     ## Rewards
@@ -65,7 +71,7 @@ class OrderExecutionEnv(gym.Env):
 
     | parameter      | type                     | default            | description                                          |
     |----------------|--------------------------|--------------------|------------------------------------------------------|
-    | data           | MarketDataset, str, None | None               | dataset, preset name or saved-dataset directory; None: the embedded synthetic market |
+    | data           | MarketDataset, str, None | None               | dataset, preset name or saved-dataset directory; None or "synthetic": the embedded synthetic market |
     | split          | str                      | "train"            | date split: "train", "valid", "test" or "all"        |
     | side           | str                      | "sell"             | "sell", "buy" or "random" (a fair coin per order)    |
     | step_minutes   | int                      | 30                 | minutes per decision step (a multiple of the bar length) |
@@ -77,6 +83,10 @@ class OrderExecutionEnv(gym.Env):
     | reward_scale   | float                    | 1.0                | multiplies the reward (metrics stay unscaled)        |
     | benchmark      | str                      | "mean"             | p_bench: "mean" bar price or "vwap" of the window    |
     | window_minutes | int or None              | None               | window length; None: the whole session               |
+
+    Every argument but ``data`` and ``split`` is a field of :class:`~order_exec_gym.config.ExecutionConfig`, which
+    owns its default and its check (invalid values raise ``ValueError`` naming the argument); the env keeps it as
+    ``env.unwrapped.config``, and ``gym.make("OrderExec-v0", **config)`` takes a config as keyword arguments.
 
     ## Vectorized environment
 
@@ -93,27 +103,29 @@ class OrderExecutionEnv(gym.Env):
 
     def __init__(
         self,
-        data=None,
+        data: MarketDataset | str | None = None,
         split: str = "train",
-        side: str = "sell",
-        step_minutes: int = 30,
-        alpha: float = 0.01,
-        action_type: str = "discrete",
-        levels=DEFAULT_LEVELS,
-        lookback: int = 30,
-        privileged: bool = False,
-        reward_scale: float = 1.0,
-        benchmark: str = "mean",
-        window_minutes: int | None = None,
+        side: str = DEFAULTS.side,
+        step_minutes: int = DEFAULTS.step_minutes,
+        alpha: float = DEFAULTS.alpha,
+        action_type: str = DEFAULTS.action_type,
+        levels: Sequence[float] = DEFAULTS.levels,
+        lookback: int = DEFAULTS.lookback,
+        privileged: bool = DEFAULTS.privileged,
+        reward_scale: float = DEFAULTS.reward_scale,
+        benchmark: str = DEFAULTS.benchmark,
+        window_minutes: int | None = DEFAULTS.window_minutes,
         render_mode: str | None = None,
     ):
         if render_mode is not None:
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
-        self.task = ExecutionTask(
-            1, data=data, split=split, side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type,
-            levels=levels, lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
+        config = ExecutionConfig(
+            side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type, levels=levels,
+            lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
             window_minutes=window_minutes,
-        )
+        )  # fmt: skip
+        self.task = ExecutionTask(config, data, split)
+        self.config = config
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
         self._sim = self.task.sim
@@ -141,7 +153,7 @@ class OrderExecutionEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called on a finished episode: call reset() first")
         task, sim = self.task, self._sim
-        if task.action_type == "discrete":
+        if self.config.action_type == "discrete":
             ratios = task.ratios(np.asarray(action).reshape(1))
         else:
             ratios = task.ratios(np.asarray(action, dtype=np.float64).reshape(1, -1))
@@ -158,7 +170,7 @@ class OrderExecutionEnv(gym.Env):
             info["benchmark_price"] = float(sim.benchmark_price[0])
             info["price_advantage"] = float(sim.price_advantage()[0])
             info["episode_reward"] = float(sim.total_reward[0])
-        reward = float(result.reward[0]) * task.reward_scale
+        reward = float(result.reward[0]) * self.config.reward_scale
         return self._observation(), reward, done, False, info
 
     def _observation(self) -> dict[str, np.ndarray]:

@@ -12,8 +12,8 @@ and steps the simulator with a mask of the orders still running, until all are c
 - a plain callable ``actions = agent(obs)``.
 
 An agent whose ``observation_space`` has a ``"privileged"`` key, or with ``needs_privileged = True``, gets
-privileged observations. A copy of an agent with an ``attach(task)`` method (every baseline) is attached to the
-evaluation's task first, so baselines that read the simulator slots (VWAP, Oracle) see the evaluated orders.
+privileged observations. An agent with a ``plan(task, orders)`` method (every baseline) starts from the ``state``
+it returns for the evaluated orders (see :meth:`~order_exec_gym.baselines.Baseline.plan`).
 
 :func:`compare` evaluates several agents on the same orders and tabulates the metrics of
 :mod:`~order_exec_gym.metrics`, with the paired bootstrap interval of each agent's PA difference to a reference.
@@ -21,8 +21,7 @@ evaluation's task first, so baselines that read the simulator slots (VWAP, Oracl
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +30,10 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from order_exec_gym.baselines import BASELINES, make_baseline
+from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
-from order_exec_gym.orders import Orders, sample_orders
+from order_exec_gym.orders import Orders
 from order_exec_gym.task import ExecutionTask
 
 ORDER_KEYS = ("episode", "side", "start", "length")
@@ -74,9 +74,8 @@ def evaluation_orders(task: ExecutionTask, n_orders: int | None, seed: int = 0) 
     ``n_orders`` drawn with :meth:`ExecutionTask.sample`. Random sides and window starts come from a generator
     seeded with ``seed``."""
     rng = np.random.default_rng(seed)
-    if n_orders is not None:
-        return task.sample(n_orders, rng)
-    return sample_orders(task.dataset, None, rng, task.side, task.window_bars, episode=np.arange(len(task.dataset)))
+    episode = None if n_orders is not None else np.arange(len(task.dataset))
+    return task.sample(n_orders, rng, episode=episode)
 
 
 def _policy(agent: Any, deterministic: bool) -> Callable:
@@ -96,7 +95,7 @@ def evaluate(
     n_orders: int | None = None,
     seed: int = 0,
     deterministic: bool = True,
-    env_kwargs: dict[str, Any] | None = None,
+    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> EvaluationResult:
     """Run ``agent`` on the orders of a split, all at once.
@@ -109,35 +108,31 @@ def evaluate(
         ``window_minutes``); otherwise that many orders drawn with ``seed``
     :param seed: seed of the orders (random sides, windows, draws)
     :param deterministic: passed to ``predict``
-    :param env_kwargs: ``OrderExec-v0`` keyword arguments (side, step_minutes, alpha, action_type, levels, ...)
+    :param env_kwargs: the ``OrderExec-v0`` settings: an :class:`~order_exec_gym.config.ExecutionConfig` or a
+        mapping of its fields (side, step_minutes, alpha, action_type, levels, ...)
     :param progress: show a progress bar over the steps
     """
-    kwargs = dict(env_kwargs or {})
-    for key in ("data", "split", "num_orders", "num_envs"):
-        if key in kwargs:
-            raise ValueError(f"env_kwargs may not set {key!r}: it is an argument of evaluate()")
+    config = ExecutionConfig.from_kwargs(env_kwargs)
     if n_orders is not None and n_orders < 1:
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
     market = load_dataset(data)
-    kwargs["privileged"] = bool(kwargs.get("privileged", False)) or needs_privileged(agent)
-    task = ExecutionTask(len(market.split(split)) if n_orders is None else n_orders, market, split, **kwargs)
+    config = config.replace(privileged=config.privileged or needs_privileged(agent))
+    task = ExecutionTask(config, market, split, len(market.split(split)) if n_orders is None else n_orders)
     orders = evaluation_orders(task, n_orders, seed)
     if isinstance(agent, str):
         agent = make_baseline(agent, task)
-    elif hasattr(agent, "attach"):
-        agent = copy.copy(agent)  # the caller's baseline stays bound to its own env
-        agent.attach(task)
     policy = _policy(agent, deterministic)
 
     task.reset(orders)
+    state = agent.plan(task, orders) if callable(getattr(agent, "plan", None)) else None
     sim = task.sim
     n = sim.num_orders
-    schedules = np.zeros((n, task.max_steps))
+    width = int(sim.n_steps.max())
+    schedules = np.zeros((n, width))
     forced = np.zeros(n, dtype=bool)
     active = np.ones(n, dtype=bool)
     episode_start = np.ones(n, dtype=bool)
-    state = None
-    for step in tqdm(range(int(sim.n_steps.max())), desc="steps", disable=not progress, leave=False):
+    for step in tqdm(range(width), desc="steps", disable=not progress, leave=False):
         actions, state = policy(task.observe(), state, episode_start)
         actions = np.asarray(actions)
         if actions.shape[:1] != (n,):
@@ -154,7 +149,7 @@ def evaluate(
 
     pa = sim.price_advantage()
     rewards = sim.total_reward.copy()
-    prices = sim.step_prices()[:, : task.max_steps]
+    prices = sim.step_prices()[:, :width]
     dataset = task.dataset
     table = pl.DataFrame(
         {
@@ -173,7 +168,7 @@ def evaluate(
         }
     )
     minutes = dataset.bar_minutes
-    return EvaluationResult(table, summarize(pa, rewards), schedules, prices, task.step_bars * minutes, minutes)
+    return EvaluationResult(table, summarize(pa, rewards), schedules, prices, config.step_minutes, minutes)
 
 
 def evaluate_agents(
@@ -182,7 +177,7 @@ def evaluate_agents(
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
-    env_kwargs: dict[str, Any] | None = None,
+    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> dict[str, EvaluationResult]:
     """:func:`evaluate` each agent (deterministically) on the same orders; ``{name: result}``."""
@@ -230,7 +225,7 @@ def compare(
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
-    env_kwargs: dict[str, Any] | None = None,
+    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
     reference: str | None = "TWAP",
     progress: bool = False,
 ) -> pl.DataFrame:

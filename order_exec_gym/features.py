@@ -19,11 +19,22 @@ import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset
 
+#: The columns of the ``private`` observation: share of the order left, steps taken t / T, side (+1 sell, -1 buy),
+#: TWAP rate 1 / T.
+PRIVATE_FIELDS = ("remaining", "elapsed", "side", "twap_rate")
 FEATURE_NAMES = ("price", "log_volume", "return", "range")
 N_FEATURES = len(FEATURE_NAMES)
 N_PRIVILEGED = N_FEATURES + 1
 VOLUME_WINDOW = 30
 FEATURE_CLIP = 50.0
+
+
+def read_private(private: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(T, t, remaining)`` from a batch of ``private`` observations: the order's steps, the steps taken and the
+    share left (``T`` and ``t`` are whole numbers carried as the floats ``1 / T`` and ``t / T``)."""
+    n_steps = np.rint(1.0 / private[:, 3]).astype(np.int64)
+    t = np.rint(private[:, 1] * n_steps).astype(np.int64)
+    return n_steps, t, private[:, 0]
 
 
 def bar_features(dataset: MarketDataset) -> np.ndarray:
@@ -66,6 +77,12 @@ class FeatureBuilder:
         self.log_open = (100.0 * np.log(dataset.bars["open"][:, 0].astype(np.float64))).astype(np.float32)
         self._offsets = np.arange(lookback)
         self._window = np.arange(self.max_bars)
+
+    @classmethod
+    def shared(cls, dataset: MarketDataset, lookback: int) -> FeatureBuilder:
+        """The builder of ``dataset`` and ``lookback``, made once per dataset and shared by every env on it (it holds
+        no per-order state)."""
+        return dataset.derived(("features", lookback), lambda: cls(dataset, lookback))
 
     def reference(self, episode: np.ndarray, start: np.ndarray) -> np.ndarray:
         """``100 * log(p_ref)`` of each order: previous bar's price, or the session open."""

@@ -11,7 +11,7 @@ With full knowledge of the window, the reward of an order is a concave quadratic
   multiples of one unit (the default and the paper's), the same optimum for a whole episode by a greedy
   allocation of marginal gains (:func:`discrete_plan`).
 
-The inputs come either from the simulator (:meth:`ExecutionSimulator.step_prices`) or from a ``privileged``
+The inputs come either from the simulator (:func:`~order_exec_gym.simulator.order_steps`) or from a ``privileged``
 observation (:func:`step_returns_from_observation`), so the same solver serves the Oracle baseline and the
 oracle teacher.
 """
@@ -24,7 +24,8 @@ from math import gcd
 
 import numpy as np
 
-from order_exec_gym.features import N_FEATURES
+from order_exec_gym.features import N_FEATURES, read_private
+from order_exec_gym.simulator import step_bounds, step_count
 
 MAX_GRID_UNITS = 20_000
 
@@ -36,21 +37,19 @@ def step_returns_from_observation(observation: dict[str, np.ndarray], step_bars:
     Returns ``(returns, n_steps, t)``: the step returns, steps per order, and the current step of each order.
     """
     window = np.asarray(observation["privileged"], dtype=np.float64)
-    private = np.asarray(observation["private"], dtype=np.float64)
     inside = window[..., N_FEATURES] > 0.5
     length = inside.sum(axis=1)
     price = np.where(inside, np.exp(window[..., 0] / 100.0), 0.0)
     benchmark = price.sum(axis=1) / np.maximum(length, 1)
-    n_steps = -(-length // step_bars)
-    max_steps = -(-window.shape[1] // step_bars)
-    padded = np.pad(price, ((0, 0), (0, max_steps * step_bars - window.shape[1])))
-    counts = np.pad(inside, ((0, 0), (0, max_steps * step_bars - window.shape[1]))).reshape(len(price), max_steps, step_bars).sum(-1)
-    sums = padded.reshape(len(price), max_steps, step_bars).sum(-1)
+    b0, b1 = step_bounds(np.zeros_like(length), length, step_bars, int(step_count(window.shape[1], step_bars)))
+    cum = np.pad(np.cumsum(price, axis=1), ((0, 0), (1, 0)))
+    count = b1 - b0
     with np.errstate(invalid="ignore", divide="ignore"):
-        returns = private[:, 2:3] * (sums / counts / benchmark[:, None] - 1.0)
-    returns[counts == 0] = np.nan
-    t = np.rint(private[:, 1] * n_steps).astype(np.int64)
-    return returns, n_steps.astype(np.int64), t
+        mean = (np.take_along_axis(cum, b1, axis=1) - np.take_along_axis(cum, b0, axis=1)) / count
+        returns = np.asarray(observation["private"], dtype=np.float64)[:, 2:3] * (mean / benchmark[:, None] - 1.0)
+    returns[count == 0] = np.nan
+    n_steps, t, _ = read_private(np.asarray(observation["private"], dtype=np.float64))
+    return returns, n_steps, t
 
 
 def water_fill(returns: np.ndarray, remaining: np.ndarray, alpha: float) -> np.ndarray:

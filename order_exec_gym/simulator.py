@@ -22,12 +22,79 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from order_exec_gym.config import BENCHMARKS
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.orders import Orders
 
-BENCHMARKS = ("mean", "vwap")
 # A remainder below this share of the order is executed with the step that leaves it (no dust episodes).
 DUST = 1e-9
+
+
+def step_count(length: np.ndarray, step_bars: int) -> np.ndarray:
+    """T = ceil(length / k): the decision steps of windows of ``length`` bars."""
+    return -(-np.asarray(length) // step_bars)
+
+
+def step_bounds(start: np.ndarray, length: np.ndarray, step_bars: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bars of every step: step ``j`` of a window covers bars ``[b0[:, j], b1[:, j])``, ``(N, width)`` each.
+
+    Steps start every ``k`` bars from ``start``; the last one ends with the window (``start + length``) and is
+    shorter when ``k`` does not divide ``length``; columns past an order's last step are empty (``b0 == b1``).
+    """
+    start, end = np.asarray(start)[:, None], (np.asarray(start) + np.asarray(length))[:, None]
+    b0 = start + np.arange(width) * step_bars
+    b1 = np.minimum(b0 + step_bars, end)
+    return np.minimum(b0, b1), b1
+
+
+def cumulative(dataset: MarketDataset, name: str) -> np.ndarray:
+    """Running sums along each episode of ``"price"``, ``"volume"`` or ``"value"`` (price x volume), float64
+    ``(E, max_bars + 1)`` with a leading zero column; built once per dataset and shared by every simulator on it."""
+
+    def build() -> np.ndarray:
+        bars = dataset.bars
+        values = bars["price"].astype(np.float64) * bars["volume"] if name == "value" else bars[name].astype(np.float64)
+        return np.pad(np.cumsum(values, axis=1), ((0, 0), (1, 0)))
+
+    return dataset.derived(("cumulative", name), build)
+
+
+@dataclass(frozen=True)
+class OrderSteps:
+    """The step layout and prices of a batch of orders: what the simulator replays and the Oracle plans on.
+
+    :param n_steps: decision steps T of each order, (N,)
+    :param benchmark_price: p_bench of each order, (N,)
+    :param price: execution price p_exec of each step, (N, width), 0 past an order's last step
+    :param returns: ``s * (p_exec / p_bench - 1)`` of each step, (N, width), 0 past an order's last step
+    """
+
+    n_steps: np.ndarray
+    benchmark_price: np.ndarray
+    price: np.ndarray
+    returns: np.ndarray
+
+
+def order_steps(dataset: MarketDataset, orders: Orders, step_bars: int, benchmark: str, width: int) -> OrderSteps:
+    """Each order's steps of ``step_bars`` bars over ``dataset``: prices, benchmark and returns for ``width`` steps
+    (at least the most steps of any order)."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"benchmark must be one of {list(BENCHMARKS)}, got {benchmark!r}")
+    e, start, length = orders.episode, orders.start, orders.length
+    end = start + length
+    cum_price = cumulative(dataset, "price")
+    bench = (cum_price[e, end] - cum_price[e, start]) / length
+    if benchmark == "vwap":
+        cum_volume = cumulative(dataset, "volume")
+        cum_value = cumulative(dataset, "value")
+        traded = cum_volume[e, end] - cum_volume[e, start]
+        vwap = (cum_value[e, end] - cum_value[e, start]) / np.where(traded > 0, traded, 1.0)
+        bench = np.where(traded > 0, vwap, bench)
+    b0, b1 = step_bounds(start, length, step_bars, width)
+    count = b1 - b0
+    price = (cum_price[e[:, None], b1] - cum_price[e[:, None], b0]) / np.maximum(count, 1)
+    returns = np.where(count > 0, orders.side[:, None] * (price / bench[:, None] - 1.0), 0.0)
+    return OrderSteps(step_count(length, step_bars), bench, price, returns)
 
 
 @dataclass
@@ -44,6 +111,9 @@ class StepResult:
 class ExecutionSimulator:
     """``num_orders`` order slots over one dataset, stepped together.
 
+    The owner of the step layout: :attr:`n_steps` (T of each slot's order), :attr:`t` (steps taken) and
+    :attr:`decision_bar` (first bar of the current step), from :func:`step_count` and :func:`step_bounds`.
+
     :param dataset: the episodes the orders trade in
     :param num_orders: number of slots N
     :param step_bars: bars per decision step k (>= 1)
@@ -51,22 +121,16 @@ class ExecutionSimulator:
     :param benchmark: ``"mean"`` (mean bar price over the window) or ``"vwap"``
     """
 
-    def __init__(self, dataset: MarketDataset, num_orders: int, step_bars: int, alpha: float = 0.01, benchmark: str = "mean"):
+    def __init__(self, dataset: MarketDataset, num_orders: int, step_bars: int, alpha: float, benchmark: str):
         if step_bars < 1:
             raise ValueError(f"step_bars must be >= 1, got {step_bars}")
         if benchmark not in BENCHMARKS:
-            raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+            raise ValueError(f"benchmark must be one of {list(BENCHMARKS)}, got {benchmark!r}")
         self.dataset = dataset
         self.num_orders = num_orders
         self.step_bars = step_bars
         self.alpha = float(alpha)
         self.benchmark = benchmark
-        price = dataset.bars["price"].astype(np.float64)
-        volume = dataset.bars["volume"].astype(np.float64)
-        self._cum_price = np.pad(np.cumsum(price, axis=1), ((0, 0), (1, 0)))
-        if benchmark == "vwap":
-            self._cum_value = np.pad(np.cumsum(price * volume, axis=1), ((0, 0), (1, 0)))
-            self._cum_volume = np.pad(np.cumsum(volume, axis=1), ((0, 0), (1, 0)))
         n = num_orders
         self._rows = np.arange(n)
         self.episode = np.zeros(n, dtype=np.int64)
@@ -81,7 +145,8 @@ class ExecutionSimulator:
         self.benchmark_price = np.ones(n)
         self.value = np.zeros(n)  # sum of executed * p_exec
         self.total_reward = np.zeros(n)
-        self.max_steps = -(-dataset.max_bars // step_bars)
+        #: The most steps an order of this dataset can have.
+        self.max_steps = int(step_count(dataset.max_bars, step_bars))
         # Per step of every order (one spare column, read by finished slots): p_exec and s * (p_exec / p_bench - 1).
         self.step_price = np.zeros((n, self.max_steps + 1))
         self.step_return = np.zeros((n, self.max_steps + 1))
@@ -89,33 +154,26 @@ class ExecutionSimulator:
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` (all slots by default)."""
-        e, start, length = orders.episode, orders.start, orders.length
-        self.episode[slots] = e
+        steps = order_steps(self.dataset, orders, self.step_bars, self.benchmark, self.max_steps + 1)
+        self.episode[slots] = orders.episode
         self.side[slots] = orders.side
-        self.start[slots] = start
-        self.length[slots] = length
-        self.end[slots] = start + length
-        self.n_steps[slots] = -(-length // self.step_bars)
-        self.last_step[slots] = self.n_steps[slots] - 1
+        self.start[slots] = orders.start
+        self.length[slots] = orders.length
+        self.end[slots] = orders.start + orders.length
+        self.n_steps[slots] = steps.n_steps
+        self.last_step[slots] = steps.n_steps - 1
         self.t[slots] = 0
-        self.decision_bar[slots] = start
+        self.decision_bar[slots] = orders.start
         self.remaining[slots] = 1.0
         self.value[slots] = 0.0
         self.total_reward[slots] = 0.0
-        end = start + length
-        benchmark = (self._cum_price[e, end] - self._cum_price[e, start]) / length
-        if self.benchmark == "vwap":
-            traded = self._cum_volume[e, end] - self._cum_volume[e, start]
-            vwap = (self._cum_value[e, end] - self._cum_value[e, start]) / np.where(traded > 0, traded, 1.0)
-            benchmark = np.where(traded > 0, vwap, benchmark)
-        self.benchmark_price[slots] = benchmark
-        b0 = start[:, None] + np.arange(self.step_price.shape[1]) * self.step_bars
-        b1 = np.minimum(b0 + self.step_bars, end[:, None])
-        b0 = np.minimum(b0, b1)
-        count = b1 - b0
-        price = (self._cum_price[e[:, None], b1] - self._cum_price[e[:, None], b0]) / np.maximum(count, 1)
-        self.step_price[slots] = price
-        self.step_return[slots] = np.where(count > 0, orders.side[:, None] * (price / benchmark[:, None] - 1.0), 0.0)
+        self.benchmark_price[slots] = steps.benchmark_price
+        self.step_price[slots] = steps.price
+        self.step_return[slots] = steps.returns
+
+    def orders(self) -> Orders:
+        """The orders in the slots, as a copy."""
+        return Orders(self.episode.copy(), self.side.copy(), self.start.copy(), self.length.copy())
 
     @property
     def elapsed(self) -> np.ndarray:
@@ -124,14 +182,7 @@ class ExecutionSimulator:
 
     def step_prices(self) -> np.ndarray:
         """Execution price of every step of every order, ``(N, max T)``, NaN after an order's last step."""
-        return self._per_step(self.step_price)
-
-    def step_returns(self) -> np.ndarray:
-        """``s * (p_exec / p_bench - 1)`` of every step of every order, ``(N, max T)``, NaN after its last step."""
-        return self._per_step(self.step_return)
-
-    def _per_step(self, values: np.ndarray) -> np.ndarray:
-        return np.where(np.arange(self.max_steps) < self.n_steps[:, None], values[:, :-1], np.nan)
+        return np.where(np.arange(self.max_steps) < self.n_steps[:, None], self.step_price[:, :-1], np.nan)
 
     def step(self, ratios: np.ndarray, active: np.ndarray | None = None) -> StepResult:
         """Execute one step of every slot (or of the ``active`` ones): ``ratios`` (N,) are finite shares of the order,

@@ -1,94 +1,73 @@
 """What the single env and the vector env share: data, spaces, action decoding and observations.
 
-:class:`ExecutionTask` turns env keyword arguments into a dataset split, an :class:`ExecutionSimulator` with
-N slots, a :class:`FeatureBuilder` and the Gymnasium spaces, so both envs are thin shells around one core.
+:class:`ExecutionTask` turns an :class:`~order_exec_gym.config.ExecutionConfig` and a market into a dataset split,
+an :class:`~order_exec_gym.simulator.ExecutionSimulator` with N slots, a :class:`FeatureBuilder` and the Gymnasium
+spaces, so both envs are thin shells around one core.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
-from order_exec_gym.features import N_FEATURES, N_PRIVILEGED, FeatureBuilder
-from order_exec_gym.orders import SIDES, Orders, sample_orders
+from order_exec_gym.features import N_FEATURES, N_PRIVILEGED, PRIVATE_FIELDS, FeatureBuilder
+from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.simulator import ExecutionSimulator
 
-ACTION_TYPES = ("discrete", "continuous")
-DEFAULT_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
-PAPER_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
 class ExecutionTask:
-    """The order-execution problem for ``num_orders`` parallel slots (see :class:`~order_exec_gym.env.OrderExecutionEnv`
-    for the meaning of every argument).
+    """The order-execution problem for ``num_orders`` parallel slots.
 
-    ``market`` is the whole dataset (baselines calibrate on its training split); ``dataset`` is the split the
-    orders are drawn from.
+    :param config: the settings (an :class:`ExecutionConfig` or a mapping of its fields; None: the defaults)
+    :param data: the market: a dataset, a preset name, a saved-dataset directory, or None / ``"synthetic"``
+    :param split: the date split the orders are drawn from (``"all"`` for every episode)
+    :param num_orders: parallel order slots N
+
+    ``market`` is the whole dataset (baselines calibrate on its training split); ``dataset`` is the split.
     """
 
     def __init__(
         self,
-        num_orders: int = 1,
+        config: ExecutionConfig | Mapping[str, Any] | None = None,
         data: MarketDataset | str | None = None,
         split: str = "train",
-        side: str = "sell",
-        step_minutes: int = 30,
-        alpha: float = 0.01,
-        action_type: str = "discrete",
-        levels: Sequence[float] = DEFAULT_LEVELS,
-        lookback: int = 30,
-        privileged: bool = False,
-        reward_scale: float = 1.0,
-        benchmark: str = "mean",
-        window_minutes: int | None = None,
+        num_orders: int = 1,
     ):
-        if side not in (*SIDES, "random"):
-            raise ValueError(f"side must be 'sell', 'buy' or 'random', got {side!r}")
-        if action_type not in ACTION_TYPES:
-            raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {action_type!r}")
+        if isinstance(num_orders, bool) or not isinstance(num_orders, numbers.Integral) or num_orders < 1:
+            raise ValueError(f"the number of parallel orders (num_envs) must be a positive integer, got {num_orders!r}")
+        self.config = config = ExecutionConfig.from_kwargs(config)
         self.market = load_dataset(data)
         self.dataset = self.market.split(split)
-        bar_minutes = self.dataset.bar_minutes
-        for name, minutes in (("step_minutes", step_minutes), ("lookback", lookback), ("window_minutes", window_minutes)):
-            if minutes is not None and (minutes < bar_minutes or minutes % bar_minutes):
-                raise ValueError(f"{name}={minutes} must be a positive multiple of the data's {bar_minutes}-minute bars")
-        self.side = side
-        self.step_bars = step_minutes // bar_minutes
-        self.window_bars = None if window_minutes is None else window_minutes // bar_minutes
-        self.lookback = lookback // bar_minutes
-        self.action_type = action_type
-        self.levels = np.asarray(levels, dtype=np.float64)
-        if action_type == "discrete" and (self.levels.ndim != 1 or len(self.levels) < 2 or (self.levels < 0).any()):
-            raise ValueError(f"levels must be at least two non-negative multiples of the TWAP rate, got {levels}")
-        self.privileged = privileged
-        self.reward_scale = float(reward_scale)
-        self.sim = ExecutionSimulator(self.dataset, num_orders, self.step_bars, alpha, benchmark)
-        self.features = FeatureBuilder(self.dataset, self.lookback)
+        self.split = split
+        self.layout = config.in_bars(self.dataset.bar_minutes)
+        self.levels = np.asarray(config.levels, dtype=np.float64)
+        self.sim = ExecutionSimulator(self.dataset, int(num_orders), self.layout.step_bars, config.alpha, config.benchmark)
+        self.features = FeatureBuilder.shared(self.dataset, self.layout.lookback_bars)
         self.reference = np.zeros(num_orders, dtype=np.float32)
         # remaining, elapsed, side, 1/T: the last two are set per order at reset, the first two at every step
-        self._private = np.zeros((num_orders, 4), dtype=np.float32)
-        self.window = np.zeros((num_orders, self.dataset.max_bars, N_PRIVILEGED), np.float32) if privileged else None
-        self.max_steps = math.ceil((self.window_bars or self.dataset.max_bars) / self.step_bars)
+        self._private = np.zeros((num_orders, len(PRIVATE_FIELDS)), dtype=np.float32)
+        self.window = np.zeros((num_orders, self.dataset.max_bars, N_PRIVILEGED), np.float32) if config.privileged else None
 
         observation = {
             "private": spaces.Box(np.array([0, 0, -1, 0], np.float32), np.array([1, 1, 1, 1], np.float32)),
-            "public": spaces.Box(-np.inf, np.inf, (self.lookback, N_FEATURES), np.float32),
+            "public": spaces.Box(-np.inf, np.inf, (self.layout.lookback_bars, N_FEATURES), np.float32),
         }
-        if privileged:
+        if config.privileged:
             observation["privileged"] = spaces.Box(-np.inf, np.inf, (self.dataset.max_bars, N_PRIVILEGED), np.float32)
         self.observation_space = spaces.Dict(observation)
-        if action_type == "discrete":
+        if config.action_type == "discrete":
             self.action_space: spaces.Space = spaces.Discrete(len(self.levels))
         else:
             self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
 
     def sample(self, n: int | None, rng: np.random.Generator, episode: np.ndarray | None = None) -> Orders:
         """Draw ``n`` orders from the split with ``rng`` (or one on each of the given ``episode`` indices)."""
-        return sample_orders(self.dataset, n, rng, self.side, self.window_bars, episode)
+        return sample_orders(self.dataset, n, rng, self.config.side, self.layout.window_bars, episode)
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts.
@@ -111,7 +90,7 @@ class ExecutionTask:
         """
         n = self.sim.num_orders
         actions = np.asarray(actions)
-        if self.action_type == "discrete":
+        if self.config.action_type == "discrete":
             if actions.shape not in ((n,), (n, 1)):
                 raise ValueError(f"expected {n} discrete action(s) of shape ({n},), got shape {actions.shape}")
             if actions.dtype.kind not in "iu" and not (

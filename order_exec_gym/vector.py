@@ -9,17 +9,20 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from order_exec_gym.task import DEFAULT_LEVELS, ExecutionTask
+from order_exec_gym.config import ExecutionConfig
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.task import ExecutionTask
 
 
 class OrderExecutionVectorEnv(VectorEnv):
     """``num_envs`` orders on one :class:`~order_exec_gym.simulator.ExecutionSimulator`, with autoreset.
 
-    Takes :class:`~order_exec_gym.env.OrderExecutionEnv`'s keyword arguments plus ``num_envs`` and
-    ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default: the step after an episode ends resets
-    that sub-env and returns its first observation with reward 0) or ``AutoresetMode.SAME_STEP`` (a finished
-    sub-env is reset within the same step; its last observation is in ``infos["final_obs"]`` and its last info
-    in ``infos["final_info"]``, as arrays masked by ``infos["_final_obs"]``).
+    Takes :class:`~order_exec_gym.env.OrderExecutionEnv`'s keyword arguments (``data``, ``split`` and the
+    :class:`~order_exec_gym.config.ExecutionConfig` settings) plus ``num_envs`` and ``autoreset_mode``:
+    ``AutoresetMode.NEXT_STEP`` (Gymnasium's default: the step after an episode ends resets that sub-env and
+    returns its first observation with reward 0) or ``AutoresetMode.SAME_STEP`` (a finished sub-env is reset
+    within the same step; its last observation is in ``infos["final_obs"]`` and its last info in
+    ``infos["final_info"]``, as arrays masked by ``infos["_final_obs"]``).
 
     ``reset(options={"orders": Orders})`` starts the given orders (one per sub-env); later autoresets draw
     new orders with the env's RNG.
@@ -34,29 +37,17 @@ class OrderExecutionVectorEnv(VectorEnv):
     def __init__(
         self,
         num_envs: int = 1,
-        data=None,
+        data: MarketDataset | str | None = None,
         split: str = "train",
-        side: str = "sell",
-        step_minutes: int = 30,
-        alpha: float = 0.01,
-        action_type: str = "discrete",
-        levels=DEFAULT_LEVELS,
-        lookback: int = 30,
-        privileged: bool = False,
-        reward_scale: float = 1.0,
-        benchmark: str = "mean",
-        window_minutes: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        **settings: Any,
     ):
         if render_mode is not None:
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
+        self.task = ExecutionTask(ExecutionConfig.from_kwargs(settings), data, split, num_envs)
+        self.config = self.task.config
         self.num_envs = num_envs
-        self.task = ExecutionTask(
-            num_envs, data=data, split=split, side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type,
-            levels=levels, lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
-            window_minutes=window_minutes,
-        )
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         if self.autoreset_mode == AutoresetMode.DISABLED:
             raise ValueError("OrderExecutionVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
@@ -115,7 +106,7 @@ class OrderExecutionVectorEnv(VectorEnv):
             ):
                 infos[key] = np.where(done, values, 0.0)
                 infos[f"_{key}"] = done
-        rewards = result.reward * task.reward_scale
+        rewards = result.reward * self.config.reward_scale
         truncations = np.zeros(self.num_envs, dtype=bool)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._needs_reset = done

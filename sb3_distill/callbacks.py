@@ -7,6 +7,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
+from order_exec_gym.config import split_env_kwargs
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.evaluation import evaluate
 
@@ -18,8 +19,8 @@ class BestOnValidation(BaseCallback):
     Selection uses only the validation split, never the test split.
 
     :param data: the market (a dataset, preset name or saved directory)
-    :param env_kwargs: ``OrderExec-v0`` keyword arguments of the training env (``data``, ``split`` and
-        ``privileged`` are set by the evaluation)
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments of the training env (its ``data`` and ``split`` are not
+        used: the evaluation trades ``data``'s ``split``; ``privileged`` is given to models that read it)
     :param split: the validation split
     :param eval_freq: env steps between evaluations
     :param n_orders: orders per evaluation (None: every episode of the split once)
@@ -39,7 +40,7 @@ class BestOnValidation(BaseCallback):
     ):
         super().__init__()
         self.data = data
-        self.env_kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in ("data", "split", "privileged")}
+        self.config = split_env_kwargs(env_kwargs)[2].replace(privileged=False)  # evaluate adds it if the model reads it
         self.split = split
         self.eval_freq = eval_freq
         self.n_orders = n_orders
@@ -64,7 +65,7 @@ class BestOnValidation(BaseCallback):
 
     def _evaluate(self) -> None:
         self._last_eval = self.num_timesteps
-        result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, env_kwargs=self.env_kwargs)
+        result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, env_kwargs=self.config)
         score = float(result.summary[self.metric])
         self.history.append((self.num_timesteps, score))
         self.logger.record(f"valid/{self.metric}", score)

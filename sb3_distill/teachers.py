@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -18,7 +18,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from order_exec_gym import oracle
 from order_exec_gym.baselines import find_task
-from order_exec_gym.task import DEFAULT_LEVELS
+from order_exec_gym.config import ExecutionConfig
 
 Observations = dict[str, np.ndarray | th.Tensor]
 
@@ -68,42 +68,35 @@ class OracleTeacher:
     (:func:`order_exec_gym.oracle.water_fill`). Exact for ``benchmark="mean"``; with ``"vwap"`` the benchmark is
     approximated by the window's mean price.
 
-    :param env: an OrderExec env (single, vector, or SB3 ``VecEnv``, wrapped or not) to take the step length,
-        ``alpha``, levels and action type from; or None, and give them below
-    :param step_bars: bars per decision step (``step_minutes`` over the bar length)
-    :param alpha: the env's temporary-impact penalty
-    :param levels: the env's discrete levels
-    :param action_type: ``"discrete"`` or ``"continuous"``
+    :param env: an OrderExec env (single, vector, or SB3 ``VecEnv``, wrapped or not) to take the settings and the
+        bar length from; or None, and give them below
+    :param config: the env's settings (an :class:`~order_exec_gym.config.ExecutionConfig` or a mapping of its
+        fields: ``step_minutes``, ``alpha``, ``levels``, ``action_type``)
+    :param bar_minutes: the bar length of the env's data, in minutes
     """
 
     #: Reads the privileged observation (for :func:`~order_exec_gym.evaluation.evaluate`).
     needs_privileged = True
 
-    def __init__(
-        self,
-        env: Any = None,
-        step_bars: int | None = None,
-        alpha: float = 0.01,
-        levels: Sequence[float] = DEFAULT_LEVELS,
-        action_type: str = "discrete",
-    ):
+    def __init__(self, env: Any = None, *, config: ExecutionConfig | Mapping[str, Any] | None = None, bar_minutes: int | None = None):
         if env is not None:
+            if config is not None or bar_minutes is not None:
+                raise ValueError("OracleTeacher takes an env, or config and bar_minutes, not both")
             task = find_task(env)
-            step_bars, alpha, levels, action_type = task.step_bars, task.sim.alpha, task.levels, task.action_type
-        if step_bars is None:
-            raise ValueError("OracleTeacher needs an env or step_bars")
-        self.step_bars = int(step_bars)
-        self.alpha = float(alpha)
-        self.levels = np.asarray(levels, dtype=np.float64)
-        self.action_type = action_type
+            config, bar_minutes = task.config, task.dataset.bar_minutes
+        elif bar_minutes is None:
+            raise ValueError("OracleTeacher needs an env, or config and bar_minutes")
+        self.config = ExecutionConfig.from_kwargs(config)
+        self.step_bars = self.config.in_bars(bar_minutes).step_bars
+        self.levels = np.asarray(self.config.levels, dtype=np.float64)
 
     def __call__(self, observations: Observations) -> np.ndarray:
         observations = as_numpy(observations)
         returns, n_steps, t = oracle.step_returns_from_observation(observations, self.step_bars)
         remaining = observations["private"][:, 0].astype(np.float64)
-        if self.action_type == "discrete":
-            return oracle.best_discrete_action(returns, n_steps, t, remaining, self.alpha, self.levels)
+        alpha = self.config.alpha
+        if self.config.action_type == "discrete":
+            return oracle.best_discrete_action(returns, n_steps, t, remaining, alpha, self.levels)
         returns[np.arange(returns.shape[1]) < t[:, None]] = np.nan
-        plan = oracle.water_fill(returns, remaining, self.alpha)
+        plan = oracle.water_fill(returns, remaining, alpha)
         return plan[np.arange(len(plan)), t].astype(np.float32)[:, None]
-

@@ -1,15 +1,19 @@
 """Training recipes for the OPD pipeline: a privileged PPO teacher, a distilled recurrent student, and the same
 student without distillation, all on :class:`~sb3_distill.vec_env.OrderExecutionVecEnv`.
 
-Every function takes the env's keyword arguments (``OrderExec-v0``'s: data, split, step_minutes, alpha,
-action_type, ...), a step budget and a seed, and returns the trained SB3 model. Rewards are ~1e-4 per step, so the
-training env divides them by a running estimate of the return's standard deviation (``VecNormalize`` on rewards
-only: observations are untouched, so the models need no wrapper at prediction time). Hyperparameters are the
-module's defaults (:data:`TEACHER_KWARGS`, :data:`STUDENT_KWARGS`), overridable with ``**algo_kwargs``.
+One implementation, :func:`train`, trains every kind of model of :data:`RECIPES`; ``train_teacher``,
+``train_student``, ``train_ppo`` and ``train_dqn`` name its uses. Each takes the env's keyword arguments
+(``OrderExec-v0``'s: data, split, step_minutes, alpha, action_type, ...), a step budget and a seed, and returns the
+trained SB3 model. Rewards are ~1e-4 per step, so the training env divides them by a running estimate of the
+return's standard deviation (``VecNormalize`` on rewards only: observations are untouched, so the models need no
+wrapper at prediction time). Hyperparameters are the recipes' defaults (:data:`TEACHER_KWARGS`,
+:data:`STUDENT_KWARGS`, :data:`DQN_KWARGS`), overridable with ``**algo_kwargs``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,9 +22,11 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm.auto import tqdm
 
+from order_exec_gym.config import split_env_kwargs
 from sb3_distill.distill_ppo import DistillRecurrentPPO
 from sb3_distill.policies import StudentLstmPolicy, TeacherPolicy
 from sb3_distill.teachers import OracleTeacher, PolicyTeacher, Teacher
@@ -72,16 +78,42 @@ class ProgressBar(BaseCallback):
         self.bar.close()
 
 
-def make_training_env(env_kwargs: dict[str, Any] | None, n_envs: int, seed: int, privileged: bool) -> VecEnv:
-    """``n_envs`` batched orders, monitored (episode rewards for the logs), rewards normalised, seeded."""
-    kwargs = {**(env_kwargs or {}), "privileged": privileged}
-    env = VecMonitor(OrderExecutionVecEnv(n_envs, **kwargs))
+def make_training_env(env_kwargs: Mapping[str, Any] | None, n_envs: int, seed: int, privileged: bool) -> VecEnv:
+    """``n_envs`` batched orders, monitored (episode rewards for the logs), rewards normalised, seeded.
+
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments (``data``, ``split`` and the settings); ``privileged``
+        is set by the last argument
+    """
+    data, split, config = split_env_kwargs(env_kwargs)
+    env = VecMonitor(OrderExecutionVecEnv(n_envs, data=data, split=split, **config.replace(privileged=privileged)))
     env.seed(seed)
     return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=1.0)
 
 
-def train_teacher(
-    env_kwargs: dict[str, Any] | None = None,
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of model is trained: the algorithm, its policy, its default settings, and whether its env
+    carries the privileged observation."""
+
+    algorithm: type[BaseAlgorithm]
+    policy: str | type[BasePolicy]
+    defaults: dict[str, Any]
+    privileged: bool
+
+
+#: Every model the OPD pipeline trains, by name (the names of ``order-exec train`` and of the tensorboard runs).
+RECIPES: dict[str, Recipe] = {
+    "teacher": Recipe(PPO, TeacherPolicy, TEACHER_KWARGS, privileged=True),
+    "student": Recipe(DistillRecurrentPPO, StudentLstmPolicy, STUDENT_KWARGS, privileged=True),
+    "recurrent_ppo": Recipe(RecurrentPPO, "MultiInputLstmPolicy", STUDENT_KWARGS, privileged=False),
+    "ppo": Recipe(PPO, "MultiInputPolicy", TEACHER_KWARGS, privileged=False),
+    "dqn": Recipe(DQN, "MultiInputPolicy", DQN_KWARGS, privileged=False),
+}
+
+
+def train(
+    kind: str,
+    env_kwargs: Mapping[str, Any] | None = None,
     total_timesteps: int = 100_000,
     seed: int = 0,
     n_envs: int = 16,
@@ -90,10 +122,12 @@ def train_teacher(
     verbose: int = 0,
     callback: BaseCallback | None = None,
     **algo_kwargs: Any,
-) -> PPO:
-    """Train the teacher: PPO with a :class:`~sb3_distill.policies.TeacherPolicy` on the privileged env.
+) -> BaseAlgorithm:
+    """Train the model of :data:`RECIPES` ``kind`` on :func:`make_training_env` and return it.
 
-    :param env_kwargs: ``OrderExec-v0`` keyword arguments (``privileged`` is forced on)
+    :param kind: ``"teacher"``, ``"student"``, ``"recurrent_ppo"``, ``"ppo"`` or ``"dqn"``
+    :param env_kwargs: ``OrderExec-v0`` keyword arguments (``data``, ``split`` and the settings; ``privileged`` is
+        set by the recipe)
     :param total_timesteps: env steps (decisions) to train for
     :param seed: seed of the model and the env
     :param n_envs: orders stepped in parallel
@@ -101,115 +135,67 @@ def train_teacher(
     :param tensorboard_log: tensorboard directory, or None
     :param verbose: SB3 verbosity
     :param callback: an extra SB3 callback, e.g. :class:`~sb3_distill.callbacks.BestOnValidation`
-    :param algo_kwargs: PPO arguments overriding :data:`TEACHER_KWARGS`
+    :param algo_kwargs: arguments of the algorithm overriding the recipe's defaults
     """
+    if kind not in RECIPES:
+        raise ValueError(f"unknown kind {kind!r}; choose from {list(RECIPES)}")
+    recipe = RECIPES[kind]
     th.set_num_threads(1)
-    env = make_training_env(env_kwargs, n_envs, seed, privileged=True)
-    kwargs = {**TEACHER_KWARGS, **algo_kwargs}
-    model = PPO(TeacherPolicy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
-    return model.learn(total_timesteps, callback=_callbacks("teacher", progress_bar, callback), tb_log_name="teacher")
+    env = make_training_env(env_kwargs, n_envs, seed, recipe.privileged)
+    kwargs = {**recipe.defaults, **algo_kwargs}
+    if kind == "student":
+        kwargs["teacher"] = as_teacher(kwargs.get("teacher"), env)
+    model = recipe.algorithm(recipe.policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    callbacks = [c for c in (ProgressBar(kind) if progress_bar else None, callback) if c is not None]
+    return model.learn(total_timesteps, callback=callbacks, tb_log_name=kind)
+
+
+def as_teacher(teacher: Teacher | BaseAlgorithm | str | None, env: VecEnv) -> Teacher:
+    """A :class:`~sb3_distill.teachers.Teacher` from a teacher, a trained SB3 model (wrapped in a
+    :class:`~sb3_distill.teachers.PolicyTeacher`), or ``"oracle"`` (the :class:`~sb3_distill.teachers.OracleTeacher`
+    of ``env``)."""
+    if isinstance(teacher, BaseAlgorithm):
+        return PolicyTeacher(teacher)
+    if teacher == "oracle":
+        return OracleTeacher(env)
+    if isinstance(teacher, str) or teacher is None:
+        raise ValueError(f"teacher must be a Teacher, an SB3 model or 'oracle', got {teacher!r}")
+    return teacher
+
+
+def train_teacher(env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> PPO:
+    """Train the teacher: PPO with a :class:`~sb3_distill.policies.TeacherPolicy` on the privileged env
+    (:data:`TEACHER_KWARGS`). Arguments as in :func:`train`."""
+    return train("teacher", env_kwargs, **kwargs)
 
 
 def train_student(
-    teacher: Teacher | BaseAlgorithm | str,
-    env_kwargs: dict[str, Any] | None = None,
-    total_timesteps: int = 100_000,
-    seed: int = 0,
-    distill_coef: float | Any = 0.01,
-    n_envs: int = 16,
-    progress_bar: bool = False,
-    tensorboard_log: str | None = None,
-    verbose: int = 0,
-    callback: BaseCallback | None = None,
-    **algo_kwargs: Any,
+    teacher: Teacher | BaseAlgorithm | str, env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> DistillRecurrentPPO:
     """Train the student: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO` with a ``StudentLstmPolicy`` on the
-    privileged env (its policy ignores the privileged key; the teacher reads it).
+    privileged env (its policy ignores the privileged key; the teacher reads it) (:data:`STUDENT_KWARGS`).
 
-    :param teacher: a :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model (wrapped in a
-        :class:`~sb3_distill.teachers.PolicyTeacher`), or ``"oracle"`` for the
-        :class:`~sb3_distill.teachers.OracleTeacher`
-    :param distill_coef: mu, a float or a schedule of the progress remaining
-    :param algo_kwargs: DistillRecurrentPPO arguments overriding :data:`STUDENT_KWARGS`
+    :param teacher: a :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model, or ``"oracle"`` (see
+        :func:`as_teacher`)
 
-    Other arguments as in :func:`train_teacher`.
+    Other arguments as in :func:`train`, e.g. ``distill_coef`` (mu, a float or a schedule of the progress
+    remaining; DistillRecurrentPPO's default otherwise).
     """
-    th.set_num_threads(1)
-    env = make_training_env(env_kwargs, n_envs, seed, privileged=True)
-    if isinstance(teacher, str):
-        if teacher != "oracle":
-            raise ValueError(f"teacher must be a Teacher, an SB3 model or 'oracle', got {teacher!r}")
-        teacher = OracleTeacher(env)
-    elif isinstance(teacher, BaseAlgorithm):
-        teacher = PolicyTeacher(teacher)
-    model = DistillRecurrentPPO(
-        StudentLstmPolicy,
-        env,
-        teacher=teacher,
-        distill_coef=distill_coef,
-        seed=seed,
-        tensorboard_log=tensorboard_log,
-        verbose=verbose,
-        **{**STUDENT_KWARGS, **algo_kwargs},
-    )
-    return model.learn(total_timesteps, callback=_callbacks("student", progress_bar, callback), tb_log_name="student")
+    return train("student", env_kwargs, teacher=teacher, **kwargs)
 
 
-def train_ppo(
-    env_kwargs: dict[str, Any] | None = None,
-    total_timesteps: int = 100_000,
-    seed: int = 0,
-    n_envs: int = 16,
-    recurrent: bool = True,
-    progress_bar: bool = False,
-    tensorboard_log: str | None = None,
-    verbose: int = 0,
-    callback: BaseCallback | None = None,
-    **algo_kwargs: Any,
-) -> RecurrentPPO | PPO:
+def train_ppo(env_kwargs: Mapping[str, Any] | None = None, recurrent: bool = True, **kwargs: Any) -> RecurrentPPO | PPO:
     """Train the baseline without distillation on the public env (no privileged key).
 
     :param recurrent: RecurrentPPO with the student's settings (:data:`STUDENT_KWARGS`, the same network as the
         student's); False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
-    :param algo_kwargs: arguments overriding those defaults
 
-    Other arguments as in :func:`train_teacher`.
+    Other arguments as in :func:`train`.
     """
-    th.set_num_threads(1)
-    env = make_training_env(env_kwargs, n_envs, seed, privileged=False)
-    if recurrent:
-        algorithm, policy, defaults = RecurrentPPO, "MultiInputLstmPolicy", STUDENT_KWARGS
-    else:
-        algorithm, policy, defaults = PPO, "MultiInputPolicy", TEACHER_KWARGS
-    kwargs = {**defaults, **algo_kwargs}
-    model = algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
-    name = "recurrent_ppo" if recurrent else "ppo"
-    return model.learn(total_timesteps, callback=_callbacks(name, progress_bar, callback), tb_log_name=name)
+    return train("recurrent_ppo" if recurrent else "ppo", env_kwargs, **kwargs)
 
 
-def train_dqn(
-    env_kwargs: dict[str, Any] | None = None,
-    total_timesteps: int = 100_000,
-    seed: int = 0,
-    n_envs: int = 16,
-    progress_bar: bool = False,
-    tensorboard_log: str | None = None,
-    verbose: int = 0,
-    callback: BaseCallback | None = None,
-    **algo_kwargs: Any,
-) -> DQN:
-    """Train DQN (``MultiInputPolicy``, public observation only), the paper's value-based baseline; discrete actions.
-
-    :param algo_kwargs: DQN arguments overriding :data:`DQN_KWARGS`
-
-    Other arguments as in :func:`train_teacher`.
-    """
-    th.set_num_threads(1)
-    env = make_training_env(env_kwargs, n_envs, seed, privileged=False)
-    kwargs = {**DQN_KWARGS, **algo_kwargs}
-    model = DQN("MultiInputPolicy", env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
-    return model.learn(total_timesteps, callback=_callbacks("dqn", progress_bar, callback), tb_log_name="dqn")
-
-
-def _callbacks(name: str, progress_bar: bool, callback: BaseCallback | None) -> list[BaseCallback]:
-    return [c for c in (ProgressBar(name) if progress_bar else None, callback) if c is not None]
+def train_dqn(env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> DQN:
+    """Train DQN (``MultiInputPolicy``, public observation only; :data:`DQN_KWARGS`), the paper's value-based
+    baseline; discrete actions. Arguments as in :func:`train`."""
+    return train("dqn", env_kwargs, **kwargs)

@@ -20,13 +20,13 @@ from order_exec_gym.baselines import (
     VWAP,
     AlmgrenChriss,
     Oracle,
-    RandomAgent,
-    find_task,
+    Random,
     make_baseline,
 )
+from order_exec_gym.config import PAPER_LEVELS
 from order_exec_gym.evaluation import evaluate
 from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid
-from order_exec_gym.task import PAPER_LEVELS, ExecutionTask
+from order_exec_gym.task import ExecutionTask
 from order_exec_gym.vector import OrderExecutionVectorEnv
 from sb3_distill.vec_env import OrderExecutionVecEnv
 from tests.conftest import random_market
@@ -75,19 +75,21 @@ def test_discrete_oracle_matches_brute_force(levels, n_steps, alpha):
     market = random_market(rng, 3, 3 * n_steps)
     order = Order(int(rng.integers(3)), "buy", 0, 3 * n_steps)
     sequences = np.array(list(itertools.product(range(len(levels)), repeat=n_steps)))
-    task = ExecutionTask(len(sequences), market, "train", side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
+    config = dict(side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
+    task = ExecutionTask(config, market, "train", num_orders=len(sequences))
     task.reset(Orders.from_orders([order] * len(sequences), market))
     active = np.ones(len(sequences), dtype=bool)
     for j in range(n_steps):
         active &= ~task.sim.step(task.ratios(sequences[:, j]), active).done
     best = task.sim.total_reward.max()
 
-    env = gym.make("OrderExec-v0", data=market, side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
+    env = gym.make("OrderExec-v0", data=market, **config)
     oracle = Oracle(env)
     obs, _ = env.reset(options={"order": order})
-    done = False
+    state, done = oracle.plan(env), False
     while not done:
-        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+        action, state = oracle.predict(obs, state)
+        obs, _, done, _, info = env.step(action)
     assert info["episode_reward"] == pytest.approx(best, abs=1e-13)
 
 
@@ -131,9 +133,10 @@ def test_continuous_oracle_matches_scipy(seed, alpha):
     env = gym.make("OrderExec-v0", data=market, step_minutes=step, alpha=alpha, action_type="continuous", lookback=5)
     oracle = Oracle(env)
     obs, _ = env.reset(options={"order": order})
-    done = False
+    state, done = oracle.plan(env), False
     while not done:
-        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+        action, state = oracle.predict(obs, state)
+        obs, _, done, _, info = env.step(action)
     assert info["episode_reward"] >= -solution.fun - 1e-12
     assert info["episode_reward"] == pytest.approx(-solution.fun, abs=1e-9)
 
@@ -143,14 +146,15 @@ def test_oracle_replans_when_the_state_leaves_its_plan(small_market):
     env = gym.make("OrderExec-v0", data=small_market, split="test", action_type="continuous", alpha=0.01)
     oracle = Oracle(env)
     obs, _ = env.reset(options={"order": Order(2, "sell")})
-    oracle.predict(obs)
+    _, state = oracle.predict(obs, oracle.plan(env))
     obs, *_ = env.step(np.array([0.4]))  # not the Oracle's choice
     sim = env.unwrapped.task.sim
     returns = sim.step_return[0, : sim.n_steps[0]]
     done = False
     executed = [0.4]
     while not done:
-        obs, _, done, _, info = env.step(oracle.predict(obs)[0])
+        action, state = oracle.predict(obs, state)
+        obs, _, done, _, info = env.step(action)
         executed.append(info["executed"])
     rest = np.zeros(len(returns) - 1)
     rest[: len(executed) - 1] = executed[1:]  # the order may complete before its last step
@@ -176,7 +180,7 @@ def test_twap_has_zero_price_advantage_at_one_minute_steps(small_market, action_
 @pytest.mark.parametrize("risk_aversion", [0.0, 1e-14])
 def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
     kwargs = dict(action_type=action_type, step_minutes=20)
-    task = ExecutionTask(1, small_market, "train", **kwargs)
+    task = ExecutionTask(kwargs, small_market)
     ac = evaluate(AlmgrenChriss(task, risk_aversion=risk_aversion), small_market, env_kwargs=kwargs)
     twap = evaluate("TWAP", small_market, env_kwargs=kwargs)
     if risk_aversion == 0.0:
@@ -187,7 +191,7 @@ def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
 @pytest.mark.parametrize(("step", "risk_aversion", "alpha"), [(30, 10.0, 0.01), (7, 1.0, 0.05), (1, 100.0, 0.01), (30, 1e6, 0.01)])
 def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversion, alpha):
     kwargs = dict(action_type="continuous", step_minutes=step, alpha=alpha)
-    task = ExecutionTask(1, small_market, "train", **kwargs)
+    task = ExecutionTask(kwargs, small_market)
     ac = AlmgrenChriss(task, risk_aversion=risk_aversion)
 
     train = small_market.split("train")
@@ -209,7 +213,7 @@ def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversio
 
 
 def test_almgren_chriss_without_impact_trades_at_once(small_market):
-    task = ExecutionTask(1, small_market, "train", action_type="continuous", alpha=0.0)
+    task = ExecutionTask(dict(action_type="continuous", alpha=0.0), small_market)
     result = evaluate(AlmgrenChriss(task, risk_aversion=1.0), small_market, env_kwargs=dict(action_type="continuous", alpha=0.0))
     np.testing.assert_allclose(result.schedules[:, 0], 1.0)
     with pytest.raises(ValueError, match="eta - gamma"):
@@ -264,7 +268,7 @@ def make_envs(market, **kwargs):
         "single": gym.make("OrderExec-v0", data=market, **kwargs),
         "vector": gym.make_vec("OrderExec-v0", num_envs=3, vectorization_mode="vector_entry_point", data=market, **kwargs),
         "sb3": OrderExecutionVecEnv(3, data=market, **kwargs),
-        "task": ExecutionTask(3, market, **kwargs),
+        "task": ExecutionTask(kwargs, market, num_orders=3),
     }
 
 
@@ -274,15 +278,14 @@ def test_predict_on_single_and_batched_observations(small_market, action_type, n
     envs = make_envs(small_market, action_type=action_type)
     single = make_baseline(name, envs["single"], data=small_market)
     obs, _ = envs["single"].reset(seed=0)
-    action, state = single.predict(obs, state="kept", episode_start=np.ones(1, bool))
-    assert state == "kept"
+    state = single.plan(envs["single"])
+    action, state = single.predict(obs, state=state, episode_start=np.ones(1, bool))
     assert envs["single"].action_space.contains(np.asarray(action, dtype=envs["single"].action_space.dtype))
     envs["single"].step(action)
 
     for key in ("vector", "sb3", "task"):
         env = envs[key]
         baseline = make_baseline(name, env, data=small_market)
-        assert baseline.task is find_task(env)
         if key == "vector":
             batch, _ = env.reset(seed=1)
         elif key == "sb3":
@@ -290,29 +293,61 @@ def test_predict_on_single_and_batched_observations(small_market, action_type, n
         else:
             env.reset(env.sample(3, np.random.default_rng(0)))
             batch = env.observe()
-        actions, _ = baseline.predict(batch)
+        actions, _ = baseline.predict(batch, state=baseline.plan(env))
         assert actions.shape == ((3,) if action_type == "discrete" else (3, 1))
-        if key == "vector":
-            env.step(actions)
-        elif key == "sb3":
+        if key != "task":
             env.step(actions)
     with pytest.raises(TypeError, match="ExecutionTask"):
         TWAP(object())
 
 
-def test_baselines_reading_the_simulator_need_one_observation_per_slot(small_market):
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+@pytest.mark.parametrize("name", ["VWAP", "Oracle"])
+def test_a_baseline_acts_on_its_arguments_only_whichever_env_it_was_built_from(small_market, action_type, name):
+    """Built from a single env on the train split or from a vector env on the test split, stepped or not, the
+    same baseline gives the same actions for the same observation and plan."""
+    kwargs = dict(action_type=action_type, step_minutes=20)
+    single = gym.make("OrderExec-v0", data=small_market, split="train", **kwargs)
+    vector = OrderExecutionVectorEnv(5, data=small_market, split="test", **kwargs)
+    target = OrderExecutionVectorEnv(4, data=small_market, split="valid", **kwargs)
+    built = [make_baseline(name, single, data=small_market), make_baseline(name, vector, data=small_market)]
+    single.reset(seed=0)
+    vector.reset(seed=0)
+    obs, _ = target.reset(seed=2)
+    for _ in range(3):  # walk into the episodes, with actions nobody planned
+        obs, *_ = target.step(target.action_space.sample() if action_type == "discrete" else np.full((4, 1), 0.1))
+    plan = built[0].plan(target)
+    actions = [baseline.predict(obs, state=baseline.plan(target))[0] for baseline in built]
+    for env in (single, vector):  # the envs the baselines came from move on: nothing changes
+        env.step(env.action_space.sample())
+    actions += [baseline.predict(obs, state=built[0].plan(target))[0] for baseline in built]
+    actions.append(built[1].predict(obs, state=plan)[0])
+    for other in actions[1:]:
+        np.testing.assert_array_equal(actions[0], other)
+
+
+def test_plans_are_checked_against_the_observations_and_the_config(small_market):
     venv = OrderExecutionVectorEnv(3, data=small_market)
     obs, _ = venv.reset(seed=0)
     oracle = Oracle(venv)
-    with pytest.raises(ValueError, match="one observation per slot"):
-        oracle.predict({key: value[:2] for key, value in obs.items()})
+    with pytest.raises(ValueError, match="pass state=oracle.plan"):
+        oracle.predict(obs)
+    with pytest.raises(ValueError, match="covers 3 orders, the observation 2"):
+        oracle.predict({key: value[:2] for key, value in obs.items()}, state=oracle.plan(venv))
+    continuous = OrderExecutionVectorEnv(3, data=small_market, action_type="continuous")
+    with pytest.raises(ValueError, match="was built for action_type='discrete'"):
+        oracle.plan(continuous)
+    with pytest.raises(ValueError, match="alpha"):
+        AlmgrenChriss(venv).plan(OrderExecutionVectorEnv(3, data=small_market, alpha=0.02))
+    assert TWAP(venv).plan(OrderExecutionVectorEnv(3, data=small_market, alpha=0.02, side="buy")) is None
 
 
 def test_random_agent_is_seeded_and_stays_in_the_action_space(small_market):
     kwargs = dict(action_type="continuous")
-    first = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=4), small_market, env_kwargs=kwargs)
-    again = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=4), small_market, env_kwargs=kwargs)
-    other = evaluate(RandomAgent(ExecutionTask(1, small_market), seed=5), small_market, env_kwargs=kwargs)
+    task = ExecutionTask(kwargs, small_market)
+    first = evaluate(Random(task, seed=4), small_market, env_kwargs=kwargs)
+    again = evaluate(Random(task, seed=4), small_market, env_kwargs=kwargs)
+    other = evaluate(Random(task, seed=5), small_market, env_kwargs=kwargs)
     np.testing.assert_array_equal(first.schedules, again.schedules)
     assert not np.array_equal(first.schedules, other.schedules)
     np.testing.assert_allclose(first.schedules.sum(axis=1), 1.0)

@@ -13,7 +13,7 @@ from order_exec_gym.data.presets import PRESETS
 from order_exec_gym.data.readers import shared_data_dir
 from order_exec_gym.data.synthetic import synthetic_bars
 
-AGENTS = ("TWAP", "VWAP", "AC", "Random", "Oracle")
+AGENTS = ("TWAP", "VWAP", "AlmgrenChriss", "Random", "Oracle")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def saved_market(small_market, tmp_path_factory):
 def test_parser_registers_every_command():
     assert len(COMMANDS) >= 2
     parser = build_parser()
-    for argv in (["data", "check", "x.csv"], ["data", "summary"], ["baselines"], ["train", "ppo"], ["evaluate", "m.zip"]):
+    for argv in (["data", "check", "x.csv"], ["data", "summary"], ["baselines"], ["train", "recurrent_ppo"], ["evaluate", "m.zip"]):
         assert callable(parser.parse_args(argv).handler)
     assert main([]) == 2
 
@@ -62,16 +62,37 @@ def test_baselines_prints_the_table_and_writes_outputs(saved_market, tmp_path, c
 
 def test_baselines_options(saved_market, capsys):
     argv = ["baselines", "--data", str(saved_market), "--split", "valid", "--step-minutes", "1", "--side", "random",
-            "--action-type", "continuous", "--agents", "Oracle,AC", "--reference", "TWAP", "--no-progress"]  # fmt: skip
+            "--action-type", "continuous", "--agents", "Oracle,AlmgrenChriss", "--reference", "TWAP", "--levels", "0,1,3",
+            "--lookback", "5", "--benchmark", "vwap", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "step_minutes=1" in printed and "action_type=continuous" in printed
+    assert "side=random step_minutes=1 alpha=0.01 action_type=continuous levels=(0.0, 1.0, 3.0) lookback=5" in printed
+    assert "benchmark=vwap window_minutes=None" in printed
     rows = [line.strip("│ ").split("┆")[0].strip() for line in printed.splitlines() if line.startswith("│ ")]
-    assert rows == ["agent", "TWAP", "Oracle", "AC"]
+    assert rows == ["agent", "TWAP", "Oracle", "AlmgrenChriss"]
     assert main(["baselines", "--data", str(saved_market), "--agents", "TWAP,Nobody"]) == 2
     assert "unknown baselines ['Nobody']" in capsys.readouterr().err
     assert main(["baselines", "--data", str(saved_market), "--step-minutes", "7", "--window-minutes", "10", "--split", "nope"]) == 1
     assert "unknown split 'nope'" in capsys.readouterr().err
+    assert main(["baselines", "--data", str(saved_market), "--alpha", "nan"]) == 1
+    assert "error: alpha must be finite" in capsys.readouterr().err
+    assert main(["baselines", "--data", str(saved_market), "--levels", "0,-1"]) == 1
+    assert "error: levels must be finite and >= 0" in capsys.readouterr().err
+
+
+def test_env_setting_options_are_the_config_fields():
+    """Every ExecutionConfig field is an option of the commands that build envs, with the config's default."""
+    import dataclasses
+
+    from order_exec_gym.config import ExecutionConfig
+
+    parser = build_parser()
+    for argv, excluded in ((["baselines"], {"privileged", "reward_scale"}), (["train", "teacher"], {"privileged"})):
+        args = parser.parse_args(argv)
+        for f in dataclasses.fields(ExecutionConfig):
+            assert hasattr(args, f.name) != (f.name in excluded), f.name
+            if f.name not in excluded:
+                assert getattr(args, f.name) == f.default, f.name
 
 
 def test_data_summary(saved_market, capsys):
@@ -144,9 +165,9 @@ def test_train_teacher_and_evaluate_it(teacher_zip, saved_market, tmp_path, caps
     argv = ["evaluate", str(teacher_zip), "--data", str(saved_market), "--n-orders", "20", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "PPO (--algo ppo), 1024 training steps" in printed and "orders=20" in printed
-    assert table_rows(printed) == ["agent", "model", "TWAP", "VWAP", "AC", "Oracle"]
-    assert pl.read_csv(out / "comparison.csv")["agent"].to_list() == ["model", "TWAP", "VWAP", "AC", "Oracle"]
+    assert "PPO (--algo PPO), 1024 training steps" in printed and "orders=20" in printed
+    assert table_rows(printed) == ["agent", "model", "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
+    assert pl.read_csv(out / "comparison.csv")["agent"].to_list() == ["model", "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
     assert pl.read_parquet(out / "orders.parquet").height == 5 * 20
     for png in ("schedule.png", "pa_distribution.png"):
         assert (out / png).stat().st_size > 5000
@@ -164,7 +185,7 @@ def test_train_student_from_the_saved_teacher(teacher_zip, saved_market, tmp_pat
     argv = ["evaluate", str(out), "--data", str(saved_market), "--name", "student", "--baselines", "TWAP,Oracle"]
     assert main([*argv, "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "DistillRecurrentPPO (--algo distill)" in printed
+    assert "DistillRecurrentPPO (--algo DistillRecurrentPPO)" in printed
     assert table_rows(printed) == ["agent", "student", "TWAP", "Oracle"]
 
 
@@ -174,31 +195,34 @@ def test_train_student_with_the_oracle(saved_market, tmp_path, capsys):
     assert f"to {out}.zip" in capsys.readouterr().out
     assert main(["evaluate", str(out), "--data", str(saved_market), "--baselines", "Oracle", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "(--algo distill)" in printed
+    assert "(--algo DistillRecurrentPPO)" in printed
     assert table_rows(printed) == ["agent", "model", "TWAP", "Oracle"]  # TWAP, the reference, is always there
 
 
 def test_train_ppo_continuous_to_the_default_path(saved_market, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     settings = ["--data", str(saved_market), "--action-type", "continuous", "--step-minutes", "60"]
-    assert main(["train", "ppo", *settings, *TINY]) == 0
-    saved = tmp_path / "models" / "ppo.zip"
+    assert main(["train", "recurrent_ppo", *settings, *TINY]) == 0
+    saved = tmp_path / "models" / "recurrent_ppo.zip"
     assert saved.is_file()
-    assert "saved RecurrentPPO (ppo, 512 steps) to models/ppo.zip" in capsys.readouterr().out
-    argv = ["evaluate", "models/ppo.zip", *settings, "--algo", "recurrent_ppo", "--baselines", "TWAP,AC", "--no-progress"]
+    assert "saved RecurrentPPO (recurrent_ppo, 512 steps) to models/recurrent_ppo.zip" in capsys.readouterr().out
+    argv = ["evaluate", "models/recurrent_ppo.zip", *settings, "--algo", "RecurrentPPO", "--baselines", "TWAP,AlmgrenChriss",
+            "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "RecurrentPPO (--algo recurrent_ppo)" in printed
-    assert "step_minutes=60 action_type=continuous" in printed
-    assert table_rows(printed) == ["agent", "model", "TWAP", "AC"]
+    assert "RecurrentPPO (--algo RecurrentPPO)" in printed
+    assert "step_minutes=60 alpha=0.01 action_type=continuous" in printed
+    assert table_rows(printed) == ["agent", "model", "TWAP", "AlmgrenChriss"]
+    assert main(["evaluate", "models/recurrent_ppo.zip", *settings, "--no-progress"]) == 0
+    assert "RecurrentPPO (--algo RecurrentPPO)" in capsys.readouterr().out  # told apart from the saved policy
     # a continuous model on the default (discrete) env: told which settings to use
-    assert main(["evaluate", "models/ppo.zip", "--data", str(saved_market), "--no-progress"]) == 1
+    assert main(["evaluate", "models/recurrent_ppo.zip", "--data", str(saved_market), "--no-progress"]) == 1
     assert "--action-type continuous" in capsys.readouterr().err
 
 
 def test_train_and_evaluate_errors(teacher_zip, saved_market, tmp_path, capsys):
     data = ["--data", str(saved_market)]
-    assert main(["train", "ppo", *data, "--teacher", "oracle", *TINY]) == 2
+    assert main(["train", "recurrent_ppo", *data, "--teacher", "oracle", *TINY]) == 2
     assert "'train student' only" in capsys.readouterr().err
     assert main(["train", "student", *data, "--teacher", str(tmp_path / "missing.zip"), *TINY]) == 1
     assert capsys.readouterr().err.startswith("error:")
@@ -208,7 +232,28 @@ def test_train_and_evaluate_errors(teacher_zip, saved_market, tmp_path, capsys):
     not_a_model.write_text("not a zip")
     assert main(["evaluate", str(not_a_model), *data]) == 1
     assert "not a model saved by SB3" in capsys.readouterr().err
-    assert main(["evaluate", str(teacher_zip), *data, "--algo", "dqn"]) == 1
+    assert main(["evaluate", str(teacher_zip), *data, "--algo", "DQN"]) == 1
     assert "check --algo" in capsys.readouterr().err
     assert main(["evaluate", str(teacher_zip), *data, "--baselines", "TWAP,Nobody"]) == 2
     assert "unknown baselines ['Nobody']" in capsys.readouterr().err
+    assert main(["evaluate", str(teacher_zip), *data, "--name", "Oracle"]) == 2
+    assert "is a baseline's name" in capsys.readouterr().err
+
+
+def test_the_gym_package_never_imports_sb3_distill(saved_market):
+    """With sb3_distill made unimportable, every module of order_exec_gym imports and order-exec's own commands run;
+    the commands sb3_distill adds are reported unavailable."""
+    script = f"""
+import importlib, pkgutil, sys
+sys.modules["sb3_distill"] = None  # any import of it now fails
+import order_exec_gym
+for module in pkgutil.walk_packages(order_exec_gym.__path__, "order_exec_gym."):
+    importlib.import_module(module.name)
+assert not any(name.startswith("sb3_distill") for name in sys.modules if sys.modules[name] is not None)
+from order_exec_gym.cli import main
+sys.exit(main(["baselines", "--data", {str(saved_market)!r}, "--n-orders", "5", "--agents", "TWAP", "--no-progress"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "│ TWAP" in done.stdout
+    assert "order-exec command 'train' (sb3_distill.cli:add_train) is unavailable" in done.stderr

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
-from order_exec_gym import Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
+from order_exec_gym import ExecutionConfig, Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
 from order_exec_gym.task import ExecutionTask
 from sb3_distill.vec_env import OrderExecutionVecEnv
 from tests.conftest import random_market
@@ -57,7 +57,8 @@ def test_default_env_is_the_paper_setting():
     env = gym.make("OrderExec-v0").unwrapped
     task = env.task
     assert task.dataset.source.startswith("synthetic")
-    assert (task.step_bars, task.sim.alpha, task.side, task.action_type) == (30, 0.01, "sell", "discrete")
+    assert env.config == ExecutionConfig() and task.config is env.config
+    assert (task.layout.step_bars, task.sim.alpha, task.config.side, task.config.action_type) == (30, 0.01, "sell", "discrete")
     np.testing.assert_array_equal(task.levels, [0, 0.5, 1, 1.5, 2])
     obs, info = env.reset(seed=0)
     assert info["n_steps"] == 8 and info["length"] == 240
@@ -311,7 +312,7 @@ def test_orders_that_do_not_fit_are_rejected(small_market):
 
 
 def test_simulator_clips_ratios_to_what_remains(small_market):
-    task = ExecutionTask(3, small_market)
+    task = ExecutionTask(data=small_market, num_orders=3)
     task.reset(Orders.from_orders([Order(0), Order(1), Order(2)], task.dataset))
     result = task.sim.step(np.array([-0.5, 0.3, 7.0]))
     np.testing.assert_array_equal(result.executed, [0.0, 0.3, 1.0])
@@ -340,10 +341,13 @@ def test_bad_arguments_raise(small_market):
 
 def test_step_bars_follow_the_data_bar_length(small_market):
     five_minute = replace(small_market, bar_minutes=5)
-    task = ExecutionTask(1, five_minute, step_minutes=30, lookback=60)
-    assert (task.step_bars, task.lookback) == (6, 12)
-    with pytest.raises(ValueError, match="multiple"):
-        ExecutionTask(1, five_minute, step_minutes=7)
+    task = ExecutionTask({"step_minutes": 30, "lookback": 60}, five_minute)
+    assert (task.layout.step_bars, task.layout.lookback_bars) == (6, 12)
+    assert task.observation_space["public"].shape == (12, 4)
+    with pytest.raises(ValueError, match="step_minutes=7 must be a positive multiple"):
+        ExecutionTask({"step_minutes": 7}, five_minute)
+    with pytest.raises(ValueError, match="window_minutes=12 must be a positive multiple"):
+        ExecutionTask({"window_minutes": 12}, five_minute)
 
 
 def test_sb3_ppo_and_recurrent_ppo_train(small_market):

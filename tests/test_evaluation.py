@@ -14,7 +14,7 @@ from order_exec_gym.baselines import TWAP, Oracle, make_baseline
 from order_exec_gym.evaluation import EvaluationResult, compare, comparison_table, evaluate, evaluate_agents, needs_privileged
 from order_exec_gym.task import ExecutionTask
 
-DETERMINISTIC = ("TWAP", "VWAP", "AC", "Oracle")
+DETERMINISTIC = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle")
 SETTINGS = [
     dict(),
     dict(action_type="continuous", side="random", step_minutes=20),
@@ -31,9 +31,9 @@ def test_single_env_order_by_order_matches_evaluate(small_market, name, kwargs):
     agent = make_baseline(name, env, data=small_market)
     for row in result.orders.iter_rows(named=True):
         obs, _ = env.reset(options={"order": Order(row["episode"], row["side"], row["start"], row["length"])})
-        done, executed = False, []
+        done, executed, state = False, [], agent.plan(env)
         while not done:
-            action, _ = agent.predict(obs, deterministic=True)
+            action, state = agent.predict(obs, state, deterministic=True)
             obs, _, done, _, info = env.step(action)
             executed.append(info["executed"])
         assert info["episode_reward"] == row["reward"]
@@ -54,8 +54,10 @@ def test_vector_env_matches_evaluate(small_market, name, kwargs):
     )
     obs, _ = venv.reset(options={"orders": orders})
     reward, pa, finished = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
-    while not finished.all():
-        obs, _, done, _, info = venv.step(agent.predict(obs)[0])
+    state = agent.plan(venv, orders)
+    while not finished.all():  # rows that finished restart on new orders: their actions no longer count
+        action, state = agent.predict(obs, state)
+        obs, _, done, _, info = venv.step(action)
         first = done & ~finished
         if first.any():
             reward[first], pa[first] = info["episode_reward"][first], info["price_advantage"][first]
@@ -97,7 +99,7 @@ def test_orders_are_replayable(small_market):
     assert first.select(keys).equals(again.select(keys))
     assert not first.select(keys).equals(other.select(keys))
     drawn = evaluate("TWAP", small_market, "valid", n_orders=50, seed=3, env_kwargs=kwargs).orders
-    assert drawn.height == 50 and drawn.select(keys).equals(evaluate("AC", small_market, "valid", n_orders=50, seed=3, env_kwargs=kwargs).orders.select(keys))
+    assert drawn.height == 50 and drawn.select(keys).equals(evaluate("AlmgrenChriss", small_market, "valid", n_orders=50, seed=3, env_kwargs=kwargs).orders.select(keys))
     assert (drawn["length"] == 90).all()
 
 
@@ -124,15 +126,17 @@ def test_callables_and_privileged_agents(small_market):
         evaluate(lambda obs: np.full(len(obs["private"]), 9), small_market)
     with pytest.raises(TypeError, match="cannot evaluate"):
         evaluate(42, small_market)
-    with pytest.raises(ValueError, match="env_kwargs may not set 'split'"):
+    with pytest.raises(ValueError, match="split select the market"):
         evaluate("TWAP", small_market, env_kwargs={"split": "train"})
 
 
-def test_evaluation_leaves_the_callers_baseline_bound_to_its_env(small_market):
-    task = ExecutionTask(1, small_market)
-    oracle = Oracle(task)
-    result = evaluate(oracle, small_market, n_orders=7)
-    assert oracle.task is task and result.summary["n_orders"] == 7
+def test_one_baseline_evaluates_any_orders_of_its_configuration(small_market):
+    oracle = Oracle(ExecutionTask(data=small_market))
+    seven, twelve = evaluate(oracle, small_market, n_orders=7), evaluate(oracle, small_market, n_orders=12, seed=1)
+    assert (seven.summary["n_orders"], twelve.summary["n_orders"]) == (7, 12)
+    assert twelve.orders["reward"].equals(evaluate("Oracle", small_market, n_orders=12, seed=1).orders["reward"])
+    with pytest.raises(ValueError, match="was built for action_type='discrete'"):
+        evaluate(oracle, small_market, env_kwargs={"action_type": "continuous"})
 
 
 def test_predict_gets_the_recurrent_state_and_episode_starts(small_market):
@@ -173,8 +177,8 @@ def test_sb3_models(small_market, recurrent):
 
 
 def test_compare(small_market):
-    table = compare({"AC": "AC", "Oracle": "Oracle", "twap again": TWAP(ExecutionTask(1, small_market))}, small_market, n_orders=40, seed=1)
-    assert table["agent"].to_list() == ["TWAP", "AC", "Oracle", "twap again"]
+    table = compare({"AlmgrenChriss": "AlmgrenChriss", "Oracle": "Oracle", "twap again": TWAP(ExecutionTask(data=small_market))}, small_market, n_orders=40, seed=1)
+    assert table["agent"].to_list() == ["TWAP", "AlmgrenChriss", "Oracle", "twap again"]
     assert table.columns == ["agent", "mean_reward", "pa_mean", "pa_std", "glr", "n_orders", "pa_diff", "ci_low", "ci_high"]
     twap = table.row(0, named=True)
     assert twap["pa_diff"] == twap["ci_low"] == twap["ci_high"] == 0.0
@@ -184,9 +188,9 @@ def test_compare(small_market):
     assert (table["n_orders"] == 40).all()
     assert table.row(3, named=True)["pa_diff"] == 0.0
 
-    assert compare({"AC": "AC"}, small_market, n_orders=10, reference=None)["pa_diff"].is_null().all()
+    assert compare({"AlmgrenChriss": "AlmgrenChriss"}, small_market, n_orders=10, reference=None)["pa_diff"].is_null().all()
     with pytest.raises(KeyError, match="reference"):
-        compare({"AC": "AC"}, small_market, reference="nobody")
+        compare({"AlmgrenChriss": "AlmgrenChriss"}, small_market, reference="nobody")
     results = evaluate_agents({"TWAP": "TWAP"}, small_market, n_orders=5, seed=0)
     results["other"] = evaluate("TWAP", small_market, n_orders=5, seed=1)
     with pytest.raises(ValueError, match="different orders"):

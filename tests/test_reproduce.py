@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_quick_reproduction_writes_the_table_and_plots(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reproduce_opd.py"), "--quick", "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
     results = (tmp_path / "RESULTS.md").read_text()
-    for agent in ("TWAP", "VWAP", "Almgren-Chriss", "Oracle (bound)", "teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN"):
+    for agent in ("TWAP", "VWAP", "AlmgrenChriss", "Oracle (bound)", "teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN"):
         assert f"| {agent} |" in results
     rows = {row["agent"]: row for row in json.loads((tmp_path / "quick.json").read_text())["rows"]}
     oracle = rows.pop("Oracle (bound)")["mean_reward"]

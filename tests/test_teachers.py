@@ -8,6 +8,7 @@ import pytest
 import torch as th
 
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
+from order_exec_gym import ExecutionConfig
 from order_exec_gym.evaluation import evaluate
 from sb3_distill import OracleTeacher, OrderExecutionVecEnv, Teacher
 
@@ -30,14 +31,17 @@ def test_oracle_teacher_from_arguments_or_any_env(small_market):
     venv = OrderExecutionVecEnv(5, data=small_market, privileged=True, step_minutes=15, alpha=0.02)
     obs = venv.reset()
     from_env = OracleTeacher(venv)
-    from_args = OracleTeacher(step_bars=15, alpha=0.02)
-    assert (from_env.step_bars, from_env.alpha, from_env.action_type) == (15, 0.02, "discrete")
+    from_args = OracleTeacher(config={"step_minutes": 15, "alpha": 0.02}, bar_minutes=1)
+    assert (from_env.step_bars, from_env.config) == (15, ExecutionConfig(step_minutes=15, alpha=0.02, privileged=True))
     np.testing.assert_array_equal(from_env(obs), from_args(obs))
     np.testing.assert_array_equal(from_env({key: th.as_tensor(value) for key, value in obs.items()}), from_args(obs))
     vector = gym.make_vec("OrderExec-v0", 2, vectorization_mode="vector_entry_point", data=small_market, step_minutes=5)
     assert OracleTeacher(vector).step_bars == 5
-    with pytest.raises(ValueError, match="step_bars"):
+    assert OracleTeacher(config={"step_minutes": 30}, bar_minutes=5).step_bars == 6  # minutes, like everything else
+    with pytest.raises(ValueError, match="bar_minutes"):
         OracleTeacher()
+    with pytest.raises(ValueError, match="step_minutes=7 must be a positive multiple"):
+        OracleTeacher(config={"step_minutes": 7}, bar_minutes=5)
 
 
 def test_greedy_and_dynamic_programme_oracle_actions_earn_the_same(small_market):

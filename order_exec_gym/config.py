@@ -1,0 +1,167 @@
+"""ExecutionConfig: every setting of the order-execution problem, its default, its unit and its check, in one place.
+
+The env (``gym.make("OrderExec-v0", **settings)``), the vector env, the SB3 adapter, the evaluation harness, the
+baselines, the teachers and the command line all build or take one :class:`ExecutionConfig`; nothing else holds a
+default or a check of these settings. The market itself (``data``) and the date ``split`` the orders come from are
+chosen separately: one configuration is trained on one split and evaluated on another.
+
+A config is a read-only mapping of its fields, so it unpacks like keyword arguments:
+``gym.make("OrderExec-v0", **config)``, ``dict(config)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SIDES = ("sell", "buy", "random")
+ACTION_TYPES = ("discrete", "continuous")
+BENCHMARKS = ("mean", "vwap")
+#: Discrete levels in multiples of the TWAP rate 1/T: action 2 is TWAP.
+DEFAULT_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
+#: The levels of the paper's code.
+PAPER_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: What selects the market rather than configuring the problem: arguments of the env, not fields of the config.
+MARKET_ARGUMENTS = ("data", "split")
+
+
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass(frozen=True)
+class ExecutionConfig(Mapping):
+    """The settings of an order-execution problem (see :class:`~order_exec_gym.env.OrderExecutionEnv`).
+
+    Minutes are converted to bars of the data by :meth:`in_bars`, which also checks that they are whole bars.
+    Invalid values raise ``ValueError`` naming the setting.
+    """
+
+    side: str = _setting("sell", "order side: 'sell', 'buy' or 'random' (a fair coin per order)", choices=SIDES)
+    step_minutes: int = _setting(30, "minutes per decision step k (a multiple of the bar length)", unit="minutes")
+    alpha: float = _setting(0.01, "temporary-impact penalty alpha on the executed share squared (>= 0)")
+    action_type: str = _setting("discrete", "action encoding: 'discrete' levels or a 'continuous' ratio", choices=ACTION_TYPES)
+    levels: tuple[float, ...] = _setting(DEFAULT_LEVELS, "discrete levels, in multiples of the TWAP rate 1/T (>= 0)")
+    lookback: int = _setting(30, "minutes of history in the public observation", unit="minutes")
+    privileged: bool = _setting(False, "add the 'privileged' observation: the whole window, future included")
+    reward_scale: float = _setting(1.0, "factor on the reward the agent receives (metrics stay unscaled; > 0)")
+    benchmark: str = _setting("mean", "benchmark price: the window's 'mean' bar price or its 'vwap'", choices=BENCHMARKS)
+    window_minutes: int | None = _setting(None, "order window length; None: the whole session", unit="minutes")
+
+    def __post_init__(self) -> None:
+        _check_choice("side", self.side, SIDES)
+        _check_choice("action_type", self.action_type, ACTION_TYPES)
+        _check_choice("benchmark", self.benchmark, BENCHMARKS)
+        for name in ("step_minutes", "lookback", "window_minutes"):
+            value = getattr(self, name)
+            if value is None and name == "window_minutes":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number of minutes, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        object.__setattr__(self, "alpha", _finite("alpha", self.alpha, low=0.0))
+        object.__setattr__(self, "reward_scale", _finite("reward_scale", self.reward_scale, low=0.0, strict=True))
+        if not isinstance(self.privileged, (bool, np.bool_)):
+            raise ValueError(f"privileged must be True or False, got {self.privileged!r}")
+        object.__setattr__(self, "privileged", bool(self.privileged))
+        object.__setattr__(self, "levels", _levels(self.levels))
+
+    # ------------------------------------------------------------------------------------- a read-only mapping
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    # ----------------------------------------------------------------------------------------------- building
+
+    def replace(self, **changes: Any) -> ExecutionConfig:
+        """A copy with ``changes`` applied (and checked)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_kwargs(cls, settings: Mapping[str, Any] | None = None, **changes: Any) -> ExecutionConfig:
+        """The config of ``settings`` (an :class:`ExecutionConfig` or a mapping of its fields) with ``changes``.
+
+        Unknown names raise ``ValueError`` listing the known ones.
+        """
+        merged = {**(settings or {}), **changes}
+        unknown = sorted(set(merged) - set(cls._names()))
+        if unknown:
+            market = [name for name in unknown if name in MARKET_ARGUMENTS]
+            hint = f" ({', '.join(market)} select the market: pass them separately)" if market else ""
+            raise ValueError(f"unknown OrderExec-v0 settings {unknown}{hint}; the settings are {list(cls._names())}")
+        if isinstance(settings, cls) and not changes:
+            return settings
+        return cls(**merged)
+
+    def in_bars(self, bar_minutes: int) -> BarLayout:
+        """The minute settings in bars of ``bar_minutes`` minutes; each must be a positive multiple of it."""
+        def bars(name: str) -> int | None:
+            minutes = getattr(self, name)
+            if minutes is None:
+                return None
+            if minutes < bar_minutes or minutes % bar_minutes:
+                raise ValueError(f"{name}={minutes} must be a positive multiple of the data's {bar_minutes}-minute bars")
+            return minutes // bar_minutes
+
+        return BarLayout(bars("step_minutes"), bars("lookback"), bars("window_minutes"))
+
+
+@dataclass(frozen=True)
+class BarLayout:
+    """An :class:`ExecutionConfig`'s minutes in bars of the data."""
+
+    step_bars: int
+    lookback_bars: int
+    window_bars: int | None
+
+
+def split_env_kwargs(env_kwargs: Mapping[str, Any] | None) -> tuple[Any, str, ExecutionConfig]:
+    """``(data, split, config)`` from ``OrderExec-v0`` keyword arguments (``data`` and ``split`` optional)."""
+    settings = dict(env_kwargs or {})
+    data = settings.pop("data", None)
+    split = settings.pop("split", "train")
+    return data, split, ExecutionConfig.from_kwargs(settings)
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _finite(name: str, value: Any, low: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise ValueError(f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}")
+    return value
+
+
+def _levels(levels: Any) -> tuple[float, ...]:
+    try:
+        values = np.asarray(levels, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"levels must be a sequence of numbers, got {levels!r}") from None
+    if values.ndim != 1 or len(values) < 2:
+        raise ValueError(f"levels must be a sequence of at least two numbers, got {levels!r}")
+    if not np.all(np.isfinite(values)) or (values < 0).any():
+        raise ValueError(f"levels must be finite and >= 0, got {levels!r}")
+    return tuple(float(v) for v in values)

@@ -1,4 +1,9 @@
-"""DistillRecurrentPPO: RecurrentPPO plus oracle policy distillation (Fang et al., AAAI 2021)."""
+"""DistillRecurrentPPO: RecurrentPPO plus oracle policy distillation (Fang et al., AAAI 2021).
+
+``DistillRecurrentPPO.train`` is a copy of ``RecurrentPPO.train`` from sb3-contrib 2.9.2 (unchanged since 2.8.0;
+pyproject.toml pins sb3-contrib and stable-baselines3 to ``>=2.8,<2.10``) with the distillation term and its logs
+added.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.buffers import RecurrentDictRolloutBuffer
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule, TensorDict
 from stable_baselines3.common.utils import FloatSchedule, explained_variance
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from sb3_distill.policies import PRIVILEGED_KEY, StudentGruPolicy, StudentLstmPolicy
 from sb3_distill.teachers import Teacher
@@ -41,11 +47,40 @@ class DistillRolloutBufferSamples(NamedTuple):
 
 class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
     """sb3-contrib's ``RecurrentDictRolloutBuffer`` that also holds the teacher's action for every stored step
-    (``teacher_actions``, shaped like ``actions``) and serves it in the minibatches, padded like ``actions``."""
+    (``teacher_actions``, shaped like ``actions``) and serves it in the minibatches, padded like ``actions``.
+
+    Build it over the keys the student reads: ``add`` takes the whole observation (privileged key included) and
+    stores only the buffer's keys. While ``teacher`` is set, ``add`` also keeps a copy of the whole observation with
+    its position, and the teacher labels the waiting rows in one call once ``label_batch_size`` of them wait or the
+    buffer is full. So each row's label is the teacher's action on exactly that row's observation, the teacher's
+    cost per call (most of its cost on a few rows) is paid a few times per rollout rather than at every step, and no
+    more than about ``label_batch_size`` privileged rows are held.
+    """
+
+    #: Labels the observations given to ``add``; None: no labels (``teacher_actions`` stay zero)
+    teacher: Teacher | None = None
+    #: Rows the teacher labels in one call (fewer when the buffer fills first)
+    label_batch_size: int = 1024
 
     def reset(self) -> None:
         super().reset()
         self.teacher_actions = np.zeros_like(self.actions)
+        self.unlabelled: list[tuple[int, dict[str, np.ndarray]]] = []
+
+    def add(self, obs: dict[str, np.ndarray], *args: Any, **kwargs: Any) -> None:
+        if self.teacher is not None:
+            self.unlabelled.append((self.pos, {key: np.array(value) for key, value in obs.items()}))
+        super().add(obs, *args, **kwargs)
+        if self.unlabelled and (self.full or len(self.unlabelled) * self.n_envs >= self.label_batch_size):
+            self._label()
+
+    def _label(self) -> None:
+        """Store the teacher's actions on the observations waiting for them, at their positions."""
+        positions = [pos for pos, _ in self.unlabelled]
+        observations = {key: np.concatenate([obs[key] for _, obs in self.unlabelled]) for key in self.unlabelled[0][1]}
+        actions = np.asarray(self.teacher(observations))  # type: ignore[misc]
+        self.teacher_actions[positions] = actions.reshape(len(positions), self.n_envs, self.action_dim)
+        self.unlabelled = []
 
     def get(self, batch_size: int | None = None) -> Generator[DistillRolloutBufferSamples, None, None]:
         if not self.generator_ready:
@@ -69,22 +104,24 @@ class DistillRecurrentPPO(RecurrentPPO):
 
     The student is sb3-contrib's ``RecurrentPPO`` on an env whose observation also holds a privileged key (the
     future of the order's window) that the student's policy never reads. A teacher that does read it (a PPO policy
-    trained on the privileged observation, or the exact oracle) labels every stored step with its action
-    ``a~_t``, and the loss becomes RecurrentPPO's plus ``distill_coef * L_d`` with
-    ``L_d = -mean log pi_student(a~_t | s_t)`` over the valid (unpadded) rows of each sequence minibatch. With
-    ``distill_coef == 0`` or no teacher, updates are exactly RecurrentPPO's. Besides RecurrentPPO's, ``train()`` logs
-    ``train/distill_coef``, ``train/distill_loss`` and ``train/teacher_agreement`` (discrete actions: share of rows
-    where the student's most likely action is the teacher's; Box actions: mean ``|a - a~|`` of the student's mean
-    action).
+    trained on the privileged observation, or the exact oracle) labels every step with its action ``a~_t`` while the
+    rollout is collected, and the loss becomes RecurrentPPO's plus ``distill_coef * L_d`` with
+    ``L_d = -mean log pi_student(a~_t | s_t)`` over the valid (unpadded) rows of each sequence minibatch. The rollout
+    buffer keeps the labels, not the privileged key. With ``distill_coef == 0`` or no teacher, the teacher is never
+    called and updates are exactly RecurrentPPO's. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
+    ``train/distill_loss`` and, for ``Discrete`` actions, ``train/teacher_agreement`` (share of rows where the
+    student's most likely action is the teacher's) or, for ``Box`` actions, ``train/teacher_distance`` (mean
+    ``|a - a~|`` between the student's mean action, clipped to the bounds, and the teacher's).
 
     :param policy: The policy model to use ("StudentLstmPolicy", "StudentGruPolicy", "MultiInputLstmPolicy", ...);
         its actor must not read ``privileged_key``
     :param env: The environment to learn from (if registered in Gym, can be str); its observation space is a
         ``Dict`` that holds ``privileged_key`` when a teacher is used
-    :param teacher: Maps a batch of stored observations to the teacher's actions (see
-        :class:`~sb3_distill.teachers.Teacher`); called once per rollout on the whole buffer, with the observations
-        as the policy sees them (normalised, if a ``VecNormalize`` normalises them). Not saved with the
-        model: pass it again to ``load``. None: no distillation
+    :param teacher: Maps a batch of observations to the teacher's actions (see
+        :class:`~sb3_distill.teachers.Teacher`); called while a rollout whose update distils (``distill_coef > 0``)
+        is collected, on batches of its observations as the policy sees them (normalised, if a ``VecNormalize``
+        normalises them; see :class:`DistillRolloutBuffer`). Not saved with the model: pass it again to ``load``.
+        None: no distillation
     :param distill_coef: Distillation coefficient mu, it can be a function of the current progress remaining (from
         1 to 0)
     :param privileged_key: Observation key only the teacher may read
@@ -206,11 +243,12 @@ class DistillRecurrentPPO(RecurrentPPO):
                 f"the student's policy reads the privileged observation {self.privileged_key!r}: "
                 "use 'StudentLstmPolicy' (or a features extractor that drops it)"
             )
-        # RecurrentPPO's buffer, plus room for the teacher's actions
+        # RecurrentPPO's buffer without the privileged key, plus room for the teacher's actions
         buffer = self.rollout_buffer
+        kept = {key: space for key, space in self.observation_space.spaces.items() if key != self.privileged_key}
         self.rollout_buffer = DistillRolloutBuffer(
             self.n_steps,
-            self.observation_space,
+            spaces.Dict(kept),
             self.action_space,
             buffer.hidden_state_shape,
             self.device,
@@ -220,13 +258,20 @@ class DistillRecurrentPPO(RecurrentPPO):
         )
         self.distill_coef = FloatSchedule(self.distill_coef)
 
-    def _label_rollout(self) -> None:
-        """Store the teacher's action for every step of the (full, not yet flattened) rollout buffer."""
-        buffer = self.rollout_buffer
-        n = buffer.buffer_size * buffer.n_envs
-        observations = {key: obs.reshape(n, *obs.shape[2:]) for key, obs in buffer.observations.items()}
-        actions = np.asarray(self.teacher(observations))  # type: ignore[misc]
-        buffer.teacher_actions[:] = actions.reshape(buffer.teacher_actions.shape)
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: DistillRolloutBuffer,  # type: ignore[override]
+        n_rollout_steps: int,
+    ) -> bool:
+        """RecurrentPPO's, with the teacher labelling every stored step when the update that follows distils:
+        ``distill_coef`` is positive at the progress remaining after this rollout (as ``learn`` computes it)."""
+        num_timesteps = self.num_timesteps + n_rollout_steps * env.num_envs
+        progress_remaining = 1.0 - float(num_timesteps) / float(self._total_timesteps)
+        distill = self.teacher is not None and self.distill_coef(progress_remaining) > 0
+        rollout_buffer.teacher = self.teacher if distill else None
+        return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
     def train(self) -> None:
         """
@@ -241,16 +286,14 @@ class DistillRecurrentPPO(RecurrentPPO):
         # Optional: clip range for the value function
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)
-        # Distillation coefficient; the teacher labels the whole rollout once
+        # Distillation coefficient; if it is positive, the teacher labelled this rollout (collect_rollouts)
         distill_coef = self.distill_coef(self._current_progress_remaining)
-        distill = self.teacher is not None and distill_coef > 0
-        if distill:
-            self._label_rollout()
+        distill = distill_coef > 0 and self.rollout_buffer.teacher is not None
 
         entropy_losses = []
         pg_losses, value_losses = [], []
         clip_fractions = []
-        distill_losses, agreements = [], []
+        distill_losses, teacher_fits = [], []
 
         continue_training = True
 
@@ -330,7 +373,7 @@ class DistillRecurrentPPO(RecurrentPPO):
                     loss = loss + distill_coef * distill_loss
 
                     distill_losses.append(distill_loss.item())
-                    agreements.append(self._agreement(distribution.mode(), teacher_actions, mask))
+                    teacher_fits.append(self._teacher_fit(distribution.mode(), teacher_actions, mask))
 
                 # Calculate approximate form of reverse KL Divergence for early stopping
                 # see issue #417: https://github.com/DLR-RM/stable-baselines3/issues/417
@@ -373,16 +416,18 @@ class DistillRecurrentPPO(RecurrentPPO):
         self.logger.record("train/distill_coef", distill_coef)
         if distill_losses:
             self.logger.record("train/distill_loss", np.mean(distill_losses))
-            self.logger.record("train/teacher_agreement", np.mean(agreements))
+            fit = "train/teacher_distance" if isinstance(self.action_space, spaces.Box) else "train/teacher_agreement"
+            self.logger.record(fit, np.mean(teacher_fits))
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/clip_range", clip_range)
         if self.clip_range_vf is not None:
             self.logger.record("train/clip_range_vf", clip_range_vf)
 
-    def _agreement(self, student_actions: th.Tensor, teacher_actions: th.Tensor, mask: th.Tensor) -> float:
-        """Discrete actions: share of rows where the student's most likely action is the teacher's. Box actions:
-        mean absolute difference between the student's mean action (clipped to the bounds) and the teacher's."""
+    def _teacher_fit(self, student_actions: th.Tensor, teacher_actions: th.Tensor, mask: th.Tensor) -> float:
+        """How close the student's most likely actions are to the teacher's over the valid rows: for Box actions
+        (``train/teacher_distance``), the mean absolute difference between the student's mean action clipped to the
+        bounds and the teacher's; otherwise (``train/teacher_agreement``), the share of rows where they are equal."""
         with th.no_grad():
             if isinstance(self.action_space, spaces.Box):
                 low = th.as_tensor(self.action_space.low, device=student_actions.device)

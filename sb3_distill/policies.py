@@ -2,8 +2,9 @@
 
 - :class:`StudentLstmPolicy` (alias ``"StudentLstmPolicy"`` of :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO`):
   a recurrent multi-input actor-critic whose features extractor drops the privileged keys, so the student acts on
-  what a trader knows at decision time even though its rollout buffer stores the privileged observation for the
-  teacher. :class:`StudentGruPolicy` (``"StudentGruPolicy"``) is the same with GRU cells, as in the paper.
+  what a trader knows at decision time whether or not the observation it is given holds them (while collecting,
+  yes; in the rollout buffer's minibatches, no). :class:`StudentGruPolicy` (``"StudentGruPolicy"``) is the same
+  with GRU cells, as in the paper.
 - :class:`TeacherPolicy`: a feed-forward multi-input actor-critic for SB3's ``PPO`` that reads the privileged
   observation (and refuses an observation space without it).
 """

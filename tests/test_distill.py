@@ -1,5 +1,6 @@
-"""DistillRecurrentPPO: exactly RecurrentPPO without distillation, learns the teacher with it, never reads the
-privileged observation, save/load, schedules, both action spaces, the policy aliases."""
+"""DistillRecurrentPPO: exactly RecurrentPPO without distillation (and no teacher call), labels each stored row from
+that row's observation, keeps the privileged observation out of its buffer, learns the teacher with it, never reads
+the privileged observation, save/load, schedules, both action spaces and their logs, the policy aliases."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch as th
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.vector import OrderExecutionVectorEnv
@@ -71,6 +73,19 @@ def recorded(model) -> list[dict]:
     return records.rows
 
 
+class Recorder:
+    """A teacher that records every batch of observations it labels, and its labels."""
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+        self.calls: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
+
+    def __call__(self, observations):
+        actions = self.teacher(observations)
+        self.calls.append(({key: np.array(value) for key, value in observations.items()}, np.array(actions)))
+        return actions
+
+
 # ------------------------------------------------------------------------------------- exactly RecurrentPPO at mu = 0
 
 
@@ -80,17 +95,15 @@ def test_without_distillation_updates_are_recurrent_ppo_bit_for_bit(small_market
     reference = RecurrentPPO(StudentLstmPolicy, make_env(small_market, action_type=action_type), seed=3, **TINY)
     reference.learn(3 * 64)
     env = make_env(small_market, action_type=action_type)
-    teacher, mu = {
-        "no teacher": (None, 0.01),
-        "mu=0": (OracleTeacher(env), 0.0),
-        "schedule at 0": (OracleTeacher(env), lambda _: 0.0),
-    }[variant]
+    oracle = Recorder(OracleTeacher(env))
+    teacher, mu = {"no teacher": (None, 0.01), "mu=0": (oracle, 0.0), "schedule at 0": (oracle, lambda _: 0.0)}[variant]
     model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=mu, seed=3, **TINY)
     model.learn(3 * 64)
     expected, actual = reference.policy.state_dict(), model.policy.state_dict()
     assert expected.keys() == actual.keys()
     for name in expected:
         assert th.equal(expected[name], actual[name]), name
+    assert oracle.calls == []  # no labelling cost either
 
 
 def test_distillation_changes_the_updates(small_market):
@@ -106,19 +119,57 @@ def test_distillation_changes_the_updates(small_market):
 # ---------------------------------------------------------------------------------------------- learning the teacher
 
 
-def test_teacher_actions_line_up_with_the_minibatch_rows(small_market):
-    """Every valid row of every sequence minibatch carries the teacher's action for that row's observation."""
-    env = make_env(small_market)
-    teacher = OracleTeacher(env)
+class Tagged(VecEnvWrapper):
+    """Writes a running row number into both the public and the privileged observation of every row it returns."""
+
+    def __init__(self, venv: VecEnv):
+        super().__init__(venv)
+        self.rows = 0
+
+    def tag(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        obs = {key: value.copy() for key, value in obs.items()}
+        obs["public"][:, 0, 0] = obs["privileged"][:, 0, 0] = self.rows + np.arange(self.num_envs)
+        self.rows += self.num_envs
+        return obs
+
+    def reset(self) -> dict[str, np.ndarray]:
+        return self.tag(self.venv.reset())
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return self.tag(obs), rewards, dones, infos
+
+
+@pytest.mark.parametrize("label_batch_size", [1024, 24, 1])
+def test_each_row_is_labelled_from_its_own_observation(small_market, label_batch_size):
+    """Every valid row of every sequence minibatch carries the teacher's action on exactly that row's observation:
+    the teacher returns the row number it reads in the privileged window, which the buffer does not keep, and the
+    row's stored public observation holds the same number. Whatever the batches the teacher labels: the whole
+    rollout of 64 rows at once, 24 rows (6 steps of 4 orders) then 24 then the last 16, or every step."""
+    env = Tagged(make_env(small_market, action_type="continuous"))
+    teacher = Recorder(lambda obs: np.asarray(obs["privileged"])[:, 0, :1].copy())
     model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=0.5, seed=0, **TINY)
-    model.learn(64)
-    checked = 0
+    model.rollout_buffer.label_batch_size = label_batch_size
+    model.learn(2 * 64)
+    sizes = {1024: [64], 24: [24, 24, 16], 1: [4] * 16}[label_batch_size]
+    assert [len(labels) for _, labels in teacher.calls] == 2 * sizes
+    labels, tags = [], []
     for batch in model.rollout_buffer.get(24):
         mask = batch.mask > 0
-        rows = {key: value[mask] for key, value in batch.observations.items()}
-        np.testing.assert_array_equal(batch.teacher_actions[mask].flatten().numpy(), teacher(rows))
-        checked += int(mask.sum())
-    assert checked == 64
+        labels.append(batch.teacher_actions[mask][:, 0].numpy())
+        tags.append(batch.observations["public"][mask][:, 0, 0].numpy())
+    labels, tags = np.concatenate(labels), np.concatenate(tags)
+    np.testing.assert_array_equal(labels, tags)
+    np.testing.assert_array_equal(np.sort(tags), np.arange(64, 128))  # the second rollout's rows, each once
+
+
+def test_the_rollout_buffer_holds_no_privileged_observation(small_market):
+    env = make_env(small_market)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), distill_coef=0.5, **TINY)
+    model.learn(64)
+    buffer = model.rollout_buffer
+    assert set(buffer.observations) == set(buffer.observation_space.spaces) == {"private", "public"}
+    assert all(set(batch.observations) == {"private", "public"} for batch in buffer.get(24))
 
 
 def held_out_agreement(model, teacher, data: MarketDataset, split: str, **env_kwargs) -> float:
@@ -209,6 +260,31 @@ def test_privileged_observation_never_changes_the_student(small_market, policy):
             assert th.equal(a, b)
 
 
+class Truncating(VecEnvWrapper):
+    """Reports every episode's end as a time limit, so that RecurrentPPO bootstraps from the terminal observation."""
+
+    def __init__(self, venv: VecEnv):
+        super().__init__(venv)
+        self.terminal_observations: list[dict[str, np.ndarray]] = []
+
+    def reset(self) -> dict[str, np.ndarray]:
+        return self.venv.reset()
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        for info in (info for done, info in zip(dones, infos, strict=True) if done):
+            info["TimeLimit.truncated"] = True
+            self.terminal_observations.append(info["terminal_observation"])
+        return obs, rewards, dones, infos
+
+
+def test_truncated_episodes_bootstrap_from_the_whole_terminal_observation(small_market):
+    env = Truncating(make_env(small_market))
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), distill_coef=0.5, seed=0, **TINY)
+    model.learn(64)
+    assert env.terminal_observations and all("privileged" in obs for obs in env.terminal_observations)
+
+
 def test_a_student_that_reads_the_privileged_key_is_refused(small_market):
     with pytest.raises(ValueError, match="reads the privileged observation"):
         DistillRecurrentPPO("MultiInputLstmPolicy", make_env(small_market), **TINY)
@@ -254,8 +330,8 @@ def test_save_load_with_and_without_teacher(small_market, tmp_path):
 def test_distill_coef_schedule(small_market):
     env = make_env(small_market)
     schedule = lambda progress: 0.0 if progress < 0.5 else 2.0 * progress  # noqa: E731
-    teacher = OracleTeacher(env)
-    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=teacher, distill_coef=schedule, seed=0, **TINY)
+    recorder = Recorder(OracleTeacher(env))
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=recorder, distill_coef=schedule, seed=0, **TINY)
     rows = recorded(model)
     model.learn(6 * 64)
     trained = [row for row in rows if "train/distill_coef" in row]
@@ -264,6 +340,8 @@ def test_distill_coef_schedule(small_market):
     assert coefs[0] == pytest.approx(2.0 * (1 - 1 / 6)) and coefs[1] == pytest.approx(2.0 * (1 - 2 / 6))
     assert coefs[-1] == 0.0
     assert ["train/distill_loss" in row for row in trained] == [coef > 0 for coef in coefs]
+    # the teacher labels only the rollouts whose update distils: the first three (mu = 5/3, 4/3, 1), 64 rows each
+    assert [len(labels) for _, labels in recorder.calls] == [64, 64, 64]
 
 
 @pytest.mark.parametrize("action_type", ["discrete", "continuous"])
@@ -275,8 +353,13 @@ def test_both_action_spaces_train(small_market, action_type, policy):
     model.learn(3 * 64)
     row = [row for row in rows if "train/distill_loss" in row][-1]
     assert np.isfinite(row["train/distill_loss"])
-    agreement = row["train/teacher_agreement"]
-    assert 0.0 <= agreement <= 1.0  # share of matches, or mean |a - a~| of ratios in [0, 1]
+    # discrete: the share of rows where the student's mode is the teacher's action; continuous: the mean |a - a~| of
+    # ratios in [0, 1]
+    fit, other = "train/teacher_agreement", "train/teacher_distance"
+    if action_type == "continuous":
+        fit, other = other, fit
+    assert 0.0 <= row[fit] <= 1.0
+    assert not any(other in row for row in rows)
     action, _ = model.predict(student_observations(small_market)[0], deterministic=True)
     assert action.shape == ((6,) if action_type == "discrete" else (6, 1))
 

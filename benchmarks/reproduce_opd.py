@@ -1,16 +1,18 @@
 """Reproduce the OPD experiment (Fang et al., AAAI 2021) on real minute data and write docs/RESULTS.md.
 
-For each dataset: train, for every seed, the teacher (PPO on the privileged observation), the OPD student
-(DistillRecurrentPPO distilled from that seed's teacher), RecurrentPPO without distillation (same network, settings
-and budget as the student) and DQN; select each model's checkpoint on the valid split only (BestOnValidation);
-evaluate everything on every order of the test split against TWAP, VWAP, AlmgrenChriss and the Oracle bound.
+For each section (a dataset and its settings): train, for every seed, the teacher (PPO on the privileged
+observation), an OPD student per distillation coefficient mu (DistillRecurrentPPO distilled from that seed's
+teacher), RecurrentPPO without distillation (mu = 0: the same network, settings and budget as the students) and, in
+today's settings, DQN; select each model's checkpoint on the valid split only (BestOnValidation); evaluate everything
+on every order of the test split against TWAP, VWAP, AlmgrenChriss and the Oracle bound.
 
 The table pools the learned agents' orders over the seeds (mean reward, PA, PA std, GLR); the paired 95% bootstrap
 intervals compare the seed-averaged PA of each order with TWAP and with RecurrentPPO without distillation,
 resampling orders and, more honestly, whole days (cluster bootstrap).
 
-    python benchmarks/reproduce_opd.py --dataset ashare-1min        # one dataset, full budget (~1 h on 2 cores)
-    python benchmarks/reproduce_opd.py --dataset all                # every dataset, one after the other
+    python benchmarks/reproduce_opd.py --dataset paper              # the paper's settings, both datasets (~1.5 h)
+    python benchmarks/reproduce_opd.py --dataset ashare-1min        # one section (today's settings), full budget
+    python benchmarks/reproduce_opd.py --dataset all                # every section, one after the other
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
 """
@@ -28,22 +30,34 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.teachers import PolicyTeacher
-from sb3_distill.training import train_dqn, train_ppo, train_student, train_teacher
+from sb3_distill.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle (bound)": "Oracle"}
-LEARNED = ("teacher (privileged)", "OPD student", "RecurrentPPO (no distillation)", "DQN")
+#: Baselines that are schedules: evaluated with continuous actions when the agents' levels cannot express them.
+SCHEDULES = ("TWAP", "VWAP", "AlmgrenChriss")
+TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
+#: Today's (per-step penalty, TWAP-rate levels, 30-minute lookback) environment settings.
+TODAY = dict(step_minutes=30, side="sell", alpha=0.01, penalty_per="step", reward_scale=1.0)
 
 
 @dataclass(frozen=True)
 class Config:
-    """One dataset's experiment."""
+    """One dataset's experiment.
+
+    :param mus: the distillation coefficients of the students, one student each; mu = 0 is the control
+        (RecurrentPPO with the same network), always trained
+    :param network: the recurrent network of the students and the control (``sb3_distill.training.NETWORKS``)
+    :param schedules_continuous: evaluate TWAP, VWAP and AlmgrenChriss with continuous actions (exact schedules),
+        for action levels that cannot express them (the paper's levels are fractions of the whole order)
+    """
 
     data: str | None
     env_kwargs: dict[str, Any]
@@ -51,36 +65,58 @@ class Config:
     seeds: tuple[int, ...] = (0, 1, 2)
     n_envs: int = 32
     eval_freq: int = 50_000
-    distill_coef: float = 0.01
+    mus: tuple[float, ...] = (0.01,)
+    network: str = "lstm"
+    dqn: bool = True
+    schedules_continuous: bool = False
     select: str = "mean_reward"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def student(self, mu: float) -> str:
+        """The name of the student distilled with ``mu``."""
+        return "OPD student" if len(self.mus) == 1 else f"OPD student (μ = {mu:g})"
 
+
+PAPER = {**PAPER_CONFIG, "side": "sell"}
+ASHARE = "A-share main boards, 1-minute bars; train 2024-03-01..08, valid 03-11, test 03-12..13; whole-session sell orders"
+ETF = "42 A-share ETFs, 5-minute bars; train 2021-04..2022-06, valid 2022-07..09, test 2022-10..12; whole-session sell orders"
+TODAY_SETTINGS = "k = 30 minutes (T = 8), alpha = 0.01 per step, levels (0, .5, 1, 1.5, 2) x TWAP rate, last 30 minutes"
+PAPER_SETTINGS = (
+    "the paper code's settings (PAPER_CONFIG): k = 30 minutes, alpha = 0.01 per minute, levels (0, .25, .5, .75, 1) "
+    "of the whole order, the session so far and the previous session with market features; the paper's GRU student"
+)
 CONFIGS = {
+    "ashare-1min-paper": Config(
+        data="ashare-1min", env_kwargs=PAPER, steps=dict(teacher=150_000, student=150_000, ppo=150_000),
+        mus=(0.01, 0.1, 1.0), network="gru", dqn=False, schedules_continuous=True,
+        description=f"{ASHARE}; {PAPER_SETTINGS}",
+    ),
+    "ashare-etf-5min-paper": Config(
+        data="ashare-etf-5min", env_kwargs=PAPER, steps=dict(teacher=150_000, student=150_000, ppo=150_000),
+        mus=(0.01, 0.1, 1.0), network="gru", dqn=False, schedules_continuous=True,
+        description=f"{ETF}; {PAPER_SETTINGS}",
+    ),
     "ashare-1min": Config(
-        data="ashare-1min",
-        env_kwargs=dict(step_minutes=30, side="sell", alpha=0.01, reward_scale=1.0),
-        steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
-        description="A-share main boards, 1-minute bars; train 2024-03-01..08, valid 03-11, test 03-12..13; "
-        "whole-session sell orders, k = 30 minutes (T = 8)",
+        data="ashare-1min", env_kwargs=TODAY, steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
+        description=f"{ASHARE}; {TODAY_SETTINGS}",
     ),
     "ashare-etf-5min": Config(
-        data="ashare-etf-5min",
-        env_kwargs=dict(step_minutes=30, side="sell", alpha=0.01, reward_scale=1.0),
-        steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
-        description="42 A-share ETFs, 5-minute bars; train 2021-04..2022-06, valid 2022-07..09, test 2022-10..12; "
-        "whole-session sell orders, k = 30 minutes (T = 8)",
+        data="ashare-etf-5min", env_kwargs=TODAY, steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
+        description=f"{ETF}; {TODAY_SETTINGS}",
     ),
-}
+}  # fmt: skip
 QUICK = Config(
     data=None,
-    env_kwargs=dict(step_minutes=30, side="sell"),
+    env_kwargs=PAPER,
     steps=dict(teacher=1_024, student=1_024, ppo=1_024, dqn=1_024),
     seeds=(0,),
     n_envs=8,
     eval_freq=512,
-    description="smoke run on a small synthetic market",
+    mus=(0.01, 1.0),
+    network="gru",
+    schedules_continuous=True,
+    description="smoke run on a small synthetic market, the paper's settings",
     extra=dict(n_symbols=4, n_days=20),
 )
 
@@ -90,29 +126,34 @@ def peak_rss_gib() -> float:
 
 
 def train_seed(config: Config, market: MarketDataset, seed: int, log: dict) -> dict[str, Any]:
-    """Train the four learned agents of one seed, each selected on the valid split."""
+    """Train the learned agents of one seed, each selected on the valid split: the teacher, a student per mu, the
+    control (mu = 0) and DQN."""
     env_kwargs = {**config.env_kwargs, "data": market, "split": "train"}
 
-    def run(name: str, train, **kwargs):
+    def run(name: str, kind: str, steps: str, **kwargs):
         selector = BestOnValidation(market, env_kwargs, eval_freq=config.eval_freq, metric=config.select, seed=seed)
         started = time.perf_counter()
-        model = train(env_kwargs=env_kwargs, total_timesteps=config.steps[name], seed=seed, n_envs=config.n_envs,
+        model = train(kind, env_kwargs, total_timesteps=config.steps[steps], seed=seed, n_envs=config.n_envs,
                       callback=selector, **kwargs)  # fmt: skip
         log[f"{name}/seed{seed}"] = {
             "seconds": time.perf_counter() - started,
-            "steps": config.steps[name],
+            "steps": config.steps[steps],
             "selected_at": selector.best_timesteps,
             "valid_history": selector.history,
         }
-        print(f"  seed {seed} {name}: {time.perf_counter() - started:.0f} s, best valid reward at "
+        print(f"  seed {seed} {name}: {time.perf_counter() - started:.0f} s, best valid {config.select} at "
               f"{selector.best_timesteps:,} steps", flush=True)  # fmt: skip
         return model
 
-    teacher = run("teacher", train_teacher)
-    student = run("student", lambda **kw: train_student(PolicyTeacher(teacher), distill_coef=config.distill_coef, **kw))
-    ppo = run("ppo", train_ppo)
-    dqn = run("dqn", train_dqn)
-    return dict(zip(LEARNED, (teacher, student, ppo, dqn)))
+    models = {TEACHER: run(TEACHER, "teacher", "teacher")}
+    teacher = PolicyTeacher(models[TEACHER])
+    for mu in config.mus:
+        name = config.student(mu)
+        models[name] = run(name, "student", "student", teacher=teacher, distill_coef=mu, network=config.network)
+    models[CONTROL] = run(CONTROL, "recurrent_ppo", "ppo", network=config.network)
+    if config.dqn:
+        models[DQN_NAME] = run(DQN_NAME, "dqn", "dqn")
+    return models
 
 
 def summary_rows(results: dict[str, list[EvaluationResult]]) -> list[dict[str, Any]]:
@@ -125,7 +166,7 @@ def summary_rows(results: dict[str, list[EvaluationResult]]) -> list[dict[str, A
         reward = np.concatenate([r.orders["reward"].to_numpy() for r in runs])
         row = {"agent": name, **summarize(pa, reward), "n_seeds": len(runs), "n_orders": len(per_order[name])}
         row["seed_pa"] = [float(r.summary["pa_mean"]) for r in runs]
-        for reference, key in (("TWAP", "vs_twap"), ("RecurrentPPO (no distillation)", "vs_ppo")):
+        for reference, key in (("TWAP", "vs_twap"), (CONTROL, "vs_ppo")):
             if reference in per_order and name != reference:
                 row[key] = paired_bootstrap_ci(per_order[name], per_order[reference], seed=0)
                 row[f"{key}_days"] = paired_bootstrap_ci(per_order[name], per_order[reference], seed=0, groups=days)
@@ -145,14 +186,18 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         "",
         config.description + ".",
         f"Learned agents: {len(config.seeds)} seeds ({', '.join(map(str, config.seeds))}); training steps per agent "
-        f"and seed: {', '.join(f'{k} {v:,}' for k, v in config.steps.items())}; distillation μ = {config.distill_coef}; "
-        f"checkpoints selected on the valid split's {config.select} every {config.eval_freq:,} steps. Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
+        f"and seed: {', '.join(f'{k} {v:,}' for k, v in config.steps.items())}; distillation μ ∈ "
+        f"{{{', '.join(f'{mu:g}' for mu in config.mus)}}} (μ = 0: RecurrentPPO, the same {config.network.upper()} "
+        f"network); checkpoints selected on the valid split's {config.select} every {config.eval_freq:,} steps."
+        + (" TWAP, VWAP and AlmgrenChriss act with continuous ratios (exact schedules: the agents' levels cannot "
+           "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
+        + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds | train s/seed |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        seconds = [v["seconds"] for k, v in log.items() if k.split("/")[0] == _short(row["agent"])]
+        seconds = [v["seconds"] for k, v in log.items() if k.split("/")[0] == row["agent"]]
         train = f"{np.mean(seconds):.0f}" if seconds else ""
         per_seed = " / ".join(f"{p:+.2f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         lines.append(
@@ -164,10 +209,6 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
     return "\n".join(lines)
 
 
-def _short(agent: str) -> str:
-    return {"teacher (privileged)": "teacher", "OPD student": "student", "RecurrentPPO (no distillation)": "ppo", "DQN": "dqn"}.get(agent, "")
-
-
 def run_dataset(name: str, config: Config, out: Path) -> str:
     th.set_num_threads(1)
     started = time.perf_counter()
@@ -176,7 +217,9 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
     log: dict[str, Any] = {}
     results: dict[str, list[EvaluationResult]] = {}
     for agent, baseline in BASELINES.items():
-        results[agent] = [evaluate(baseline, market, "test", env_kwargs=config.env_kwargs)]
+        continuous = config.schedules_continuous and baseline in SCHEDULES
+        settings = {**config.env_kwargs, "action_type": "continuous"} if continuous else config.env_kwargs
+        results[agent] = [evaluate(baseline, market, "test", env_kwargs=settings)]
     for seed in config.seeds:
         models = train_seed(config, market, seed, log)
         for agent, model in models.items():
@@ -184,8 +227,9 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
     rows = summary_rows(results)
     out.mkdir(parents=True, exist_ok=True)
     first = {agent: runs[0] for agent, runs in results.items()}
-    shown = {k: first[k] for k in ("TWAP", "VWAP", "RecurrentPPO (no distillation)", "OPD student", "teacher (privileged)")}
-    pa = first["OPD student"].orders["price_advantage"].to_numpy()
+    student = config.student(config.mus[0])
+    shown = {k: first[k] for k in ("TWAP", "VWAP", CONTROL, student, TEACHER)}
+    pa = first[student].orders["price_advantage"].to_numpy()
     typical = int(np.argmin(np.abs(pa - np.median(pa))))
     plots = [
         plot_pa_distribution({k: first[k] for k in (*shown, "Oracle (bound)")}, out / f"{name}_pa_distribution.png"),
@@ -201,13 +245,15 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
 
 def write_results(out: Path) -> Path:
     """Assemble docs/RESULTS.md from the per-dataset sections in ``out`` and the hand-written analysis."""
-    files = [p for p in out.glob("*.md") if p.name not in ("RESULTS.md", "ANALYSIS.md")]
-    sections = [p.read_text() for p in sorted(files, key=lambda p: (p.stem.split("-mu")[0], p.stem))]
+    files = [p for p in out.glob("*.md") if p.name not in ("RESULTS.md", "ANALYSIS.md", "SIGNAL.md")]
+    # the paper's configuration first, then today's, each dataset's variants after it
+    sections = [p.read_text() for p in sorted(files, key=lambda p: (not p.stem.endswith("-paper"), p.stem.split("-mu")[0], p.stem))]
     analysis = out / "ANALYSIS.md"
     header = (
         "# Reproducing oracle policy distillation on real minute data\n\n"
         "Regenerate with `python benchmarks/reproduce_opd.py --dataset all` (each dataset's section is rewritten; "
-        "`--dataset NAME` reruns one). Reward: mean episode reward (Σ R_t, α = 0.01) ×1e4; PA: price advantage in "
+        "`--dataset NAME` reruns one; `--dataset paper` the two sections in the paper's configuration). Reward: mean "
+        "episode reward (Σ R_t with each section's penalty, α = 0.01 per minute or per step) ×1e4; PA: price advantage in "
         "basis points against the window's mean price; CIs: paired 95% bootstrap (2,000 resamples) of the "
         "per-order PA averaged over seeds, resampling orders, then resampling whole days (orders of one day share "
         "the market's move, so the day-clustered interval is the honest one). The Oracle is the exact perfect-information optimum of the same reward: an upper "
@@ -221,7 +267,7 @@ def write_results(out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="all", choices=[*CONFIGS, "all"])
+    parser.add_argument("--dataset", default="all", choices=[*CONFIGS, "paper", "all"])
     parser.add_argument("--quick", action="store_true", help="tiny budgets on a small synthetic market (CI smoke run)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the sections, plots and RESULTS.md go")
     parser.add_argument("--mu", type=float, default=None, help="distillation coefficient (a variant: its own section)")
@@ -231,12 +277,13 @@ def main() -> None:
     if args.quick:
         run_dataset("quick", QUICK, args.out)
     else:
-        for name in CONFIGS if args.dataset == "all" else [args.dataset]:
+        names = {"all": list(CONFIGS), "paper": [n for n in CONFIGS if n.endswith("-paper")]}.get(args.dataset, [args.dataset])
+        for name in names:
             config, label = CONFIGS[name], name
             if args.mu is not None or args.select is not None:
-                config = replace(config, distill_coef=config.distill_coef if args.mu is None else args.mu,
+                config = replace(config, mus=config.mus if args.mu is None else (args.mu,),
                                  select=args.select or config.select)  # fmt: skip
-                label = f"{name}-mu{config.distill_coef:g}-{config.select}"
+                label = f"{name}-mu{'_'.join(f'{mu:g}' for mu in config.mus)}-{config.select}"
             run_dataset(label, config, args.out)
     print(f"wrote {write_results(args.out)}")
 

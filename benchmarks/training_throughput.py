@@ -1,9 +1,11 @@
 """Training throughput: what distillation costs over RecurrentPPO as users train it without distillation.
 
-Run: ``python benchmarks/training_throughput.py``. The baseline is RecurrentPPO with ``"MultiInputLstmPolicy"`` on
-the public env (``privileged=False``); the student is DistillRecurrentPPO with ``StudentLstmPolicy`` and the
-``OracleTeacher`` (``--mu``) on the privileged env. Both use :data:`sb3_distill.training.STUDENT_KWARGS` (the same
-network over the same public keys) and the default synthetic market. The two alternate within each round (the order
+Run: ``python benchmarks/training_throughput.py [--network gru]``. The baseline is RecurrentPPO on the public env
+(``privileged=False``); the student is DistillRecurrentPPO with the ``OracleTeacher`` (``--mu``) on the privileged
+env. Both use :data:`sb3_distill.training.STUDENT_KWARGS` and the same network (``--network``, from
+:data:`sb3_distill.training.NETWORKS`: ``lstm``, today's default, on the default env; ``gru``, the paper's student
+network, on the paper's env ``PAPER_CONFIG``: whole-session history with market features) on the default synthetic
+market. The two alternate within each round (the order
 flips every round) and the script prints each one's best and median rate and the distillation overhead
 ``rate(RecurrentPPO) / rate(DistillRecurrentPPO) - 1`` from the best rates and from the median of the rounds' paired
 ratios (target: <= 10%). The overhead includes everything distillation brings: the env building the privileged
@@ -24,34 +26,36 @@ import torch as th
 from sb3_contrib import RecurrentPPO
 
 from order_exec_gym.data.dataset import MarketDataset
-from sb3_distill import DistillRecurrentPPO, OracleTeacher, StudentLstmPolicy
-from sb3_distill.training import STUDENT_KWARGS, make_training_env
+from order_exec_gym import PAPER_CONFIG
+from sb3_distill import DistillRecurrentPPO, OracleTeacher
+from sb3_distill.training import NETWORKS, STUDENT_KWARGS, make_training_env
 
 ALGORITHMS = ("RecurrentPPO", "DistillRecurrentPPO")
 
 
-def build(algorithm: str, data: MarketDataset, n_envs: int, mu: float) -> RecurrentPPO:
+def build(algorithm: str, data: MarketDataset, n_envs: int, mu: float, network: str) -> RecurrentPPO:
     """RecurrentPPO on the public env, or DistillRecurrentPPO (OracleTeacher, ``mu``) on the privileged env."""
+    policy, policy_kwargs = NETWORKS[network]
+    settings = {"data": data, **(PAPER_CONFIG if network == "gru" else {})}
+    kwargs = {**STUDENT_KWARGS, "policy_kwargs": policy_kwargs, "seed": 0}
     if algorithm == "RecurrentPPO":
-        env = make_training_env({"data": data}, n_envs, seed=0, privileged=False)
-        return RecurrentPPO("MultiInputLstmPolicy", env, seed=0, **STUDENT_KWARGS)
-    env = make_training_env({"data": data}, n_envs, seed=0, privileged=True)
-    teacher = OracleTeacher(env)
-    return DistillRecurrentPPO(StudentLstmPolicy, env, teacher=teacher, distill_coef=mu, seed=0, **STUDENT_KWARGS)
+        return RecurrentPPO(policy, make_training_env(settings, n_envs, seed=0, privileged=False), **kwargs)
+    env = make_training_env(settings, n_envs, seed=0, privileged=True)
+    return DistillRecurrentPPO(policy, env, teacher=OracleTeacher(env), distill_coef=mu, **kwargs)
 
 
-def rate(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int) -> float:
+def rate(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int, network: str) -> float:
     """Env steps per CPU second of ``learn(steps)``, after one warm-up rollout and update."""
-    model = build(algorithm, data, n_envs, mu)
+    model = build(algorithm, data, n_envs, mu, network)
     model.learn(model.n_steps * n_envs)
     start = time.process_time()
     model.learn(steps, reset_num_timesteps=False)
     return steps / (time.process_time() - start)
 
 
-def profile(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int) -> None:
+def profile(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int, network: str) -> None:
     """Print a cProfile of ``learn(steps)``: the costliest functions, then what distillation adds."""
-    model = build(algorithm, data, n_envs, mu)
+    model = build(algorithm, data, n_envs, mu, network)
     profiler = cProfile.Profile()
     profiler.runcall(model.learn, steps)
     print(f"\n===== cProfile: {algorithm}")
@@ -66,17 +70,18 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=16, help="parallel orders")
     parser.add_argument("--rounds", type=int, default=5, help="alternating runs per algorithm")
     parser.add_argument("--mu", type=float, default=0.01, help="distillation coefficient")
+    parser.add_argument("--network", choices=tuple(NETWORKS), default="lstm", help="the student's network")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one run of each algorithm")
     args = parser.parse_args()
     th.set_num_threads(1)
     data = MarketDataset.synthetic()
     print(f"data: {data}")
-    print(f"settings: n_envs={args.n_envs}, steps={args.steps}, {STUDENT_KWARGS}")
+    print(f"settings: network={args.network}, n_envs={args.n_envs}, steps={args.steps}, {STUDENT_KWARGS}")
 
     rates: dict[str, list[float]] = {algorithm: [] for algorithm in ALGORITHMS}
     for round_ in range(args.rounds):
         for algorithm in ALGORITHMS if round_ % 2 == 0 else ALGORITHMS[::-1]:
-            rates[algorithm].append(rate(algorithm, data, args.n_envs, args.mu, args.steps))
+            rates[algorithm].append(rate(algorithm, data, args.n_envs, args.mu, args.steps, args.network))
             print(f"round {round_ + 1}  {algorithm:<20} {rates[algorithm][-1]:>8,.0f} env-steps/s", flush=True)
     labels = {"RecurrentPPO": "RecurrentPPO, public env", "DistillRecurrentPPO": f"DistillRecurrentPPO, mu={args.mu:g}"}
     for algorithm, values in rates.items():
@@ -88,7 +93,7 @@ def main() -> None:
 
     if args.profile:
         for algorithm in ALGORITHMS:
-            profile(algorithm, data, args.n_envs, args.mu, args.steps)
+            profile(algorithm, data, args.n_envs, args.mu, args.steps, args.network)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Importing the package registers ``"OrderExec-v0"`` (single env, with the batched
 
 from gymnasium.envs.registration import register
 
-from order_exec_gym.config import DEFAULT_LEVELS, PAPER_LEVELS, ExecutionConfig
+from order_exec_gym.config import DEFAULT_LEVELS, PAPER_CONFIG, PAPER_LEVELS, ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.env import OrderExecutionEnv
 from order_exec_gym.errors import DataError
@@ -23,6 +23,7 @@ register(
 
 __all__ = [
     "DEFAULT_LEVELS",
+    "PAPER_CONFIG",
     "PAPER_LEVELS",
     "DataError",
     "ExecutionConfig",

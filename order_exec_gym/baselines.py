@@ -40,7 +40,7 @@ import numpy as np
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.errors import DataError
 from order_exec_gym.features import read_private
-from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, water_fill
+from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, order_units, water_fill
 from order_exec_gym.orders import Orders
 from order_exec_gym.simulator import order_steps, step_bounds, step_count
 from order_exec_gym.task import ExecutionTask
@@ -107,7 +107,7 @@ class Baseline:
     #: Whether the baseline calibrates on a market's training split (its ``data`` argument).
     needs_training_data = False
     #: The config settings the actions depend on: an env given to :meth:`plan` must have the same.
-    settings: tuple[str, ...] = ("action_type", "levels")
+    settings: tuple[str, ...] = ("action_type", "levels", "level_unit")
     needs_privileged = False
 
     def __init__(self, env: Any):
@@ -168,8 +168,8 @@ class Baseline:
         """Ratios as actions: ``(N, 1)`` clipped to [0, 1], or the index of the nearest level (ties: the lower)."""
         if self.config.action_type == "continuous":
             return np.clip(ratios, 0.0, 1.0)[:, None]
-        n_steps = read_private(private)[0]
-        return np.abs(self.levels[None, :] - (ratios * n_steps)[:, None]).argmin(axis=1)
+        in_levels = ratios * read_private(private)[0] if self.config.level_unit == "twap" else ratios
+        return np.abs(self.levels[None, :] - in_levels[:, None]).argmin(axis=1)
 
 
 class TWAP(Baseline):
@@ -265,8 +265,10 @@ class AlmgrenChriss(Baseline):
     - ``sigma``: volatility per bar, the root mean square of the within-session log returns of the bar prices
       over the training split;
     - ``eta``: temporary impact. The simulator replays historical prices, so the only impact an order pays is the
-      reward's ``alpha * a_t^2`` per step, which is AC's ``eta * n_t^2 / tau`` with ``eta = alpha * tau``: that is
-      the default (a spread-based estimate from the data would price a cost the env does not charge);
+      reward's penalty ``c a_t^2`` per step, which is AC's ``eta * n_t^2 / tau``: ``eta = alpha * tau`` with the
+      penalty per step, ``eta = alpha / bar_minutes`` with the penalty per minute (``c = alpha / m``, ``m = tau *
+      bar_minutes``). That is the default (a spread-based estimate from the data would price a cost the env does
+      not charge);
     - ``gamma``: permanent impact, 0 (the env has none).
 
     :param env: an env with the configuration the baseline acts in
@@ -275,11 +277,11 @@ class AlmgrenChriss(Baseline):
         discrete schedule is often TWAP's
     :param data: the market whose training split gives ``sigma`` (default: the env's own data)
     :param sigma: per-bar volatility, overriding the calibration
-    :param eta: temporary impact, overriding ``alpha * tau``
+    :param eta: temporary impact, overriding the env's penalty
     :param gamma: permanent impact
     """
 
-    settings = (*Baseline.settings, "alpha", "step_minutes")
+    settings = (*Baseline.settings, "alpha", "penalty_per", "step_minutes")
     needs_training_data = True
 
     def __init__(
@@ -304,7 +306,10 @@ class AlmgrenChriss(Baseline):
         self.sigma = float(sigma)
         self.gamma = float(gamma)
         tau = float(task.layout.step_bars)
-        self.eta = self.config.alpha * tau if eta is None else float(eta)
+        if eta is None:
+            per_step = self.config.penalty_per == "step"
+            eta = self.config.alpha * tau if per_step else self.config.alpha / task.dataset.bar_minutes
+        self.eta = float(eta)
         eta_tilde = self.eta - self.gamma * tau / 2
         if eta_tilde < 0 or (eta_tilde == 0 and self.risk_aversion == 0):
             raise ValueError(
@@ -378,13 +383,14 @@ class Random(Baseline):
 
 @dataclass
 class OraclePlan:
-    """The Oracle's context for a batch of orders: each step's return ``r_j`` (N, T; NaN past an order's last step),
-    and the optimal schedule it follows (``ratios``, with ``left``, the share planned to remain before each step;
-    NaN until planned). Rows are planned at their first step and planned again whenever the observed remaining
-    share leaves the schedule."""
+    """The Oracle's context for a batch of orders: each step's return ``r_j`` and penalty coefficient ``c_j``
+    (N, T; NaN returns past an order's last step), and the optimal schedule it follows (``ratios``, with ``left``,
+    the share planned to remain before each step; NaN until planned). Rows are planned at their first step and
+    planned again whenever the observed remaining share leaves the schedule."""
 
     n_steps: np.ndarray
     returns: np.ndarray
+    cost: np.ndarray
     ratios: np.ndarray
     left: np.ndarray
 
@@ -392,9 +398,9 @@ class OraclePlan:
 class Oracle(Baseline):
     """The exact maximiser of the episode reward with perfect information (an upper bound, not a strategy).
 
-    With ``r_j = s (p_exec_j / p_bench - 1)`` computed for the planned orders by the simulator's own
-    :func:`~order_exec_gym.simulator.order_steps` (exact for either benchmark), the episode reward is
-    ``sum_j r_j a_j - alpha a_j^2``. Continuous actions follow the water-filling optimum
+    With ``r_j = s (p_exec_j / p_bench - 1)`` and the penalty coefficients ``c_j`` computed for the planned orders by
+    the simulator's own :func:`~order_exec_gym.simulator.order_steps` (exact for either benchmark and penalty), the
+    episode reward is ``sum_j r_j a_j - c_j a_j^2``. Continuous actions follow the water-filling optimum
     (:func:`~order_exec_gym.oracle.water_fill`); discrete actions follow the best level sequence
     (:func:`~order_exec_gym.oracle.discrete_plan`; :func:`~order_exec_gym.oracle.discrete_action`'s dynamic
     programme for levels that are not consecutive multiples of one unit, solved again at every step: slow at
@@ -402,28 +408,28 @@ class Oracle(Baseline):
     """
 
     needs_plan = True
-    settings = (*Baseline.settings, "alpha")
 
     def __init__(self, env: Any):
         super().__init__(env)
         if self.config.action_type == "discrete":
-            self._units, self._per_slice, self._index_of_units = consecutive_levels(self.levels)
+            self._units, self._denominator, self._index_of_units = consecutive_levels(self.levels)
         else:
-            self._units, self._per_slice, self._index_of_units = np.zeros(1, np.int64), 1, np.zeros(1, np.int64)
+            self._units, self._denominator, self._index_of_units = np.zeros(1, np.int64), 1, np.zeros(1, np.int64)
 
     def _plan(self, task: ExecutionTask, orders: Orders) -> OraclePlan:
         n_steps = step_count(orders.length, task.layout.step_bars)
         width = int(n_steps.max(initial=1))
-        steps = order_steps(task.dataset, orders, task.layout.step_bars, task.config.benchmark, width)
+        steps = order_steps(task.dataset, orders, task.config, width)
         returns = np.where(np.arange(width) < n_steps[:, None], steps.returns, np.nan)
-        return OraclePlan(n_steps, returns, np.zeros((len(orders), width)), np.full((len(orders), width + 1), np.nan))
+        n = len(orders)
+        return OraclePlan(n_steps, returns, steps.cost, np.zeros((n, width)), np.full((n, width + 1), np.nan))
 
     def act(self, private: np.ndarray, state: OraclePlan) -> tuple[np.ndarray, OraclePlan]:
         n_steps, t, remaining = state.n_steps, read_private(private)[1], private[:, 0]
         t = np.minimum(t, n_steps - 1)
-        alpha = self.config.alpha
         if self._index_of_units is None:  # levels that are not consecutive multiples of one unit
-            return best_discrete_action(state.returns, n_steps, t, remaining, alpha, self.levels), state
+            action = best_discrete_action(state.returns, state.cost, n_steps, t, remaining, self.levels, self.config.level_unit)
+            return action, state
         rows = np.arange(len(private))
         stale = ~(np.abs(state.left[rows, t] - remaining) <= PLAN_TOLERANCE)
         if stale.any():
@@ -431,7 +437,8 @@ class Oracle(Baseline):
         ratio = state.ratios[rows, t]
         if self.config.action_type == "continuous":
             return ratio[:, None], state
-        units = np.minimum(np.rint(ratio * n_steps * self._per_slice).astype(np.int64), len(self._index_of_units) - 1)
+        total = order_units(n_steps, self._denominator, self.config.level_unit)
+        units = np.minimum(np.rint(ratio * total).astype(np.int64), len(self._index_of_units) - 1)
         # The last step executes the rest whatever the action: ask for the largest level.
         return np.where(t == n_steps - 1, int(np.argmax(self.levels)), self._index_of_units[units]), state
 
@@ -439,12 +446,13 @@ class Oracle(Baseline):
         t, remaining, n_steps = t[rows], remaining[rows], state.n_steps[rows]
         returns = state.returns[rows].copy()
         returns[np.arange(returns.shape[1])[None, :] < t[:, None]] = np.nan
+        cost = state.cost[rows]
         if self.config.action_type == "continuous":
-            plan = water_fill(returns, remaining, self.config.alpha)
+            plan = water_fill(returns, remaining, cost)
         else:
-            total = n_steps * self._per_slice
+            total = order_units(n_steps, self._denominator, self.config.level_unit)
             left = np.rint(remaining * total).astype(np.int64)
-            plan = discrete_plan(returns, n_steps, t, left, total, self.config.alpha, int(self._units.max()))
+            plan = discrete_plan(returns, cost, n_steps, t, left, total, int(self._units.max()))
             plan = plan / total[:, None]
         plan[np.isnan(returns)] = 0.0
         state.ratios[rows] = plan

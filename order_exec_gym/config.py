@@ -23,9 +23,12 @@ import numpy as np
 SIDES = ("sell", "buy", "random")
 ACTION_TYPES = ("discrete", "continuous")
 BENCHMARKS = ("mean", "vwap")
+PENALTIES = ("minute", "step")
+LEVEL_UNITS = ("twap", "order")
+HISTORIES = ("lookback", "session")
 #: Discrete levels in multiples of the TWAP rate 1/T: action 2 is TWAP.
 DEFAULT_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
-#: The levels of the paper's code.
+#: The levels of the paper's code, in fractions of the whole order (``level_unit="order"``).
 PAPER_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: What selects the market rather than configuring the problem: arguments of the env, not fields of the config.
 MARKET_ARGUMENTS = ("data", "split")
@@ -46,9 +49,22 @@ class ExecutionConfig(Mapping):
     side: str = _setting("sell", "order side: 'sell', 'buy' or 'random' (a fair coin per order)", choices=SIDES)
     step_minutes: int = _setting(30, "minutes per decision step k (a multiple of the bar length)", unit="minutes")
     alpha: float = _setting(0.01, "temporary-impact penalty alpha on the executed share squared (>= 0)")
+    penalty_per: str = _setting(
+        "minute", "the penalty is charged per 'minute' (alpha a^2 / m for a step of m minutes) or per 'step'",
+        choices=PENALTIES,
+    )
     action_type: str = _setting("discrete", "action encoding: 'discrete' levels or a 'continuous' ratio", choices=ACTION_TYPES)
-    levels: tuple[float, ...] = _setting(DEFAULT_LEVELS, "discrete levels, in multiples of the TWAP rate 1/T (>= 0)")
-    lookback: int = _setting(30, "minutes of history in the public observation", unit="minutes")
+    levels: tuple[float, ...] = _setting(DEFAULT_LEVELS, "discrete levels, in units of level_unit (>= 0)")
+    level_unit: str = _setting(
+        "twap", "a discrete level is a multiple of the 'twap' rate 1/T or a fraction of the whole 'order'",
+        choices=LEVEL_UNITS,
+    )
+    lookback: int = _setting(30, "minutes of history in the public observation (history='lookback')", unit="minutes")
+    history: str = _setting(
+        "lookback", "public history: the last 'lookback' minutes, or the 'session' so far and the previous session",
+        choices=HISTORIES,
+    )
+    market_features: bool = _setting(False, "add cross-sectional market context (all instruments, up to now) to public")
     privileged: bool = _setting(False, "add the 'privileged' observation: the whole window, future included")
     reward_scale: float = _setting(1.0, "factor on the reward the agent receives (metrics stay unscaled; > 0)")
     benchmark: str = _setting("mean", "benchmark price: the window's 'mean' bar price or its 'vwap'", choices=BENCHMARKS)
@@ -58,6 +74,9 @@ class ExecutionConfig(Mapping):
         _check_choice("side", self.side, SIDES)
         _check_choice("action_type", self.action_type, ACTION_TYPES)
         _check_choice("benchmark", self.benchmark, BENCHMARKS)
+        _check_choice("penalty_per", self.penalty_per, PENALTIES)
+        _check_choice("level_unit", self.level_unit, LEVEL_UNITS)
+        _check_choice("history", self.history, HISTORIES)
         for name in ("step_minutes", "lookback", "window_minutes"):
             value = getattr(self, name)
             if value is None and name == "window_minutes":
@@ -67,9 +86,11 @@ class ExecutionConfig(Mapping):
             object.__setattr__(self, name, int(value))
         object.__setattr__(self, "alpha", _finite("alpha", self.alpha, low=0.0))
         object.__setattr__(self, "reward_scale", _finite("reward_scale", self.reward_scale, low=0.0, strict=True))
-        if not isinstance(self.privileged, (bool, np.bool_)):
-            raise ValueError(f"privileged must be True or False, got {self.privileged!r}")
-        object.__setattr__(self, "privileged", bool(self.privileged))
+        for name in ("privileged", "market_features"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+            object.__setattr__(self, name, bool(value))
         object.__setattr__(self, "levels", _levels(self.levels))
 
     # ------------------------------------------------------------------------------------- a read-only mapping
@@ -165,3 +186,12 @@ def _levels(levels: Any) -> tuple[float, ...]:
     if not np.all(np.isfinite(values)) or (values < 0).any():
         raise ValueError(f"levels must be finite and >= 0, got {levels!r}")
     return tuple(float(v) for v in values)
+
+
+#: The paper code's settings (Fang et al., AAAI 2021, and qlib's ``rl/order_execution``): 30-minute steps, the
+#: penalty alpha = 0.01 charged per minute of execution, the levels (0, .25, .5, .75, 1) of the whole order, and the
+#: whole session so far plus the previous session as public state, with market context.
+PAPER_CONFIG = ExecutionConfig(
+    step_minutes=30, alpha=0.01, penalty_per="minute", levels=PAPER_LEVELS, level_unit="order", history="session",
+    market_features=True,
+)

@@ -31,9 +31,10 @@ class OrderExecutionEnv(gym.Env):
 
     One semantics, two encodings (``action_type``): the ratio ``a_t`` of the original order to trade now.
 
-    - ``"discrete"`` (default): ``Discrete(K)``; action ``i`` trades ``levels[i] / T``, i.e. multiples of the
-      TWAP rate. Default levels (0, 0.5, 1, 1.5, 2): action 2 is TWAP. ``PAPER_LEVELS`` (0, 0.25, 0.5, 0.75, 1)
-      are the paper code's. Anything but an integer in [0, K) raises ``ValueError``.
+    - ``"discrete"`` (default): ``Discrete(K)``; action ``i`` trades ``levels[i] / T`` with ``level_unit="twap"``
+      (multiples of the TWAP rate; default levels (0, 0.5, 1, 1.5, 2): action 2 is TWAP), or ``levels[i]`` of the
+      whole order with ``level_unit="order"`` (the paper code's ``PAPER_LEVELS`` (0, 0.25, 0.5, 0.75, 1): action 4
+      trades everything that remains). Anything but an integer in [0, K) raises ``ValueError``.
     - ``"continuous"``: ``Box(0, 1, (1,))``, ``a_t`` directly. NaN or infinite raises ``ValueError``; finite
       values are clipped to [0, 1].
 
@@ -47,15 +48,21 @@ class OrderExecutionEnv(gym.Env):
     | key          | shape            | content                                                                |
     |--------------|------------------|------------------------------------------------------------------------|
     | private      | (4,)             | remaining ratio, elapsed share of the steps t/T, side (+1 sell, -1 buy), TWAP rate 1/T |
-    | public       | (L, 4)           | the last L = ``lookback // bar_minutes`` bars before the decision (``lookback`` is in minutes): price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session) |
-    | privileged   | (max_bars, 5)    | only with ``privileged=True``: the same features over the whole window, future included, and a 1 on the window's bars (for an oracle teacher) |
+    | public       | (L, F)           | ``history="lookback"``: the last L = ``lookback // bar_minutes`` bars before the decision (``lookback`` is in minutes): price vs. reference, log volume vs. trailing mean, return, range (percent; zero before the session); F = 4, or 7 with ``market_features`` (mean and dispersion of the instruments' returns since the open, market volume vs. its trailing mean) |
+    | public       | (2M, F + 1)      | ``history="session"``: the instrument's previous session (M = bars per session) and the current session up to the decision (later bars zero), plus a column that is 1 on rows holding a bar |
+    | privileged   | (M, 5)           | only with ``privileged=True``: the 4 bar features over the whole window, future included, and a 1 on the window's bars (for an oracle teacher) |
+
+    See :mod:`order_exec_gym.features` for the exact definitions.
 
     ## Rewards
 
-    With s = +1 for a sell, -1 for a buy, ``p_exec`` the step's mean price and ``p_bench`` the window's mean price
-    (``benchmark="mean"``) or VWAP (``"vwap"``): ``R_t = reward_scale * (s * a_t * (p_exec / p_bench - 1) -
-    alpha * a_t ** 2)``. Summed over an episode: ``PA / 1e4 - alpha * sum(a_t ** 2)`` (before scaling), where
-    PA is the price advantage in basis points, reported in ``info["price_advantage"]`` at the end.
+    With s = +1 for a sell, -1 for a buy, ``p_exec`` the step's mean price, ``p_bench`` the window's mean price
+    (``benchmark="mean"``) or VWAP (``"vwap"``) and ``m_t`` the step's length in minutes:
+    ``R_t = reward_scale * (s * a_t * (p_exec / p_bench - 1) - alpha * a_t ** 2 / m_t)`` with the penalty charged per
+    minute (``penalty_per="minute"``, the paper's code: each minute of the step trades ``a_t / m_t`` and pays
+    ``alpha (a_t / m_t) ** 2``), or ``... - alpha * a_t ** 2`` per step (``"step"``). Summed over an episode:
+    ``PA / 1e4 - alpha * sum(a_t ** 2 / m_t)`` (or ``sum(a_t ** 2)``), before scaling, where PA is the price
+    advantage in basis points, reported in ``info["price_advantage"]`` at the end.
 
     ## Starting State
 
@@ -76,9 +83,13 @@ class OrderExecutionEnv(gym.Env):
     | side           | str                      | "sell"             | "sell", "buy" or "random" (a fair coin per order)    |
     | step_minutes   | int                      | 30                 | minutes per decision step (a multiple of the bar length) |
     | alpha          | float                    | 0.01               | temporary-impact penalty on a_t ** 2                 |
+    | penalty_per    | str                      | "minute"           | "minute" (alpha a_t ** 2 / m_t) or "step" (alpha a_t ** 2) |
     | action_type    | str                      | "discrete"         | "discrete" or "continuous"                           |
-    | levels         | sequence of float        | (0, 0.5, 1, 1.5, 2)| discrete levels, in multiples of the TWAP rate 1/T   |
-    | lookback       | int                      | 30                 | minutes of history in ``public``                     |
+    | levels         | sequence of float        | (0, 0.5, 1, 1.5, 2)| discrete levels, in units of ``level_unit``          |
+    | level_unit     | str                      | "twap"             | "twap" (a level is a multiple of 1/T) or "order" (a fraction of the order) |
+    | lookback       | int                      | 30                 | minutes of history in ``public`` with history="lookback" |
+    | history        | str                      | "lookback"         | "lookback" or "session" (this and the previous session) |
+    | market_features| bool                     | False              | add the cross-sectional market context to ``public`` |
     | privileged     | bool                     | False              | add the ``privileged`` key (future of the window)    |
     | reward_scale   | float                    | 1.0                | multiplies the reward (metrics stay unscaled)        |
     | benchmark      | str                      | "mean"             | p_bench: "mean" bar price or "vwap" of the window    |
@@ -94,6 +105,8 @@ class OrderExecutionEnv(gym.Env):
     :class:`~order_exec_gym.vector.OrderExecutionVectorEnv`, which steps N orders in one numpy call on the same
     simulator; ``sb3_distill.vec_env.OrderExecutionVecEnv`` exposes it to Stable-Baselines3.
 
+    ``order_exec_gym.PAPER_CONFIG`` holds the paper code's settings: ``gym.make("OrderExec-v0", **PAPER_CONFIG)``.
+
     ## Version History
 
     * v0: initial version.
@@ -108,9 +121,13 @@ class OrderExecutionEnv(gym.Env):
         side: str = DEFAULTS.side,
         step_minutes: int = DEFAULTS.step_minutes,
         alpha: float = DEFAULTS.alpha,
+        penalty_per: str = DEFAULTS.penalty_per,
         action_type: str = DEFAULTS.action_type,
         levels: Sequence[float] = DEFAULTS.levels,
+        level_unit: str = DEFAULTS.level_unit,
         lookback: int = DEFAULTS.lookback,
+        history: str = DEFAULTS.history,
+        market_features: bool = DEFAULTS.market_features,
         privileged: bool = DEFAULTS.privileged,
         reward_scale: float = DEFAULTS.reward_scale,
         benchmark: str = DEFAULTS.benchmark,
@@ -120,9 +137,9 @@ class OrderExecutionEnv(gym.Env):
         if render_mode is not None:
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
         config = ExecutionConfig(
-            side=side, step_minutes=step_minutes, alpha=alpha, action_type=action_type, levels=levels,
-            lookback=lookback, privileged=privileged, reward_scale=reward_scale, benchmark=benchmark,
-            window_minutes=window_minutes,
+            side=side, step_minutes=step_minutes, alpha=alpha, penalty_per=penalty_per, action_type=action_type,
+            levels=levels, level_unit=level_unit, lookback=lookback, history=history, market_features=market_features,
+            privileged=privileged, reward_scale=reward_scale, benchmark=benchmark, window_minutes=window_minutes,
         )  # fmt: skip
         self.task = ExecutionTask(config, data, split)
         self.config = config

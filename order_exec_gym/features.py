@@ -1,4 +1,4 @@
-"""Observation features, computed once per dataset and gathered per decision with index arithmetic.
+"""Observation features, computed once per market and gathered per decision with index arithmetic.
 
 Per bar ``m`` of an episode (known once bar ``m`` has ended), four features, in percent:
 
@@ -8,9 +8,19 @@ Per bar ``m`` of an episode (known once bar ``m`` has ended), four features, in 
 2. return ``100 * log(p_m / p_{m-1})`` (0 on the first bar of the session);
 3. range ``100 * log(high_m / low_m)``.
 
-``public`` holds the last ``lookback`` bars before the decision bar, zero-padded before the session starts;
-``privileged`` holds the whole window, future included, zero-padded after it ends, plus a fifth column that is 1
-on the window's bars.
+With ``market_features=True``, three columns of cross-sectional context follow, computed for each date and bar
+from every instrument of the market on that date, from bars up to ``m`` only:
+
+4. mean return since the open, ``mean_i 100 * log(p_im / open_i)``;
+5. its dispersion, the standard deviation over the instruments;
+6. log market volume (summed over the instruments) relative to its trailing mean over the last 30 bars.
+
+``public`` holds, with ``history="lookback"``, the last ``lookback`` bars before the decision bar, zero-padded
+before the session starts; with ``history="session"``, the instrument's previous session (rows ``0 .. M - 1``,
+``M`` = the market's bars per session) and every bar of the current session before the decision bar (rows
+``M .. 2M - 1``; later bars zero), plus a last column that is 1 on the rows that hold a bar (0 for the future,
+for padding, and for a previous session the market does not have). ``privileged`` holds the order's whole window,
+future included, zero-padded after it ends, plus a fifth column that is 1 on the window's bars.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from order_exec_gym.data.dataset import MarketDataset
 #: TWAP rate 1 / T.
 PRIVATE_FIELDS = ("remaining", "elapsed", "side", "twap_rate")
 FEATURE_NAMES = ("price", "log_volume", "return", "range")
+MARKET_FEATURE_NAMES = ("market_return", "market_dispersion", "market_log_volume")
 N_FEATURES = len(FEATURE_NAMES)
 N_PRIVILEGED = N_FEATURES + 1
 VOLUME_WINDOW = 30
@@ -41,48 +52,93 @@ def bar_features(dataset: MarketDataset) -> np.ndarray:
     """Features of every bar as float32 ``(E, max_bars, 4)``; column 0 holds ``100 * log(price)`` (absolute)."""
     price = dataset.bars["price"].astype(np.float64)
     log_price = 100.0 * np.log(price)
-    volume = np.log1p(dataset.bars["volume"].astype(np.float64))
-    cum = np.cumsum(np.pad(dataset.bars["volume"].astype(np.float64), ((0, 0), (1, 0))), axis=1)
-    m = np.arange(price.shape[1])
-    lo = np.maximum(m + 1 - VOLUME_WINDOW, 0)
-    trailing = (cum[:, m + 1] - cum[:, lo]) / (m + 1 - lo)
     features = np.empty(price.shape + (N_FEATURES,), dtype=np.float32)
     features[..., 0] = log_price
-    features[..., 1] = volume - np.log1p(trailing)
+    features[..., 1] = relative_log_volume(dataset.bars["volume"])
     features[..., 2] = np.diff(log_price, axis=1, prepend=log_price[:, :1])
     features[..., 3] = 100.0 * np.log(dataset.bars["high"].astype(np.float64) / dataset.bars["low"])
     np.clip(features[..., 1:], -FEATURE_CLIP, FEATURE_CLIP, out=features[..., 1:])
     return features
 
 
-class FeatureBuilder:
-    """Gathers ``public`` and ``privileged`` observations for batches of orders.
+def relative_log_volume(volume: np.ndarray) -> np.ndarray:
+    """``log1p(v_m) - log1p(mean(v_{m-29} .. v_m))`` along the last axis (the trailing mean of up to 30 bars)."""
+    volume = np.asarray(volume, dtype=np.float64)
+    cum = np.cumsum(np.pad(volume, ((0, 0), (1, 0))), axis=1)
+    m = np.arange(volume.shape[1])
+    lo = np.maximum(m + 1 - VOLUME_WINDOW, 0)
+    return np.log1p(volume) - np.log1p((cum[:, m + 1] - cum[:, lo]) / (m + 1 - lo))
 
-    :param dataset: the episodes
-    :param lookback: bars of history in ``public``
+
+def market_context(dataset: MarketDataset) -> tuple[np.ndarray, np.ndarray]:
+    """The cross-sectional features of every date and bar, ``(D, max_bars, 3)`` float32, and the date row of each
+    episode, ``(E,)``: mean and dispersion over the date's instruments of the return since their open, and the
+    market volume relative to its trailing mean (see the module docstring). Bars past a session's end are left out
+    of the date's statistics."""
+    days, day = np.unique(dataset.dates, return_inverse=True)
+    inside = np.arange(dataset.max_bars)[None, :] < dataset.lengths[:, None]
+    since_open = 100.0 * np.log(dataset.bars["price"].astype(np.float64) / dataset.bars["open"][:, :1])
+    shape = (len(days), dataset.max_bars)
+    count, total, squares, volume = (np.zeros(shape) for _ in range(4))
+    np.add.at(count, day, inside)
+    np.add.at(total, day, np.where(inside, since_open, 0.0))
+    np.add.at(squares, day, np.where(inside, since_open**2, 0.0))
+    np.add.at(volume, day, np.where(inside, dataset.bars["volume"], 0.0))
+    count = np.maximum(count, 1.0)
+    mean = total / count
+    context = np.empty(shape + (len(MARKET_FEATURE_NAMES),), dtype=np.float32)
+    context[..., 0] = mean
+    context[..., 1] = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    context[..., 2] = relative_log_volume(volume)
+    np.clip(context, -FEATURE_CLIP, FEATURE_CLIP, out=context)
+    return context, day
+
+
+class FeatureBuilder:
+    """Gathers ``public`` and ``privileged`` observations for batches of orders of one market.
+
+    Episodes are rows of the market (the task maps its split's episodes to them), so the previous session of an
+    episode is found even when it lies in another split.
+
+    :param market: the whole dataset
+    :param lookback: bars of history in ``public`` with ``history="lookback"``
+    :param history: ``"lookback"`` or ``"session"`` (see the module docstring)
+    :param market_features: add the three columns of :func:`market_context`
     """
 
-    def __init__(self, dataset: MarketDataset, lookback: int):
+    def __init__(self, market: MarketDataset, lookback: int, history: str = "lookback", market_features: bool = False):
         self.lookback = lookback
-        self.max_bars = dataset.max_bars
-        features = bar_features(dataset)
-        # ``lookback`` zero rows in front: row ``lookback + m`` holds bar m, rows before it are "before the session".
-        self.padded = np.concatenate(
-            [np.zeros((len(dataset), lookback, N_FEATURES), np.float32), features], axis=1
-        )
-        # Every run of ``lookback`` consecutive rows as one flat vector: a public observation is one row of this view.
-        flat = self.padded.reshape(len(dataset), -1)
-        self._history = np.lib.stride_tricks.sliding_window_view(flat, lookback * N_FEATURES, axis=1)[:, ::N_FEATURES]
-        self.log_price = features[..., 0]
-        self.log_open = (100.0 * np.log(dataset.bars["open"][:, 0].astype(np.float64))).astype(np.float32)
-        self._offsets = np.arange(lookback)
+        self.history = history
+        self.max_bars = market.max_bars
+        features = bar_features(market)
+        if market_features:
+            context, day = market_context(market)
+            features = np.concatenate([features, context[day]], axis=2)
+        self.n_features = features.shape[2]
+        self.log_price = features[..., 0].copy()  # absolute: the price column of observations is relative to p_ref
+        self.log_open = (100.0 * np.log(market.bars["open"][:, 0].astype(np.float64))).astype(np.float32)
         self._window = np.arange(self.max_bars)
+        if history == "session":
+            self.features = features
+            self.lengths = market.lengths
+            self.previous = market.previous_sessions()
+            self.shape = (2 * self.max_bars, self.n_features + 1)
+            return
+        # ``lookback`` zero rows in front: row ``lookback + m`` holds bar m, rows before it are "before the session".
+        self.padded = np.concatenate([np.zeros((len(market), lookback, self.n_features), np.float32), features], axis=1)
+        self.features = self.padded[:, lookback:]  # a view: every bar's features, for privileged
+        # Every run of ``lookback`` consecutive rows as one flat vector: a public observation is one row of this view.
+        flat = self.padded.reshape(len(market), -1)
+        width = lookback * self.n_features
+        self._history = np.lib.stride_tricks.sliding_window_view(flat, width, axis=1)[:, :: self.n_features]
+        self._offsets = np.arange(lookback)
+        self.shape = (lookback, self.n_features)
 
     @classmethod
-    def shared(cls, dataset: MarketDataset, lookback: int) -> FeatureBuilder:
-        """The builder of ``dataset`` and ``lookback``, made once per dataset and shared by every env on it (it holds
+    def shared(cls, market: MarketDataset, lookback: int, history: str = "lookback", market_features: bool = False) -> FeatureBuilder:
+        """The builder of ``market`` and these settings, made once per market and shared by every env on it (it holds
         no per-order state)."""
-        return dataset.derived(("features", lookback), lambda: cls(dataset, lookback))
+        return market.derived(("features", lookback, history, market_features), lambda: cls(market, lookback, history, market_features))
 
     def reference(self, episode: np.ndarray, start: np.ndarray) -> np.ndarray:
         """``100 * log(p_ref)`` of each order: previous bar's price, or the session open."""
@@ -90,8 +146,10 @@ class FeatureBuilder:
         return np.where(start > 0, previous, self.log_open[episode])
 
     def public(self, episode: np.ndarray, decision_bar: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """``(N, lookback, 4)``: bars ``decision_bar - lookback .. decision_bar - 1`` of each episode."""
-        out = self._history[episode, decision_bar].reshape(len(episode), self.lookback, N_FEATURES)
+        """The ``public`` observation of each order (shape :attr:`shape`), from the bars before ``decision_bar``."""
+        if self.history == "session":
+            return self._session(episode, decision_bar, reference)
+        out = self._history[episode, decision_bar].reshape(len(episode), *self.shape)
         early = decision_bar < self.lookback
         if early.any():  # rows before the session stay zero
             out[..., 0] -= np.where(decision_bar[:, None] + self._offsets < self.lookback, 0.0, reference[:, None])
@@ -99,13 +157,26 @@ class FeatureBuilder:
             out[..., 0] -= reference[:, None]
         return out
 
+    def _session(self, episode: np.ndarray, decision_bar: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """Previous session (rows ``0 .. M - 1``) and the current one up to the decision (rows ``M .. 2M - 1``)."""
+        n, m = len(episode), self.max_bars
+        previous = self.previous[episode]
+        out = np.empty((n, 2 * m, self.n_features + 1), np.float32)
+        out[:, :m, :-1] = self.features[np.maximum(previous, 0)]
+        out[:, m:, :-1] = self.features[episode]
+        out[:, :m, -1] = (previous[:, None] >= 0) & (self._window < self.lengths[np.maximum(previous, 0)][:, None])
+        out[:, m:, -1] = self._window < decision_bar[:, None]
+        out[..., 0] -= reference[:, None]
+        out[..., :-1] *= out[..., -1:]
+        return out
+
     def privileged(self, episode: np.ndarray, start: np.ndarray, length: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """``(N, max_bars, 5)``: every bar of each order's window, future included, zero after its end; the
         fifth column is 1 on the window's bars (so a flat bar is told apart from padding)."""
         inside = self._window < length[:, None]
-        rows = np.minimum(start[:, None] + self._window, self.max_bars - 1) + self.lookback
+        rows = np.minimum(start[:, None] + self._window, self.max_bars - 1)
         out = np.empty((len(episode), self.max_bars, N_PRIVILEGED), np.float32)
-        out[..., :N_FEATURES] = self.padded[episode[:, None], rows]
+        out[..., :N_FEATURES] = self.features[episode[:, None], rows, :N_FEATURES]
         out[..., 0] -= reference[:, None]
         out[..., N_FEATURES] = 1.0
         out *= inside[..., None]

@@ -10,8 +10,13 @@ more than was asked). The step's quantity is spread evenly over its bars, so it 
 ``p_exec = mean(price[b0:b1])``. With ``s = +1`` for a sell and ``-1`` for a buy and the benchmark ``p_bench``
 (mean price, or VWAP, over the whole window)::
 
-    reward = s * executed * (p_exec / p_bench - 1) - alpha * executed ** 2
+    reward = s * executed * (p_exec / p_bench - 1) - c * executed ** 2
     PA     = 1e4 * s * (sum(executed * p_exec) / p_bench - 1)          (basis points, at the end)
+
+where the step's penalty coefficient is ``c = alpha / m`` for a step of ``m`` minutes with ``penalty_per="minute"``
+(the quantity is spread evenly over the step's minutes and each minute pays ``alpha * (executed / m) ** 2``, as
+the paper's code and qlib charge it), or ``c = alpha`` with ``penalty_per="step"`` (:func:`step_cost`). So the
+episode's rewards sum to ``PA / 1e4 - sum(c_t * executed_t ** 2)``.
 
 An episode ends when the order is complete (nothing remains) or at its last step.
 """
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from order_exec_gym.config import BENCHMARKS
+from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.orders import Orders
 
@@ -47,6 +52,15 @@ def step_bounds(start: np.ndarray, length: np.ndarray, step_bars: int, width: in
     return np.minimum(b0, b1), b1
 
 
+def step_cost(alpha: float, penalty_per: str, minutes: np.ndarray) -> np.ndarray:
+    """The penalty coefficient ``c`` of steps of ``minutes`` minutes: ``alpha / minutes`` when the penalty is charged
+    per minute, ``alpha`` when per step; 0 for empty steps (``minutes == 0``)."""
+    minutes = np.asarray(minutes, dtype=np.float64)
+    if penalty_per == "step":
+        return np.where(minutes > 0, alpha, 0.0)
+    return np.where(minutes > 0, alpha / np.maximum(minutes, 1.0), 0.0)
+
+
 def cumulative(dataset: MarketDataset, name: str) -> np.ndarray:
     """Running sums along each episode of ``"price"``, ``"volume"`` or ``"value"`` (price x volume), float64
     ``(E, max_bars + 1)`` with a leading zero column; built once per dataset and shared by every simulator on it."""
@@ -61,30 +75,31 @@ def cumulative(dataset: MarketDataset, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OrderSteps:
-    """The step layout and prices of a batch of orders: what the simulator replays and the Oracle plans on.
+    """The step layout, prices and penalties of a batch of orders: what the simulator replays and the Oracle plans on.
 
     :param n_steps: decision steps T of each order, (N,)
     :param benchmark_price: p_bench of each order, (N,)
     :param price: execution price p_exec of each step, (N, width), 0 past an order's last step
     :param returns: ``s * (p_exec / p_bench - 1)`` of each step, (N, width), 0 past an order's last step
+    :param cost: the penalty coefficient ``c`` of each step (:func:`step_cost`), (N, width), 0 past the last step
     """
 
     n_steps: np.ndarray
     benchmark_price: np.ndarray
     price: np.ndarray
     returns: np.ndarray
+    cost: np.ndarray
 
 
-def order_steps(dataset: MarketDataset, orders: Orders, step_bars: int, benchmark: str, width: int) -> OrderSteps:
-    """Each order's steps of ``step_bars`` bars over ``dataset``: prices, benchmark and returns for ``width`` steps
-    (at least the most steps of any order)."""
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"benchmark must be one of {list(BENCHMARKS)}, got {benchmark!r}")
+def order_steps(dataset: MarketDataset, orders: Orders, config: ExecutionConfig, width: int) -> OrderSteps:
+    """Each order's steps under ``config`` over ``dataset``: prices, benchmark, returns and penalties for ``width``
+    steps (at least the most steps of any order)."""
+    step_bars = config.in_bars(dataset.bar_minutes).step_bars
     e, start, length = orders.episode, orders.start, orders.length
     end = start + length
     cum_price = cumulative(dataset, "price")
     bench = (cum_price[e, end] - cum_price[e, start]) / length
-    if benchmark == "vwap":
+    if config.benchmark == "vwap":
         cum_volume = cumulative(dataset, "volume")
         cum_value = cumulative(dataset, "value")
         traded = cum_volume[e, end] - cum_volume[e, start]
@@ -94,7 +109,8 @@ def order_steps(dataset: MarketDataset, orders: Orders, step_bars: int, benchmar
     count = b1 - b0
     price = (cum_price[e[:, None], b1] - cum_price[e[:, None], b0]) / np.maximum(count, 1)
     returns = np.where(count > 0, orders.side[:, None] * (price / bench[:, None] - 1.0), 0.0)
-    return OrderSteps(step_count(length, step_bars), bench, price, returns)
+    cost = step_cost(config.alpha, config.penalty_per, count * dataset.bar_minutes)
+    return OrderSteps(step_count(length, step_bars), bench, price, returns, cost)
 
 
 @dataclass
@@ -116,21 +132,14 @@ class ExecutionSimulator:
 
     :param dataset: the episodes the orders trade in
     :param num_orders: number of slots N
-    :param step_bars: bars per decision step k (>= 1)
-    :param alpha: temporary-impact penalty on ``executed ** 2``
-    :param benchmark: ``"mean"`` (mean bar price over the window) or ``"vwap"``
+    :param config: the settings: ``step_minutes``, ``alpha``, ``penalty_per`` and ``benchmark`` act here
     """
 
-    def __init__(self, dataset: MarketDataset, num_orders: int, step_bars: int, alpha: float, benchmark: str):
-        if step_bars < 1:
-            raise ValueError(f"step_bars must be >= 1, got {step_bars}")
-        if benchmark not in BENCHMARKS:
-            raise ValueError(f"benchmark must be one of {list(BENCHMARKS)}, got {benchmark!r}")
+    def __init__(self, dataset: MarketDataset, num_orders: int, config: ExecutionConfig):
         self.dataset = dataset
         self.num_orders = num_orders
-        self.step_bars = step_bars
-        self.alpha = float(alpha)
-        self.benchmark = benchmark
+        self.config = config
+        self.step_bars = step_bars = config.in_bars(dataset.bar_minutes).step_bars
         n = num_orders
         self._rows = np.arange(n)
         self.episode = np.zeros(n, dtype=np.int64)
@@ -147,14 +156,15 @@ class ExecutionSimulator:
         self.total_reward = np.zeros(n)
         #: The most steps an order of this dataset can have.
         self.max_steps = int(step_count(dataset.max_bars, step_bars))
-        # Per step of every order (one spare column, read by finished slots): p_exec and s * (p_exec / p_bench - 1).
+        # Per step of every order (one spare column, read by finished slots): p_exec, s * (p_exec / p_bench - 1), c.
         self.step_price = np.zeros((n, self.max_steps + 1))
         self.step_return = np.zeros((n, self.max_steps + 1))
+        self.step_cost = np.zeros((n, self.max_steps + 1))
         self.last_step = np.zeros(n, dtype=np.int64)
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` (all slots by default)."""
-        steps = order_steps(self.dataset, orders, self.step_bars, self.benchmark, self.max_steps + 1)
+        steps = order_steps(self.dataset, orders, self.config, self.max_steps + 1)
         self.episode[slots] = orders.episode
         self.side[slots] = orders.side
         self.start[slots] = orders.start
@@ -170,6 +180,7 @@ class ExecutionSimulator:
         self.benchmark_price[slots] = steps.benchmark_price
         self.step_price[slots] = steps.price
         self.step_return[slots] = steps.returns
+        self.step_cost[slots] = steps.cost
 
     def orders(self) -> Orders:
         """The orders in the slots, as a copy."""
@@ -204,7 +215,7 @@ class ExecutionSimulator:
         executed = np.where(finish, remaining, executed)
         self.remaining = np.where(finish, 0.0, left)
         exec_price = self.step_price[rows, t] if active is None else np.where(active, self.step_price[rows, t], 0.0)
-        reward = executed * (self.step_return[rows, t] - self.alpha * executed)
+        reward = executed * (self.step_return[rows, t] - self.step_cost[rows, t] * executed)
         self.value += executed * exec_price
         self.total_reward += reward
         self.t += 1 if active is None else active

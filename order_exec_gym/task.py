@@ -16,9 +16,17 @@ from gymnasium import spaces
 
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
-from order_exec_gym.features import N_FEATURES, N_PRIVILEGED, PRIVATE_FIELDS, FeatureBuilder
+from order_exec_gym.features import N_PRIVILEGED, PRIVATE_FIELDS, FeatureBuilder
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.simulator import ExecutionSimulator
+
+def public_space(shape: tuple[int, int], masked: bool) -> spaces.Box:
+    """The ``public`` Box: unbounded features, and a last column bounded to [0, 1] when it is a mask."""
+    low, high = np.full(shape, -np.inf, np.float32), np.full(shape, np.inf, np.float32)
+    if masked:
+        low[:, -1], high[:, -1] = 0.0, 1.0
+    return spaces.Box(low, high, dtype=np.float32)
+
 
 class ExecutionTask:
     """The order-execution problem for ``num_orders`` parallel slots.
@@ -46,8 +54,9 @@ class ExecutionTask:
         self.split = split
         self.layout = config.in_bars(self.dataset.bar_minutes)
         self.levels = np.asarray(config.levels, dtype=np.float64)
-        self.sim = ExecutionSimulator(self.dataset, int(num_orders), self.layout.step_bars, config.alpha, config.benchmark)
-        self.features = FeatureBuilder.shared(self.dataset, self.layout.lookback_bars)
+        self.sim = ExecutionSimulator(self.dataset, int(num_orders), config)
+        self.features = FeatureBuilder.shared(self.market, self.layout.lookback_bars, config.history, config.market_features)
+        self._market_rows = self.market.rows_of(self.dataset)  # the features are the market's
         self.reference = np.zeros(num_orders, dtype=np.float32)
         # remaining, elapsed, side, 1/T: the last two are set per order at reset, the first two at every step
         self._private = np.zeros((num_orders, len(PRIVATE_FIELDS)), dtype=np.float32)
@@ -55,7 +64,7 @@ class ExecutionTask:
 
         observation = {
             "private": spaces.Box(np.array([0, 0, -1, 0], np.float32), np.array([1, 1, 1, 1], np.float32)),
-            "public": spaces.Box(-np.inf, np.inf, (self.layout.lookback_bars, N_FEATURES), np.float32),
+            "public": public_space(self.features.shape, masked=config.history == "session"),
         }
         if config.privileged:
             observation["privileged"] = spaces.Box(-np.inf, np.inf, (self.dataset.max_bars, N_PRIVILEGED), np.float32)
@@ -77,15 +86,16 @@ class ExecutionTask:
         self.sim.reset(orders.check(self.dataset), slots)
         self._private[slots, 2] = orders.side
         self._private[slots, 3] = 1.0 / self.sim.n_steps[slots]
-        self.reference[slots] = self.features.reference(orders.episode, orders.start)
+        rows = self._market_rows[orders.episode]
+        self.reference[slots] = self.features.reference(rows, orders.start)
         if self.window is not None:
-            self.window[slots] = self.features.privileged(orders.episode, orders.start, orders.length, self.reference[slots])
+            self.window[slots] = self.features.privileged(rows, orders.start, orders.length, self.reference[slots])
 
     def ratios(self, actions: np.ndarray) -> np.ndarray:
         """Decode a batch of actions (N,) for discrete, (N, 1) for continuous into ratios of the order.
 
         Discrete: an integer index into ``levels`` (others raise ``ValueError``); the ratio is
-        ``levels[i] / T``. Continuous: NaN or infinite values raise ``ValueError``; finite values are clipped
+        ``levels[i] / T`` (``level_unit="twap"``) or ``levels[i]`` (``"order"``). Continuous: NaN or infinite values raise ``ValueError``; finite values are clipped
         to [0, 1].
         """
         n = self.sim.num_orders
@@ -100,7 +110,7 @@ class ExecutionTask:
             index = actions.reshape(n).astype(np.int64, copy=False)
             if ((index < 0) | (index >= len(self.levels))).any():
                 raise ValueError(f"discrete actions must be integers in [0, {len(self.levels)}), got {actions}")
-            return self.levels[index] / self.sim.n_steps
+            return self.levels[index] / self.sim.n_steps if self.config.level_unit == "twap" else self.levels[index]
         if actions.shape not in ((n, 1), (n,)):
             raise ValueError(f"expected continuous action(s) of shape ({n}, 1), got shape {actions.shape}")
         actions = actions.reshape(n).astype(np.float64)
@@ -115,7 +125,8 @@ class ExecutionTask:
         private[:, 0] = sim.remaining
         private[:, 1] = sim.elapsed
         private = private.copy()
-        obs = {"private": private, "public": self.features.public(sim.episode, sim.decision_bar, self.reference)}
+        public = self.features.public(self._market_rows[sim.episode], sim.decision_bar, self.reference)
+        obs = {"private": private, "public": public}
         if self.window is not None:
             obs["privileged"] = self.window.copy()
         return obs

@@ -5,6 +5,10 @@
   what a trader knows at decision time whether or not the observation it is given holds them (while collecting,
   yes; in the rollout buffer's minibatches, no). :class:`StudentGruPolicy` (``"StudentGruPolicy"``) is the same
   with GRU cells, as in the paper.
+- :class:`SequenceExtractor`: the paper's student network in front of the recurrent actor-critic: a GRU over the
+  ``public`` bar sequence, its state at the latest bar concatenated with the ``private`` state. Give it to either
+  policy (``policy_kwargs=dict(features_extractor_class=SequenceExtractor)``) so the student and its
+  no-distillation control run the same network (:data:`sb3_distill.training.NETWORKS`).
 - :class:`TeacherPolicy`: a feed-forward multi-input actor-critic for SB3's ``PPO`` that reads the privileged
   observation (and refuses an observation space without it).
 """
@@ -18,7 +22,7 @@ import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentMultiInputActorCriticPolicy
 from stable_baselines3.common.policies import MultiInputActorCriticPolicy
-from stable_baselines3.common.torch_layers import CombinedExtractor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor
 from torch import nn
 
 PRIVILEGED_KEY = "privileged"
@@ -46,6 +50,46 @@ class IgnoreKeysExtractor(CombinedExtractor):
             raise ValueError(f"ignoring {list(ignored_keys)} leaves none of the keys {list(observation_space.spaces)}")
         super().__init__(spaces.Dict(kept), cnn_output_dim=cnn_output_dim, normalized_image=normalized_image)
         self.ignored_keys = tuple(ignored_keys)
+
+
+class SequenceExtractor(BaseFeaturesExtractor):
+    """A GRU over the ``public`` sequence of bars; its output at the latest bar, concatenated with ``private``.
+
+    The bars are first averaged in groups of ``pool_bars`` by a strided 1-D convolution (a learned pooling, so the GRU
+    runs over at most 16 steps: 30-minute groups, the paper's decision step, for two whole sessions of one-minute bars;
+    the GRU's cost grows with its steps), then the GRU runs over the
+    groups in time order. With a mask column (``history="session"``: the last column of ``public``, bounded to
+    [0, 1] in the observation space, is 1 on rows that hold a bar), the output is read at the last group that holds a
+    bar, so the zero rows of the future do not wash the state out; without one (``history="lookback"``,
+    right-aligned), at the last group. Every other key (the privileged one among them) is ignored.
+
+    :param observation_space: a ``Dict`` with ``public`` (L, F) and ``private`` (P,)
+    :param hidden_size: the GRU's state size
+    :param pool_bars: bars per GRU step; None: ``ceil(L / 16)``
+    """
+
+    def __init__(self, observation_space: spaces.Dict, hidden_size: int = 32, pool_bars: int | None = None):
+        public = observation_space["public"]
+        length, n_features = public.shape
+        self.pool_bars = pool_bars or -(-length // 16)
+        private = int(observation_space["private"].shape[0])
+        super().__init__(observation_space, features_dim=hidden_size + private)
+        self.masked = bool((public.low[:, -1] == 0).all() and (public.high[:, -1] == 1).all())
+        self.pool = nn.Conv1d(n_features, hidden_size, kernel_size=self.pool_bars, stride=self.pool_bars)
+        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        public = observations["public"]
+        groups = self.pool(public.transpose(1, 2)).transpose(1, 2)  # (B, L / pool, H)
+        output, _ = self.gru(th.tanh(groups))
+        if self.masked:
+            filled = public[..., -1] > 0.5
+            last_bar = (filled * th.arange(1, public.shape[1] + 1, device=public.device)).amax(dim=1) - 1
+            last = th.clamp(last_bar, min=0) // self.pool_bars
+        else:
+            last = th.full((len(public),), output.shape[1] - 1, device=public.device, dtype=th.long)
+        latest = output[th.arange(len(public), device=public.device), th.clamp(last, max=output.shape[1] - 1)]
+        return th.cat([latest, observations["private"]], dim=1)
 
 
 class _GRU(nn.GRU):

@@ -19,6 +19,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from order_exec_gym import oracle
 from order_exec_gym.baselines import find_task
 from order_exec_gym.config import ExecutionConfig
+from order_exec_gym.simulator import step_cost
 
 Observations = dict[str, np.ndarray | th.Tensor]
 
@@ -71,7 +72,7 @@ class OracleTeacher:
     :param env: an OrderExec env (single, vector, or SB3 ``VecEnv``, wrapped or not) to take the settings and the
         bar length from; or None, and give them below
     :param config: the env's settings (an :class:`~order_exec_gym.config.ExecutionConfig` or a mapping of its
-        fields: ``step_minutes``, ``alpha``, ``levels``, ``action_type``)
+        fields: ``step_minutes``, ``alpha``, ``penalty_per``, ``action_type``, ``levels``, ``level_unit``)
     :param bar_minutes: the bar length of the env's data, in minutes
     """
 
@@ -87,16 +88,18 @@ class OracleTeacher:
         elif bar_minutes is None:
             raise ValueError("OracleTeacher needs an env, or config and bar_minutes")
         self.config = ExecutionConfig.from_kwargs(config)
+        self.bar_minutes = int(bar_minutes)
         self.step_bars = self.config.in_bars(bar_minutes).step_bars
         self.levels = np.asarray(self.config.levels, dtype=np.float64)
 
     def __call__(self, observations: Observations) -> np.ndarray:
         observations = as_numpy(observations)
-        returns, n_steps, t = oracle.step_returns_from_observation(observations, self.step_bars)
+        config = self.config
+        returns, bars, n_steps, t = oracle.step_returns_from_observation(observations, self.step_bars)
+        cost = step_cost(config.alpha, config.penalty_per, bars * self.bar_minutes)
         remaining = observations["private"][:, 0].astype(np.float64)
-        alpha = self.config.alpha
-        if self.config.action_type == "discrete":
-            return oracle.best_discrete_action(returns, n_steps, t, remaining, alpha, self.levels)
+        if config.action_type == "discrete":
+            return oracle.best_discrete_action(returns, cost, n_steps, t, remaining, self.levels, config.level_unit)
         returns[np.arange(returns.shape[1]) < t[:, None]] = np.nan
-        plan = oracle.water_fill(returns, remaining, alpha)
+        plan = oracle.water_fill(returns, remaining, cost)
         return plan[np.arange(len(plan)), t].astype(np.float32)[:, None]

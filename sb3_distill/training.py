@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from order_exec_gym.config import split_env_kwargs
 from sb3_distill.distill_ppo import DistillRecurrentPPO
-from sb3_distill.policies import StudentLstmPolicy, TeacherPolicy
+from sb3_distill.policies import SequenceExtractor, StudentGruPolicy, StudentLstmPolicy, TeacherPolicy
 from sb3_distill.teachers import OracleTeacher, PolicyTeacher, Teacher
 from sb3_distill.vec_env import OrderExecutionVecEnv
 
@@ -39,8 +39,18 @@ TEACHER_KWARGS: dict[str, Any] = dict(
 #: RecurrentPPO settings shared by the student and the recurrent baseline without distillation.
 STUDENT_KWARGS: dict[str, Any] = dict(
     n_steps=128, batch_size=512, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
-    policy_kwargs=dict(lstm_hidden_size=64, net_arch=[64]),
 )  # fmt: skip
+#: The recurrent networks of the student and its no-distillation control (the same for both): ``"lstm"``, the
+#: flattened observation into an LSTM over the decisions; ``"gru"``, the paper's: a GRU over the public bars
+#: (:class:`~sb3_distill.policies.SequenceExtractor`) with the private state, into a GRU over the decisions.
+NETWORKS: dict[str, tuple[type[BasePolicy], dict[str, Any]]] = {
+    "lstm": (StudentLstmPolicy, dict(lstm_hidden_size=64, net_arch=[64])),
+    "gru": (
+        StudentGruPolicy,
+        dict(lstm_hidden_size=64, net_arch=[64], features_extractor_class=SequenceExtractor,
+             features_extractor_kwargs=dict(hidden_size=32)),
+    ),
+}  # fmt: skip
 
 #: DQN settings (the paper's value-based baseline).
 DQN_KWARGS: dict[str, Any] = dict(
@@ -92,11 +102,12 @@ def make_training_env(env_kwargs: Mapping[str, Any] | None, n_envs: int, seed: i
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one kind of model is trained: the algorithm, its policy, its default settings, and whether its env
-    carries the privileged observation."""
+    """How one kind of model is trained: the algorithm, its policy (None: the recurrent network of
+    :data:`NETWORKS` chosen by ``train``'s ``network``), its default settings, and whether its env carries the
+    privileged observation."""
 
     algorithm: type[BaseAlgorithm]
-    policy: str | type[BasePolicy]
+    policy: str | type[BasePolicy] | None
     defaults: dict[str, Any]
     privileged: bool
 
@@ -104,8 +115,8 @@ class Recipe:
 #: Every model the OPD pipeline trains, by name (the names of ``order-exec train`` and of the tensorboard runs).
 RECIPES: dict[str, Recipe] = {
     "teacher": Recipe(PPO, TeacherPolicy, TEACHER_KWARGS, privileged=True),
-    "student": Recipe(DistillRecurrentPPO, StudentLstmPolicy, STUDENT_KWARGS, privileged=True),
-    "recurrent_ppo": Recipe(RecurrentPPO, "MultiInputLstmPolicy", STUDENT_KWARGS, privileged=False),
+    "student": Recipe(DistillRecurrentPPO, None, STUDENT_KWARGS, privileged=True),
+    "recurrent_ppo": Recipe(RecurrentPPO, None, STUDENT_KWARGS, privileged=False),
     "ppo": Recipe(PPO, "MultiInputPolicy", TEACHER_KWARGS, privileged=False),
     "dqn": Recipe(DQN, "MultiInputPolicy", DQN_KWARGS, privileged=False),
 }
@@ -121,6 +132,7 @@ def train(
     tensorboard_log: str | None = None,
     verbose: int = 0,
     callback: BaseCallback | None = None,
+    network: str = "lstm",
     **algo_kwargs: Any,
 ) -> BaseAlgorithm:
     """Train the model of :data:`RECIPES` ``kind`` on :func:`make_training_env` and return it.
@@ -135,17 +147,23 @@ def train(
     :param tensorboard_log: tensorboard directory, or None
     :param verbose: SB3 verbosity
     :param callback: an extra SB3 callback, e.g. :class:`~sb3_distill.callbacks.BestOnValidation`
+    :param network: the recurrent network of the student and of ``recurrent_ppo`` (:data:`NETWORKS`)
     :param algo_kwargs: arguments of the algorithm overriding the recipe's defaults
     """
     if kind not in RECIPES:
         raise ValueError(f"unknown kind {kind!r}; choose from {list(RECIPES)}")
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; choose from {list(NETWORKS)}")
     recipe = RECIPES[kind]
     th.set_num_threads(1)
     env = make_training_env(env_kwargs, n_envs, seed, recipe.privileged)
-    kwargs = {**recipe.defaults, **algo_kwargs}
+    policy, kwargs = recipe.policy, {**recipe.defaults, **algo_kwargs}
+    if policy is None:
+        policy, network_kwargs = NETWORKS[network]
+        kwargs["policy_kwargs"] = {**network_kwargs, **kwargs.get("policy_kwargs", {})}
     if kind == "student":
         kwargs["teacher"] = as_teacher(kwargs.get("teacher"), env)
-    model = recipe.algorithm(recipe.policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    model = recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
     callbacks = [c for c in (ProgressBar(kind) if progress_bar else None, callback) if c is not None]
     return model.learn(total_timesteps, callback=callbacks, tb_log_name=kind)
 
@@ -187,8 +205,8 @@ def train_student(
 def train_ppo(env_kwargs: Mapping[str, Any] | None = None, recurrent: bool = True, **kwargs: Any) -> RecurrentPPO | PPO:
     """Train the baseline without distillation on the public env (no privileged key).
 
-    :param recurrent: RecurrentPPO with the student's settings (:data:`STUDENT_KWARGS`, the same network as the
-        student's); False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
+    :param recurrent: RecurrentPPO with the student's settings and network (:data:`STUDENT_KWARGS`, ``network``);
+        False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
 
     Other arguments as in :func:`train`.
     """

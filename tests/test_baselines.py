@@ -25,7 +25,7 @@ from order_exec_gym.baselines import (
 )
 from order_exec_gym.config import PAPER_LEVELS
 from order_exec_gym.evaluation import evaluate
-from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid
+from order_exec_gym.oracle import discrete_action, discrete_plan, level_grid, order_units
 from order_exec_gym.task import ExecutionTask
 from order_exec_gym.vector import OrderExecutionVectorEnv
 from sb3_distill.vec_env import OrderExecutionVecEnv
@@ -39,8 +39,8 @@ def step_returns(market, order: Order, step: int, side: float) -> np.ndarray:
     return side * (np.array(steps) / price.mean() - 1.0)
 
 
-def episode_reward(returns: np.ndarray, ratios: np.ndarray, alpha: float) -> float:
-    return float((returns * ratios - alpha * ratios**2).sum())
+def episode_reward(returns: np.ndarray, ratios: np.ndarray, cost: float | np.ndarray) -> float:
+    return float((returns * ratios - cost * ratios**2).sum())
 
 
 # --------------------------------------------------------------------------------------------------- Oracle
@@ -94,43 +94,58 @@ def test_discrete_oracle_matches_brute_force(levels, n_steps, alpha):
 
 
 @pytest.mark.parametrize("levels", [(0, 0.5, 1, 1.5, 2), PAPER_LEVELS, (0, 1, 2, 3)])
-def test_greedy_discrete_plan_matches_the_dynamic_programme(levels):
+@pytest.mark.parametrize("level_unit", ["twap", "order"])
+def test_greedy_discrete_plan_matches_the_dynamic_programme(levels, level_unit):
+    """With per-step penalty coefficients (per minute: steps of different lengths cost differently)."""
     rng = np.random.default_rng(1)
     n, width = 40, 12
-    units, per_slice = level_grid(np.array(levels, dtype=float))
+    units, denominator = level_grid(np.array(levels, dtype=float))
     n_steps = rng.integers(1, width + 1, n)
     returns = np.where(np.arange(width) < n_steps[:, None], rng.normal(0, 0.01, (n, width)), np.nan)
+    minutes = rng.integers(1, 31, (n, width)).astype(float)
     t = (rng.random(n) * n_steps).astype(np.int64)
-    total = n_steps * per_slice
-    left = (rng.random(n) * (total - t * units.max()).clip(1)).astype(np.int64) + 1
+    total = order_units(n_steps, denominator, level_unit)
+    left = (rng.random(n) * total).astype(np.int64) + 1
+    left = np.minimum(left, total)
     for alpha in (0.0, 0.002, 0.05):
-        plan = discrete_plan(returns, n_steps, t, left, total, alpha, int(units.max()))
-        assert (plan.sum(axis=1) == left).all()
-        shares = plan / total[:, None]
-        value = np.nansum(np.nan_to_num(returns) * shares - alpha * shares**2, axis=1)
-        _, best = discrete_action(returns, n_steps, t, left / total, alpha, np.array(levels, dtype=float))
-        np.testing.assert_allclose(value, best, atol=1e-13)
+        for cost in (np.full((n, width), alpha), alpha / minutes):
+            plan = discrete_plan(returns, cost, n_steps, t, left, total, int(units.max()))
+            assert (plan.sum(axis=1) == left).all()
+            shares = plan / total[:, None]
+            value = np.nansum(np.nan_to_num(returns) * shares - cost * shares**2, axis=1)
+            _, best = discrete_action(returns, cost, n_steps, t, left / total, np.array(levels, dtype=float), level_unit)
+            np.testing.assert_allclose(value, best, atol=1e-13)
+
+
+def test_level_grid_keeps_levels_with_a_common_factor_exact(small_market):
+    units, denominator = level_grid(np.array([0.0, 2.0, 4.0]))
+    assert units.tolist() == [0, 2, 4] and denominator == 1  # no unit coarser than the order's own grid
+    result = evaluate("Oracle", small_market, "test", n_orders=4, env_kwargs={"levels": (0, 2, 4)})
+    assert result.summary["n_orders"] == 4
 
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("alpha", [0.001, 0.05])
-def test_continuous_oracle_matches_scipy(seed, alpha):
+@pytest.mark.parametrize("penalty_per", ["minute", "step"])
+def test_continuous_oracle_matches_scipy(seed, alpha, penalty_per):
     rng = np.random.default_rng(seed)
     market = random_market(rng, 2, 40)
-    order, step = Order(1, "sell", 3, 35), 5
+    order, step = Order(1, "sell", 3, 37), 5  # 8 steps, the last one of 2 minutes
     returns = step_returns(market, order, step, 1.0)
     n = len(returns)
+    cost = alpha / np.array([5.0] * 7 + [2.0]) if penalty_per == "minute" else np.full(n, alpha)
     solution = minimize(
-        lambda a: -episode_reward(returns, a, alpha),
+        lambda a: -episode_reward(returns, a, cost),
         np.full(n, 1.0 / n),
-        jac=lambda a: -(returns - 2 * alpha * a),
+        jac=lambda a: -(returns - 2 * cost * a),
         bounds=[(0.0, 1.0)] * n,
         constraints=[{"type": "eq", "fun": lambda a: a.sum() - 1.0, "jac": lambda a: np.ones(n)}],
         method="SLSQP",
         options={"ftol": 1e-15, "maxiter": 500},
     )
     assert solution.success
-    env = gym.make("OrderExec-v0", data=market, step_minutes=step, alpha=alpha, action_type="continuous", lookback=5)
+    env = gym.make("OrderExec-v0", data=market, step_minutes=step, alpha=alpha, action_type="continuous", lookback=5,
+                   penalty_per=penalty_per)  # fmt: skip
     oracle = Oracle(env)
     obs, _ = env.reset(options={"order": order})
     state, done = oracle.plan(env), False
@@ -149,7 +164,7 @@ def test_oracle_replans_when_the_state_leaves_its_plan(small_market):
     _, state = oracle.predict(obs, oracle.plan(env))
     obs, *_ = env.step(np.array([0.4]))  # not the Oracle's choice
     sim = env.unwrapped.task.sim
-    returns = sim.step_return[0, : sim.n_steps[0]]
+    returns, cost = sim.step_return[0, : sim.n_steps[0]], sim.step_cost[0, 1 : sim.n_steps[0]]
     done = False
     executed = [0.4]
     while not done:
@@ -161,8 +176,8 @@ def test_oracle_replans_when_the_state_leaves_its_plan(small_market):
     assert rest.sum() == pytest.approx(0.6)
     others = 0.6 * np.random.default_rng(0).dirichlet(np.ones(len(rest)), size=2000)
     others = np.vstack([others, np.full(len(rest), 0.6 / len(rest))])
-    values = (returns[1:] * others - 0.01 * others**2).sum(axis=1)
-    assert episode_reward(returns[1:], rest, 0.01) >= values.max()
+    values = (returns[1:] * others - cost * others**2).sum(axis=1)
+    assert episode_reward(returns[1:], rest, cost) >= values.max()
 
 
 # ----------------------------------------------------------------------------------------------- TWAP and AC
@@ -189,8 +204,9 @@ def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
 
 
 @pytest.mark.parametrize(("step", "risk_aversion", "alpha"), [(30, 10.0, 0.01), (7, 1.0, 0.05), (1, 100.0, 0.01), (30, 1e6, 0.01)])
-def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversion, alpha):
-    kwargs = dict(action_type="continuous", step_minutes=step, alpha=alpha)
+@pytest.mark.parametrize("penalty_per", ["minute", "step"])
+def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversion, alpha, penalty_per):
+    kwargs = dict(action_type="continuous", step_minutes=step, alpha=alpha, penalty_per=penalty_per)
     task = ExecutionTask(kwargs, small_market)
     ac = AlmgrenChriss(task, risk_aversion=risk_aversion)
 
@@ -199,7 +215,7 @@ def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversio
     assert ac.sigma == pytest.approx(np.sqrt(np.mean(returns**2)), rel=1e-12)  # all episodes are full sessions
 
     tau = step
-    eta_tilde = alpha * tau
+    eta_tilde = alpha * tau if penalty_per == "step" else alpha  # the env's c a^2 = eta a^2 / tau, c = alpha / tau
     kappa = np.arccosh(risk_aversion * ac.sigma**2 / eta_tilde * tau**2 / 2 + 1) / tau
     n_steps = -(-240 // step)
     t_j = np.arange(n_steps + 1) * tau

@@ -63,10 +63,11 @@ def test_baselines_prints_the_table_and_writes_outputs(saved_market, tmp_path, c
 def test_baselines_options(saved_market, capsys):
     argv = ["baselines", "--data", str(saved_market), "--split", "valid", "--step-minutes", "1", "--side", "random",
             "--action-type", "continuous", "--agents", "Oracle,AlmgrenChriss", "--reference", "TWAP", "--levels", "0,1,3",
-            "--lookback", "5", "--benchmark", "vwap", "--no-progress"]  # fmt: skip
+            "--lookback", "5", "--benchmark", "vwap", "--no-market-features", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "side=random step_minutes=1 alpha=0.01 action_type=continuous levels=(0.0, 1.0, 3.0) lookback=5" in printed
+    assert "side=random step_minutes=1 alpha=0.01 penalty_per=minute action_type=continuous levels=(0.0, 1.0, 3.0)" in printed
+    assert "lookback=5 history=lookback market_features=False" in printed
     assert "benchmark=vwap window_minutes=None" in printed
     rows = [line.strip("│ ").split("┆")[0].strip() for line in printed.splitlines() if line.startswith("│ ")]
     assert rows == ["agent", "TWAP", "Oracle", "AlmgrenChriss"]
@@ -211,7 +212,7 @@ def test_train_ppo_continuous_to_the_default_path(saved_market, tmp_path, monkey
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "RecurrentPPO (--algo RecurrentPPO)" in printed
-    assert "step_minutes=60 alpha=0.01 action_type=continuous" in printed
+    assert "step_minutes=60 alpha=0.01 penalty_per=minute action_type=continuous" in printed
     assert table_rows(printed) == ["agent", "model", "TWAP", "AlmgrenChriss"]
     assert main(["evaluate", "models/recurrent_ppo.zip", *settings, "--no-progress"]) == 0
     assert "RecurrentPPO (--algo RecurrentPPO)" in capsys.readouterr().out  # told apart from the saved policy

@@ -91,3 +91,17 @@ def test_minutes_must_be_whole_bars(small_market):
     assert (layout.step_bars, layout.lookback_bars, layout.window_bars) == (6, 12, 24)
     with pytest.raises(ValueError, match="lookback=7 must be a positive multiple of the data's 5-minute bars"):
         ExecutionConfig(lookback=7).in_bars(5)
+
+
+def test_paper_config_is_the_paper_codes_settings(small_market):
+    from order_exec_gym import PAPER_CONFIG, PAPER_LEVELS
+
+    assert (PAPER_CONFIG.step_minutes, PAPER_CONFIG.alpha, PAPER_CONFIG.penalty_per) == (30, 0.01, "minute")
+    assert (PAPER_CONFIG.levels, PAPER_CONFIG.level_unit) == (PAPER_LEVELS, "order")
+    assert (PAPER_CONFIG.history, PAPER_CONFIG.market_features) == ("session", True)
+    env = gym.make("OrderExec-v0", data=small_market, **PAPER_CONFIG)
+    obs, _ = env.reset(seed=0)
+    assert obs["public"].shape == (480, 8) and env.observation_space.contains(obs)
+    _, reward, done, _, info = env.step(4)
+    assert done and info["executed"] == 1.0
+    assert reward == pytest.approx(info["price_advantage"] / 1e4 - 0.01 * 1.0**2 / 30, abs=1e-12)

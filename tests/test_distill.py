@@ -396,3 +396,53 @@ def test_policy_aliases(small_market):
     assert set(teacher.policy.features_extractor.extractors) == {"private", "privileged", "public"}
     with pytest.raises(ValueError, match="privileged=True"):
         PPO(TeacherPolicy, OrderExecutionVecEnv(2, data=small_market))
+
+
+# ------------------------------------------------------------------------------------------- the paper's network
+
+
+def test_sequence_extractor_reads_the_latest_bar_of_the_public_sequence(small_market):
+    from order_exec_gym import PAPER_CONFIG
+    from order_exec_gym.task import ExecutionTask
+    from sb3_distill.policies import SequenceExtractor
+
+    session = ExecutionTask(PAPER_CONFIG, small_market, num_orders=3)
+    lookback = ExecutionTask(data=small_market, num_orders=3)
+    th.manual_seed(0)
+    masked, plain = SequenceExtractor(session.observation_space), SequenceExtractor(lookback.observation_space)
+    assert (masked.masked, masked.pool_bars, plain.masked, plain.pool_bars) == (True, 30, False, 2)
+    session.reset(session.sample(3, np.random.default_rng(0)))
+    for _ in range(2):
+        session.sim.step(np.full(3, 0.25))
+    obs = {key: th.as_tensor(value) for key, value in session.observe().items()}
+    with th.no_grad():
+        features = masked(obs)
+        assert features.shape == (3, 32 + 4) and th.equal(features[:, 32:], obs["private"])
+        # today's first 60 bars are in the past (row 240 on): groups after the 10th of 30 bars never count
+        later = {**obs, "public": obs["public"].clone()}
+        later["public"][:, 300:, :-1] = 5.0
+        assert th.equal(masked(later), features)
+        earlier = {**obs, "public": obs["public"].clone()}
+        earlier["public"][:, 250, 0] += 1.0
+        assert not th.equal(masked(earlier), features)
+
+
+def test_the_paper_network_is_the_students_and_its_controls(small_market):
+    from order_exec_gym import PAPER_CONFIG
+    from sb3_distill.policies import SequenceExtractor
+    from sb3_distill.training import train
+
+    tiny = dict(total_timesteps=64, n_envs=4, n_steps=16, batch_size=64, n_epochs=1, network="gru")
+    env_kwargs = {"data": small_market, **PAPER_CONFIG}
+    student = train("student", env_kwargs, teacher="oracle", **tiny)
+    control = train("recurrent_ppo", env_kwargs, **tiny)
+    assert type(student.policy) is type(control.policy) is StudentGruPolicy
+    assert isinstance(student.policy.features_extractor, SequenceExtractor)
+    shapes = {name: p.shape for name, p in student.policy.state_dict().items()}
+    assert shapes == {name: p.shape for name, p in control.policy.state_dict().items()}
+    rng = np.random.default_rng(1)
+    env = OrderExecutionVectorEnv(4, data=small_market, **PAPER_CONFIG.replace(privileged=True))
+    obs, _ = env.reset(seed=0)
+    sequence = [obs, env.step(np.full(4, 1))[0]]
+    garbage = [{**o, "privileged": rng.normal(0, 100, o["privileged"].shape).astype("f4")} for o in sequence]
+    np.testing.assert_array_equal(rollout_actions(student, garbage), rollout_actions(student, sequence))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
-from order_exec_gym import ExecutionConfig, Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
+from order_exec_gym import PAPER_LEVELS, ExecutionConfig, Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
 from order_exec_gym.task import ExecutionTask
 from sb3_distill.vec_env import OrderExecutionVecEnv
 from tests.conftest import random_market
@@ -58,7 +58,8 @@ def test_default_env_is_the_paper_setting():
     task = env.task
     assert task.dataset.source.startswith("synthetic")
     assert env.config == ExecutionConfig() and task.config is env.config
-    assert (task.layout.step_bars, task.sim.alpha, task.config.side, task.config.action_type) == (30, 0.01, "sell", "discrete")
+    assert (task.layout.step_bars, task.config.alpha, task.config.side, task.config.action_type) == (30, 0.01, "sell", "discrete")
+    assert (task.config.penalty_per, task.config.level_unit, task.config.history) == ("minute", "twap", "lookback")
     np.testing.assert_array_equal(task.levels, [0, 0.5, 1, 1.5, 2])
     obs, info = env.reset(seed=0)
     assert info["n_steps"] == 8 and info["length"] == 240
@@ -73,18 +74,25 @@ def test_default_env_is_the_paper_setting():
     action_type=st.sampled_from(["discrete", "continuous"]),
     alpha=st.sampled_from([0.0, 0.01, 0.5]),
     benchmark=st.sampled_from(["mean", "vwap"]),
+    penalty_per=st.sampled_from(["minute", "step"]),
+    level_unit=st.sampled_from(["twap", "order"]),
+    bar_minutes=st.sampled_from([1, 5]),
 )
-def test_reward_identities_on_random_markets(seed, n_bars, step, side, action_type, alpha, benchmark):
+def test_reward_identities_on_random_markets(
+    seed, n_bars, step, side, action_type, alpha, benchmark, penalty_per, level_unit, bar_minutes
+):
     rng = np.random.default_rng(seed)
-    market = random_market(rng, 3, n_bars)
+    market = replace(random_market(rng, 3, n_bars), bar_minutes=bar_minutes)
     env = OrderExecutionEnv(
-        data=market, side=side, step_minutes=step, alpha=alpha, action_type=action_type, lookback=5, benchmark=benchmark
-    )
+        data=market, side=side, step_minutes=step * bar_minutes, alpha=alpha, action_type=action_type,
+        lookback=5 * bar_minutes, benchmark=benchmark, penalty_per=penalty_per, level_unit=level_unit,
+        levels=(0, 0.25, 0.5, 1) if level_unit == "order" else (0, 0.5, 1, 1.5, 2),
+    )  # fmt: skip
     start = int(rng.integers(0, n_bars))
     length = int(rng.integers(1, n_bars - start + 1))
     order = Order(episode=int(rng.integers(0, 3)), side=side, start=start, length=length)
     if action_type == "discrete":
-        actions = list(rng.integers(0, 5, 50))
+        actions = list(rng.integers(0, env.action_space.n, 50))
     else:
         actions = [np.array([v], np.float32) for v in rng.uniform(-0.5, 1.5, 50)]
     rewards, infos, observations = run_episode(env, actions, options={"order": order})
@@ -103,16 +111,18 @@ def test_reward_identities_on_random_markets(seed, n_bars, step, side, action_ty
     if benchmark == "vwap" and volume[window].sum() > 0:
         p_bench = (price[window] * volume[window]).sum() / volume[window].sum()
     s = 1.0 if side == "sell" else -1.0
-    expected = []
+    expected, penalties = [], []
     for t, a in enumerate(executed):
         bars = price[start + t * step : min(start + (t + 1) * step, start + length)]
-        expected.append(s * a * (bars.mean() / p_bench - 1) - alpha * a**2)
+        c = alpha / (len(bars) * bar_minutes) if penalty_per == "minute" else alpha  # per minute: alpha (a / m)^2 x m
+        expected.append(s * a * (bars.mean() / p_bench - 1) - c * a**2)
+        penalties.append(c * a**2)
     np.testing.assert_allclose(rewards, expected, rtol=1e-9, atol=1e-12)
 
     pa = infos[-1]["price_advantage"]
     avg_price = sum(a * i["exec_price"] for a, i in zip(executed, infos))
     assert pa == pytest.approx(1e4 * s * (avg_price / p_bench - 1), rel=1e-9, abs=1e-9)
-    assert rewards.sum() == pytest.approx(pa / 1e4 - alpha * (executed**2).sum(), abs=1e-12)
+    assert rewards.sum() == pytest.approx(pa / 1e4 - sum(penalties), abs=1e-12)
     assert infos[-1]["episode_reward"] == pytest.approx(rewards.sum(), abs=1e-12)
 
 
@@ -127,6 +137,34 @@ def test_twap_has_zero_price_advantage_with_one_minute_steps(small_market):
     np.testing.assert_allclose(info["price_advantage"], 0.0, atol=1e-8)
 
 
+@pytest.mark.parametrize("penalty_per", ["minute", "step"])
+def test_twap_pays_alpha_over_the_session_minutes(small_market, penalty_per):
+    """Per minute, TWAP over a 240-minute session pays alpha / 240 exactly; per step, alpha / T."""
+    result_pa, result_reward = [], []
+    venv = OrderExecutionVectorEnv(len(small_market), data=small_market, split="all", penalty_per=penalty_per)
+    venv.reset(options={"orders": Orders.from_orders([Order(e) for e in range(len(small_market))], small_market)})
+    for _ in range(8):
+        _, _, done, _, info = venv.step(np.full(len(small_market), 2))
+    assert done.all()
+    result_pa, result_reward = info["price_advantage"], info["episode_reward"]
+    np.testing.assert_allclose(result_pa, 0.0, atol=1e-8)  # equal 30-minute steps: TWAP's price is the mean price
+    expected = 0.01 / 240 if penalty_per == "minute" else 0.01 / 8
+    np.testing.assert_allclose(result_reward, result_pa / 1e4 - expected, rtol=0, atol=1e-15)
+
+
+def test_paper_levels_trade_fractions_of_the_whole_order(small_market):
+    env = gym.make("OrderExec-v0", data=small_market, levels=PAPER_LEVELS, level_unit="order")
+    env.reset(seed=0)
+    _, _, done, _, info = env.step(4)
+    assert info["executed"] == 1.0 and done
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(1)
+    assert info["executed"] == 0.25
+    twap_units = gym.make("OrderExec-v0", data=small_market, levels=PAPER_LEVELS)
+    twap_units.reset(seed=0)
+    assert twap_units.step(4)[4]["executed"] == 1.0 / 8  # the same levels in TWAP units: a rate of 1/T
+
+
 def test_buy_mirrors_sell(small_market):
     rng = np.random.default_rng(3)
     actions = list(rng.integers(0, 5, 8))
@@ -139,24 +177,35 @@ def test_buy_mirrors_sell(small_market):
 
 
 @pytest.mark.parametrize("step, start", [(1, 17), (7, 17), (30, 17), (30, 0)])
-def test_observation_has_no_look_ahead(small_market, step, start):
-    """Changing every bar from the decision bar on changes neither ``public`` nor ``private`` (nor the info)."""
-    env = OrderExecutionEnv(data=small_market, split="all", step_minutes=step, lookback=45)
-    order = Order(episode=11, start=start, length=150)
+@pytest.mark.parametrize(("history", "market_features"), [("lookback", False), ("lookback", True), ("session", True)])
+def test_observation_has_no_look_ahead(small_market, step, start, history, market_features):
+    """Changing every bar from the decision bar on, of this instrument and of every other one that day, and every bar
+    of later days, changes neither ``public`` nor ``private`` (nor the info). The decision bar's open is the price at
+    the decision time (the session's open is the reference of an order that starts with the session): it stays."""
+    settings = dict(split="all", step_minutes=step, lookback=45, history=history, market_features=market_features)
+    env = OrderExecutionEnv(data=small_market, **settings)
+    order = Order(episode=int(np.flatnonzero(small_market.dates == small_market.dates[11])[1]), start=start, length=150)
     _, _, observations = run_episode(env, [1, 3, 0, 2], options={"order": order})
     rng = np.random.default_rng(0)
+    day = small_market.dates[order.episode]
     for t, obs in enumerate(observations[:-1]):
         decision = order.start + t * step
-        bars = {k: v.copy() for k, v in small_market.bars.items()}
-        for name in bars:
-            bars[name][order.episode, decision:] *= rng.uniform(0.5, 1.5, bars[name].shape[1] - decision).astype(np.float32)
+        today = small_market.dates[:, None] == day
+        bar = np.arange(small_market.max_bars)[None, :]
+        future = (small_market.dates[:, None] > day) | (today & (bar >= decision))
+        bars = {}
+        for name, values in small_market.bars.items():
+            changed = future & ~(today & (bar == decision)) if name == "open" else future
+            bars[name] = np.where(changed, values * rng.uniform(0.5, 1.5, values.shape), values).astype(np.float32)
         bars["high"] = np.maximum.reduce([bars["open"], bars["high"], bars["low"], bars["close"], bars["price"]])
         bars["low"] = np.minimum.reduce([bars["open"], bars["high"], bars["low"], bars["close"], bars["price"]])
         changed = replace(small_market, bars=bars)
-        env2 = OrderExecutionEnv(data=changed, split="all", step_minutes=step, lookback=45)
+        env2 = OrderExecutionEnv(data=changed, **settings)
         _, _, observations2 = run_episode(env2, [1, 3, 0, 2], options={"order": order})
         np.testing.assert_array_equal(observations2[t]["public"], obs["public"])
         np.testing.assert_array_equal(observations2[t]["private"], obs["private"])
+        if t == 1:  # the perturbation reaches the observation once the perturbed bars are in the past
+            assert not np.array_equal(observations2[-2]["public"], observations[-2]["public"])
 
 
 def test_info_reveals_the_benchmark_only_when_the_window_is_over(small_market):

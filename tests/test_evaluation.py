@@ -82,8 +82,8 @@ def test_result_table_and_reward_identity(small_market):
     assert frame["symbol"].to_list() == test.symbols.tolist()
     assert frame["date"].dtype == pl.Date
     np.testing.assert_allclose(result.schedules.sum(axis=1), 1.0)
-    # Sum of rewards = PA / 1e4 - alpha * sum(a^2), per order.
-    identity = frame["price_advantage"].to_numpy() / 1e4 - 0.02 * (result.schedules**2).sum(axis=1)
+    # Sum of rewards = PA / 1e4 - alpha * sum(a^2 / m), per order (the penalty per minute; 30-minute steps).
+    identity = frame["price_advantage"].to_numpy() / 1e4 - 0.02 * (result.schedules**2 / 30).sum(axis=1)
     np.testing.assert_allclose(frame["reward"].to_numpy(), identity, atol=1e-12)
     assert result.summary["pa_mean"] == pytest.approx(frame["price_advantage"].mean())
     assert result.step_minutes == 30 and result.bar_minutes == 1

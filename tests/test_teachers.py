@@ -56,12 +56,13 @@ def test_greedy_and_dynamic_programme_oracle_actions_earn_the_same(small_market)
         t = (rng.random(5) * n_steps).astype(np.int64)
         remaining = np.rint(rng.random(5) * n_steps * 2) / (n_steps * 2)
         remaining[remaining == 0] = 0.5 / n_steps[remaining == 0]
-        greedy = best_discrete_action(returns, n_steps, t, remaining, 0.01, levels)
-        _, best = discrete_action(returns, n_steps, t, remaining, 0.01, levels)
+        cost = np.full((5, 8), 0.01)
+        greedy = best_discrete_action(returns, cost, n_steps, t, remaining, levels, "twap")
+        _, best = discrete_action(returns, cost, n_steps, t, remaining, levels, "twap")
         share = np.minimum(levels[greedy] / n_steps, remaining)
         share = np.where(t == n_steps - 1, remaining, share)
         gain = np.nan_to_num(returns[np.arange(5), t]) * share - 0.01 * share**2
         rest = remaining - share
-        _, continuation = discrete_action(returns, n_steps, np.minimum(t + 1, n_steps - 1), rest, 0.01, levels)
+        _, continuation = discrete_action(returns, cost, n_steps, np.minimum(t + 1, n_steps - 1), rest, levels, "twap")
         continuation = np.where((t == n_steps - 1) | (rest <= 1e-12), 0.0, continuation)
         np.testing.assert_allclose(gain + continuation, best, atol=1e-12)

@@ -107,6 +107,29 @@ class MarketDataset:
             self._derived[key] = build()
         return self._derived[key]
 
+    def previous_sessions(self) -> np.ndarray:
+        """The row of each episode's previous session of the same instrument in this dataset, -1 for its first
+        (built once, shared)."""
+        return self.derived("previous_sessions", lambda: _previous_session(self.symbols, self.dates))
+
+    def rows_of(self, subset: MarketDataset) -> np.ndarray:
+        """The row in this dataset of each episode of ``subset`` (e.g. one of its splits), matched by instrument and
+        date; ``ValueError`` if an episode of ``subset`` is not in this dataset."""
+        if subset is self:
+            return np.arange(len(self))
+        symbols, codes = np.unique(self.symbols, return_inverse=True)
+        keys = self.dates.astype(np.int64) * len(symbols) + codes
+        order = np.argsort(keys, kind="stable")
+        position = np.minimum(np.searchsorted(symbols, subset.symbols), len(symbols) - 1)
+        wanted = subset.dates.astype(np.int64) * len(symbols) + position
+        found = np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)
+        rows = order[found]
+        missing = (symbols[position] != subset.symbols) | (keys[rows] != wanted)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise ValueError(f"episode {subset.symbols[i]} {subset.dates[i]} is not in {self!r}")
+        return rows
+
     def select(self, index: np.ndarray | slice) -> MarketDataset:
         """The episodes at ``index`` as a new dataset: a slice gives views of these arrays (no copy), integer
         indices or a boolean mask give contiguous copies."""

@@ -31,54 +31,37 @@ import numpy as np
 import torch as th
 
 from order_exec_gym import PAPER_CONFIG
-from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.data.dataset import load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
-from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
-from sb3_distill.callbacks import BestOnValidation
-from sb3_distill.teachers import PolicyTeacher
-from sb3_distill.training import train
+from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle (bound)": "Oracle"}
 #: Baselines that are schedules: evaluated with continuous actions when the agents' levels cannot express them.
 SCHEDULES = ("TWAP", "VWAP", "AlmgrenChriss")
-TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
 #: Today's (per-step penalty, TWAP-rate levels, 30-minute lookback) environment settings.
 TODAY = dict(step_minutes=30, side="sell", alpha=0.01, penalty_per="step", reward_scale=1.0)
+PAPER = {**PAPER_CONFIG, "side": "sell"}
 
 
 @dataclass(frozen=True)
 class Config:
-    """One dataset's experiment.
+    """One section: a dataset, its experiment and seeds.
 
-    :param mus: the distillation coefficients of the students, one student each; mu = 0 is the control
-        (RecurrentPPO with the same network), always trained
-    :param network: the recurrent network of the students and the control (``sb3_distill.training.NETWORKS``)
     :param schedules_continuous: evaluate TWAP, VWAP and AlmgrenChriss with continuous actions (exact schedules),
         for action levels that cannot express them (the paper's levels are fractions of the whole order)
+    :param extra: options of the market (the synthetic market's)
     """
 
     data: str | None
-    env_kwargs: dict[str, Any]
-    steps: dict[str, int]
+    experiment: Experiment
     seeds: tuple[int, ...] = (0, 1, 2)
-    n_envs: int = 32
-    eval_freq: int = 50_000
-    mus: tuple[float, ...] = (0.01,)
-    network: str = "lstm"
-    dqn: bool = True
     schedules_continuous: bool = False
-    select: str = "mean_reward"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def student(self, mu: float) -> str:
-        """The name of the student distilled with ``mu``."""
-        return "OPD student" if len(self.mus) == 1 else f"OPD student (μ = {mu:g})"
 
-
-PAPER = {**PAPER_CONFIG, "side": "sell"}
 ASHARE = "A-share main boards, 1-minute bars; train 2024-03-01..08, valid 03-11, test 03-12..13; whole-session sell orders"
 ETF = "42 A-share ETFs, 5-minute bars; train 2021-04..2022-06, valid 2022-07..09, test 2022-10..12; whole-session sell orders"
 TODAY_SETTINGS = "k = 30 minutes (T = 8), alpha = 0.01 per step, levels (0, .5, 1, 1.5, 2) x TWAP rate, last 30 minutes"
@@ -86,35 +69,23 @@ PAPER_SETTINGS = (
     "the paper code's settings (PAPER_CONFIG): k = 30 minutes, alpha = 0.01 per minute, levels (0, .25, .5, .75, 1) "
     "of the whole order, the session so far and the previous session with market features; the paper's GRU student"
 )
+PAPER_EXPERIMENT = Experiment(
+    PAPER, steps=dict(teacher=150_000, student=150_000, ppo=150_000), mus=(0.01, 0.1, 1.0), network="gru"
+)
+TODAY_EXPERIMENT = Experiment(TODAY, steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000), dqn=True)
 CONFIGS = {
-    "ashare-1min-paper": Config(
-        data="ashare-1min", env_kwargs=PAPER, steps=dict(teacher=150_000, student=150_000, ppo=150_000),
-        mus=(0.01, 0.1, 1.0), network="gru", dqn=False, schedules_continuous=True,
-        description=f"{ASHARE}; {PAPER_SETTINGS}",
-    ),
-    "ashare-etf-5min-paper": Config(
-        data="ashare-etf-5min", env_kwargs=PAPER, steps=dict(teacher=150_000, student=150_000, ppo=150_000),
-        mus=(0.01, 0.1, 1.0), network="gru", dqn=False, schedules_continuous=True,
-        description=f"{ETF}; {PAPER_SETTINGS}",
-    ),
-    "ashare-1min": Config(
-        data="ashare-1min", env_kwargs=TODAY, steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
-        description=f"{ASHARE}; {TODAY_SETTINGS}",
-    ),
-    "ashare-etf-5min": Config(
-        data="ashare-etf-5min", env_kwargs=TODAY, steps=dict(teacher=300_000, student=300_000, ppo=300_000, dqn=200_000),
-        description=f"{ETF}; {TODAY_SETTINGS}",
-    ),
+    "ashare-1min-paper": Config("ashare-1min", PAPER_EXPERIMENT, schedules_continuous=True, description=f"{ASHARE}; {PAPER_SETTINGS}"),
+    "ashare-etf-5min-paper": Config("ashare-etf-5min", PAPER_EXPERIMENT, schedules_continuous=True, description=f"{ETF}; {PAPER_SETTINGS}"),
+    "ashare-1min": Config("ashare-1min", TODAY_EXPERIMENT, description=f"{ASHARE}; {TODAY_SETTINGS}"),
+    "ashare-etf-5min": Config("ashare-etf-5min", TODAY_EXPERIMENT, description=f"{ETF}; {TODAY_SETTINGS}"),
 }  # fmt: skip
 QUICK = Config(
     data=None,
-    env_kwargs=PAPER,
-    steps=dict(teacher=1_024, student=1_024, ppo=1_024, dqn=1_024),
+    experiment=Experiment(
+        PAPER, steps=dict(teacher=1_024, student=1_024, ppo=1_024, dqn=1_024), mus=(0.01, 1.0), network="gru",
+        dqn=True, n_envs=8, eval_freq=512,
+    ),
     seeds=(0,),
-    n_envs=8,
-    eval_freq=512,
-    mus=(0.01, 1.0),
-    network="gru",
     schedules_continuous=True,
     description="smoke run on a small synthetic market, the paper's settings",
     extra=dict(n_symbols=4, n_days=20),
@@ -125,60 +96,13 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def train_seed(config: Config, market: MarketDataset, seed: int, log: dict) -> dict[str, Any]:
-    """Train the learned agents of one seed, each selected on the valid split: the teacher, a student per mu, the
-    control (mu = 0) and DQN."""
-    env_kwargs = {**config.env_kwargs, "data": market, "split": "train"}
-
-    def run(name: str, kind: str, steps: str, **kwargs):
-        selector = BestOnValidation(market, env_kwargs, eval_freq=config.eval_freq, metric=config.select, seed=seed)
-        started = time.perf_counter()
-        model = train(kind, env_kwargs, total_timesteps=config.steps[steps], seed=seed, n_envs=config.n_envs,
-                      callback=selector, **kwargs)  # fmt: skip
-        log[f"{name}/seed{seed}"] = {
-            "seconds": time.perf_counter() - started,
-            "steps": config.steps[steps],
-            "selected_at": selector.best_timesteps,
-            "valid_history": selector.history,
-        }
-        print(f"  seed {seed} {name}: {time.perf_counter() - started:.0f} s, best valid {config.select} at "
-              f"{selector.best_timesteps:,} steps", flush=True)  # fmt: skip
-        return model
-
-    models = {TEACHER: run(TEACHER, "teacher", "teacher")}
-    teacher = PolicyTeacher(models[TEACHER])
-    for mu in config.mus:
-        name = config.student(mu)
-        models[name] = run(name, "student", "student", teacher=teacher, distill_coef=mu, network=config.network)
-    models[CONTROL] = run(CONTROL, "recurrent_ppo", "ppo", network=config.network)
-    if config.dqn:
-        models[DQN_NAME] = run(DQN_NAME, "dqn", "dqn")
-    return models
-
-
-def summary_rows(results: dict[str, list[EvaluationResult]]) -> list[dict[str, Any]]:
-    """One row per agent: pooled metrics over seeds, and paired CIs of the seed-averaged PA per order."""
-    per_order = {name: np.mean([r.orders["price_advantage"].to_numpy() for r in runs], axis=0) for name, runs in results.items()}
-    days = next(iter(results.values()))[0].orders["date"].to_numpy()
-    rows = []
-    for name, runs in results.items():
-        pa = np.concatenate([r.orders["price_advantage"].to_numpy() for r in runs])
-        reward = np.concatenate([r.orders["reward"].to_numpy() for r in runs])
-        row = {"agent": name, **summarize(pa, reward), "n_seeds": len(runs), "n_orders": len(per_order[name])}
-        row["seed_pa"] = [float(r.summary["pa_mean"]) for r in runs]
-        for reference, key in (("TWAP", "vs_twap"), (CONTROL, "vs_ppo")):
-            if reference in per_order and name != reference:
-                row[key] = paired_bootstrap_ci(per_order[name], per_order[reference], seed=0)
-                row[f"{key}_days"] = paired_bootstrap_ci(per_order[name], per_order[reference], seed=0, groups=days)
-        rows.append(row)
-    return rows
-
-
 def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float, rss: float, plots: list[Path]) -> str:
-    def ci(row: dict, key: str) -> str:
-        if key not in row:
+    experiment = config.experiment
+
+    def ci(row: dict, reference: str) -> str:
+        if f"vs_{reference}" not in row:
             return ""
-        (diff, low, high), (_, day_low, day_high) = row[key], row[f"{key}_days"]
+        (diff, low, high), (_, day_low, day_high) = row[f"vs_{reference}"]["orders"], row[f"vs_{reference}"]["days"]
         return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}] [{day_low:+.2f}, {day_high:+.2f}]"
 
     lines = [
@@ -186,9 +110,10 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         "",
         config.description + ".",
         f"Learned agents: {len(config.seeds)} seeds ({', '.join(map(str, config.seeds))}); training steps per agent "
-        f"and seed: {', '.join(f'{k} {v:,}' for k, v in config.steps.items())}; distillation μ ∈ "
-        f"{{{', '.join(f'{mu:g}' for mu in config.mus)}}} (μ = 0: RecurrentPPO, the same {config.network.upper()} "
-        f"network); checkpoints selected on the valid split's {config.select} every {config.eval_freq:,} steps."
+        f"and seed: {', '.join(f'{k} {v:,}' for k, v in experiment.steps.items())}; distillation μ ∈ "
+        f"{{{', '.join(f'{mu:g}' for mu in experiment.mus)}}} (μ = 0: RecurrentPPO, the same "
+        f"{experiment.network.upper()} network); checkpoints selected on the valid split's {experiment.select} every "
+        f"{experiment.eval_freq:,} steps."
         + (" TWAP, VWAP and AlmgrenChriss act with continuous ratios (exact schedules: the agents' levels cannot "
            "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
         + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
@@ -202,7 +127,7 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         per_seed = " / ".join(f"{p:+.2f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         lines.append(
             f"| {row['agent']} | {1e4 * row['mean_reward']:+.2f} | {row['pa_mean']:+.2f} | {row['pa_std']:.2f} | "
-            f"{row['glr']:.2f} | {ci(row, 'vs_twap')} | {ci(row, 'vs_ppo')} | {per_seed} | "
+            f"{row['glr']:.2f} | {ci(row, 'TWAP')} | {ci(row, CONTROL)} | {per_seed} | "
             f"{row['n_orders']:,} × {row['n_seeds']} | {train} |"
         )
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
@@ -216,18 +141,19 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
     print(market.summary(), flush=True)
     log: dict[str, Any] = {}
     results: dict[str, list[EvaluationResult]] = {}
+    settings = config.experiment.env_kwargs
     for agent, baseline in BASELINES.items():
         continuous = config.schedules_continuous and baseline in SCHEDULES
-        settings = {**config.env_kwargs, "action_type": "continuous"} if continuous else config.env_kwargs
-        results[agent] = [evaluate(baseline, market, "test", env_kwargs=settings)]
+        results[agent] = [evaluate(baseline, market, "test", env_kwargs={**settings, "action_type": "continuous"} if continuous else settings)]
     for seed in config.seeds:
-        models = train_seed(config, market, seed, log)
-        for agent, model in models.items():
-            results.setdefault(agent, []).append(evaluate(model, market, "test", env_kwargs=config.env_kwargs))
-    rows = summary_rows(results)
+        trial = run_trial(config.experiment, market, seed)
+        for agent, result in trial.results.items():
+            results.setdefault(agent, []).append(result)
+            log[f"{agent}/seed{seed}"] = trial.log[agent]
+    rows = compare_runs(results)
     out.mkdir(parents=True, exist_ok=True)
     first = {agent: runs[0] for agent, runs in results.items()}
-    student = config.student(config.mus[0])
+    student = config.experiment.student(config.experiment.mus[0])
     shown = {k: first[k] for k in ("TWAP", "VWAP", CONTROL, student, TEACHER)}
     pa = first[student].orders["price_advantage"].to_numpy()
     typical = int(np.argmin(np.abs(pa - np.median(pa))))
@@ -281,9 +207,11 @@ def main() -> None:
         for name in names:
             config, label = CONFIGS[name], name
             if args.mu is not None or args.select is not None:
-                config = replace(config, mus=config.mus if args.mu is None else (args.mu,),
-                                 select=args.select or config.select)  # fmt: skip
-                label = f"{name}-mu{'_'.join(f'{mu:g}' for mu in config.mus)}-{config.select}"
+                experiment = config.experiment
+                experiment = replace(experiment, mus=experiment.mus if args.mu is None else (args.mu,),
+                                     select=args.select or experiment.select)  # fmt: skip
+                config = replace(config, experiment=experiment)
+                label = f"{name}-mu{'_'.join(f'{mu:g}' for mu in experiment.mus)}-{experiment.select}"
             run_dataset(label, config, args.out)
     print(f"wrote {write_results(args.out)}")
 

@@ -7,7 +7,8 @@ episode reward ``R_i``:
 - gain-loss ratio ``GLR = E[PA | PA > 0] / |E[PA | PA < 0]|``, where ``|PA| <= tol`` counts as zero (floating
   noise, e.g. TWAP at one-minute steps): ``inf`` with gains and no losses, ``0`` with losses and no gains,
   ``nan`` with neither (every PA zero, or no orders);
-- a paired bootstrap confidence interval of the mean PA difference between two agents on the same orders.
+- a paired bootstrap confidence interval of the mean PA difference between two agents on the same orders (by
+  orders, or by groups of orders such as days), and one over several training seeds and days at once.
 """
 
 from __future__ import annotations
@@ -100,6 +101,43 @@ def paired_bootstrap_ci(
         count = min(chunk, n_resamples - first)
         picks = rng.integers(0, k, size=(count, k))
         means[first : first + count] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return mean, float(low), float(high)
+
+
+def seed_day_bootstrap_ci(
+    differences: np.ndarray,
+    groups: np.ndarray,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean of paired per-order differences over several training seeds, ``(S, N)``, and its two-level bootstrap
+    interval: each resample draws ``S`` seeds and as many groups of orders (e.g. days) as there are, with replacement,
+    so the interval covers both the luck of training and the market's days. One seed and one group give ``(d, d, d)``.
+
+    :return: ``(difference, low, high)``
+    """
+    differences = np.asarray(differences, dtype=np.float64)
+    if differences.ndim != 2:
+        raise ValueError(f"differences must be (seeds, orders), got shape {differences.shape}")
+    groups = np.asarray(groups)
+    if groups.shape != differences.shape[1:]:
+        raise ValueError(f"groups must label every order, got {groups.shape} for {differences.shape[1]} orders")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    n_seeds = len(differences)
+    _, label = np.unique(groups, return_inverse=True)
+    sums = np.stack([np.bincount(label, weights=row) for row in differences])  # (S, G)
+    counts = np.bincount(label).astype(np.float64)
+    mean = float(differences.mean())
+    if n_seeds == 1 and len(counts) == 1:
+        return mean, mean, mean
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
+    picks = rng.integers(0, len(counts), size=(n_resamples, len(counts)))
+    totals = np.take_along_axis(sums[seeds], picks[:, None, :], axis=2).sum(axis=(1, 2))
+    means = totals / (n_seeds * counts[picks].sum(axis=1))
     low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
     return mean, float(low), float(high)
 

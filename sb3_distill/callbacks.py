@@ -46,7 +46,9 @@ class BestOnValidation(BaseCallback):
         self.n_orders = n_orders
         self.metric = metric
         self.seed = seed
-        self.history: list[tuple[int, float]] = []
+        #: ``(timesteps, summary)`` of every evaluation, the summary of :func:`~order_exec_gym.evaluation.evaluate`
+        #: (mean reward, PA mean and std, GLR): learning curves on held-out days.
+        self.history: list[tuple[int, dict[str, float]]] = []
         self.best_score = float("-inf")
         self.best_timesteps = 0
         self._best_parameters: dict | None = None
@@ -67,7 +69,7 @@ class BestOnValidation(BaseCallback):
         self._last_eval = self.num_timesteps
         result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, env_kwargs=self.config)
         score = float(result.summary[self.metric])
-        self.history.append((self.num_timesteps, score))
+        self.history.append((self.num_timesteps, dict(result.summary)))
         self.logger.record(f"valid/{self.metric}", score)
         if score > self.best_score:
             self.best_score, self.best_timesteps = score, self.num_timesteps

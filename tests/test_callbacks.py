@@ -13,5 +13,6 @@ def test_best_checkpoint_on_validation_is_restored(small_market):
     model = train_ppo(env_kwargs, total_timesteps=1024, n_envs=4, recurrent=False, callback=selector, n_steps=64, batch_size=64)
     steps = [s for s, _ in selector.history]
     assert steps == sorted(steps) and len(steps) >= 4 and steps[-1] == model.num_timesteps
-    assert selector.best_score == max(score for _, score in selector.history)
+    assert selector.best_score == max(summary["mean_reward"] for _, summary in selector.history)
+    assert all({"pa_mean", "glr", "n_orders"} <= set(summary) for _, summary in selector.history)  # learning curves
     assert evaluate(model, small_market, "valid").summary["mean_reward"] == selector.best_score

@@ -109,3 +109,22 @@ def test_cluster_bootstrap_resamples_whole_groups():
 def test_cluster_bootstrap_with_one_order_per_group_is_the_order_bootstrap():
     pa = np.random.default_rng(1).normal(0, 3, 300)
     assert paired_bootstrap_ci(pa, 0 * pa, seed=4) == paired_bootstrap_ci(pa, 0 * pa, seed=4, groups=np.arange(300))
+
+
+def test_seed_day_bootstrap_covers_seeds_and_days():
+    from order_exec_gym.metrics import seed_day_bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    days = np.repeat(np.arange(20), 30)
+    day_effect = rng.normal(0, 2.0, 20)[days]
+    seed_effect = np.array([[-3.0], [0.5], [4.0]])
+    differences = 1.0 + seed_effect + day_effect[None, :] + rng.normal(0, 1, (3, 600))
+    mean, low, high = seed_day_bootstrap_ci(differences, days, seed=1)
+    assert mean == pytest.approx(differences.mean())
+    assert low < mean < high
+    _, day_low, day_high = paired_bootstrap_ci(differences.mean(axis=0), np.zeros(600), groups=days, seed=1)
+    assert high - low > day_high - day_low  # the seeds' spread widens the interval
+    one = seed_day_bootstrap_ci(np.full((1, 4), 2.0), np.zeros(4))
+    assert one == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError, match="seeds, orders"):
+        seed_day_bootstrap_ci(np.zeros(5), np.zeros(5))

@@ -1,0 +1,147 @@
+"""Experiments on oracle policy distillation: train one seed's agents, evaluate them, compare agents over seeds and days.
+
+One trial (:func:`run_trial`) trains, for one seed, the privileged teacher, an OPD student per distillation
+coefficient mu (distilled from that seed's teacher), the same network without distillation (RecurrentPPO, mu = 0,
+the control) and optionally DQN, each with its checkpoint chosen on the valid split only
+(:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials of
+different seeds are independent, so they can run in any order or in parallel. :func:`compare_runs` pools the
+seeds' orders per agent and gives paired bootstrap intervals of the PA difference to reference agents, resampling
+orders, days, and seeds and days together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.evaluation import EvaluationResult, evaluate
+from order_exec_gym.metrics import paired_bootstrap_ci, seed_day_bootstrap_ci, summarize
+from sb3_distill.callbacks import BestOnValidation
+from sb3_distill.teachers import PolicyTeacher
+from sb3_distill.training import train
+
+TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The agents of a trial and how they are trained.
+
+    :param env_kwargs: the ``OrderExec-v0`` settings of every agent (``data`` and ``split`` are the trial's)
+    :param steps: training steps of ``"teacher"``, ``"student"`` (each), ``"ppo"`` (the control) and ``"dqn"``
+    :param mus: the students' distillation coefficients, one student each; the control (mu = 0) is always trained
+    :param network: the recurrent network of the students and the control (:data:`sb3_distill.training.NETWORKS`)
+    :param dqn: train DQN too
+    :param n_envs: orders stepped in parallel while training
+    :param eval_freq: env steps between evaluations on the valid split
+    :param select: the valid split's metric that chooses the checkpoint (a key of the evaluation's summary)
+    """
+
+    env_kwargs: dict[str, Any]
+    steps: dict[str, int]
+    mus: tuple[float, ...] = (0.01,)
+    network: str = "lstm"
+    dqn: bool = False
+    n_envs: int = 32
+    eval_freq: int = 50_000
+    select: str = "mean_reward"
+
+    def student(self, mu: float) -> str:
+        """The name of the student distilled with ``mu``."""
+        return "OPD student" if len(self.mus) == 1 else f"OPD student (μ = {mu:g})"
+
+    @property
+    def agents(self) -> list[str]:
+        """The learned agents of a trial, in training order."""
+        return [TEACHER, *(self.student(mu) for mu in self.mus), CONTROL, *([DQN_NAME] if self.dqn else [])]
+
+
+@dataclass
+class Trial:
+    """One seed's agents evaluated on the test split.
+
+    :param seed: the training seed
+    :param results: each agent's evaluation on every order of the test split
+    :param log: per agent: training seconds, steps, the step of the chosen checkpoint, and the valid-split history
+        (``(timesteps, summary)`` of every evaluation: the learning curve)
+    """
+
+    seed: int
+    results: dict[str, EvaluationResult]
+    log: dict[str, dict[str, Any]]
+
+
+def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose: bool = True) -> Trial:
+    """Train the experiment's agents for ``seed`` on the train split of ``market``, each selected on the valid split,
+    and evaluate them on the test split."""
+    env_kwargs = {**experiment.env_kwargs, "data": market, "split": "train"}
+    log: dict[str, dict[str, Any]] = {}
+
+    def run(name: str, kind: str, steps: int, **kwargs: Any):
+        selector = BestOnValidation(market, env_kwargs, eval_freq=experiment.eval_freq, metric=experiment.select, seed=seed)
+        started = time.perf_counter()
+        model = train(kind, env_kwargs, total_timesteps=steps, seed=seed, n_envs=experiment.n_envs, callback=selector,
+                      **kwargs)  # fmt: skip
+        seconds = time.perf_counter() - started
+        log[name] = {"seconds": seconds, "steps": steps, "selected_at": selector.best_timesteps, "valid_history": selector.history}
+        if verbose:
+            print(f"  seed {seed} {name}: {seconds:.0f} s, best valid {experiment.select} at {selector.best_timesteps:,} steps",
+                  flush=True)  # fmt: skip
+        return model
+
+    steps = experiment.steps
+    models = {TEACHER: run(TEACHER, "teacher", steps["teacher"])}
+    teacher = PolicyTeacher(models[TEACHER])
+    for mu in experiment.mus:
+        models[experiment.student(mu)] = run(
+            experiment.student(mu), "student", steps["student"], teacher=teacher, distill_coef=mu, network=experiment.network
+        )
+    models[CONTROL] = run(CONTROL, "recurrent_ppo", steps["ppo"], network=experiment.network)
+    if experiment.dqn:
+        models[DQN_NAME] = run(DQN_NAME, "dqn", steps["dqn"])
+    results = {name: evaluate(model, market, "test", env_kwargs=experiment.env_kwargs) for name, model in models.items()}
+    return Trial(seed, results, log)
+
+
+def compare_runs(
+    results: dict[str, list[EvaluationResult]], references: tuple[str, ...] = ("TWAP", CONTROL)
+) -> list[dict[str, Any]]:
+    """One row per agent (its runs: one per seed, or one for a deterministic baseline), on the same orders.
+
+    A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`),
+    ``n_seeds``, ``n_orders``, ``seed_pa`` (the mean PA of each run) and, for each reference agent present, under
+    ``vs_<reference>``: the paired bootstrap interval ``(difference, low, high)`` of the seed-averaged PA per order
+    resampling ``orders``, ``days``, and ``seeds_days`` (seeds and days together: the runs are paired by seed when
+    both agents have one per seed, a single run is paired with every seed).
+    """
+    first = next(iter(results.values()))[0].orders
+    days = first["date"].to_numpy()
+    for name, runs in results.items():
+        for run in runs:
+            if not (run.orders["episode"] == first["episode"]).all() or not (run.orders["side"] == first["side"]).all():
+                raise ValueError(f"{name!r} was evaluated on other orders than {next(iter(results))!r}")
+    pa = {name: np.stack([run.orders["price_advantage"].to_numpy() for run in runs]) for name, runs in results.items()}
+    rows = []
+    for name, runs in results.items():
+        reward = np.concatenate([run.orders["reward"].to_numpy() for run in runs])
+        row: dict[str, Any] = {"agent": name, **summarize(pa[name].ravel(), reward), "n_seeds": len(runs)}
+        row["n_orders"] = pa[name].shape[1]
+        row["seed_pa"] = [float(run.summary["pa_mean"]) for run in runs]
+        for reference in references:
+            if reference not in pa or reference == name:
+                continue
+            ours, theirs = pa[name], pa[reference]
+            mean_ours, mean_theirs = ours.mean(axis=0), theirs.mean(axis=0)
+            if len(ours) != len(theirs):  # a deterministic baseline against every seed of the other
+                ours, theirs = np.broadcast_arrays(ours, theirs)
+            row[f"vs_{reference}"] = {
+                "orders": paired_bootstrap_ci(mean_ours, mean_theirs, seed=0),
+                "days": paired_bootstrap_ci(mean_ours, mean_theirs, seed=0, groups=days),
+                "seeds_days": seed_day_bootstrap_ci(ours - theirs, days, seed=0),
+            }
+        rows.append(row)
+    return rows

@@ -18,6 +18,8 @@ VWAP           ``share_t = w_t / sum_{j >= t} w_j``, ``w_j`` the expected volume
 AlmgrenChriss  holdings ``x_j = sinh(kappa (T - t_j)) / sinh(kappa T)``, so ``share_t = 1 - x_{t+1} / x_t``
 Random         a uniform discrete level, or a uniform ratio in ``[0, 2 / T]`` (mean: the TWAP rate)
 Oracle         the exact maximiser of the episode reward with perfect information (:mod:`order_exec_gym.oracle`)
+PublicBound    the Oracle's solver on the returns the synthetic market's model makes predictable from public
+               information (the opening-gap fade, :mod:`order_exec_gym.data.synthetic`)
 =============  ==========================================================================================
 
 VWAP and Oracle also need to know which orders they trade (the instrument's profile, the window's future prices),
@@ -42,7 +44,8 @@ from order_exec_gym.errors import DataError
 from order_exec_gym.features import read_private
 from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, order_units, water_fill
 from order_exec_gym.orders import Orders
-from order_exec_gym.simulator import order_steps, step_bounds, step_count
+from order_exec_gym.data.synthetic import fade_profile
+from order_exec_gym.simulator import order_steps, step_bounds, step_cost, step_count
 from order_exec_gym.task import ExecutionTask
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "AlmgrenChriss",
     "Baseline",
     "Oracle",
+    "PublicBound",
     "Random",
     "TWAP",
     "VWAP",
@@ -118,6 +122,11 @@ class Baseline:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    @classmethod
+    def applies_to(cls, market: MarketDataset) -> bool:
+        """Whether the baseline can trade ``market`` (all but the PublicBound trade any market)."""
+        return True
 
     def plan(self, env: Any, orders: Orders | None = None) -> Any:
         """The ``state`` for :meth:`predict` on ``orders`` of ``env``'s split (default: the orders in ``env``'s
@@ -462,8 +471,48 @@ class Oracle(Baseline):
         state.left[rows, t] = remaining
 
 
+class PublicBound(Oracle):
+    """The best policy on public information in the synthetic market, as far as its generative model tells.
+
+    The model (:mod:`order_exec_gym.data.synthetic`) makes the session reverse ``signal`` times its overnight gap
+    ``g``: from the open on, a trader who knows it expects the log price ``-signal * g * F(m)`` above the open at bar
+    ``m``. This baseline plans on those expected step returns (certainty equivalence: the Oracle's exact solver,
+    :func:`~order_exec_gym.oracle.water_fill` or the discrete plan, on ``E[r_j]`` instead of ``r_j``) and re-plans
+    when the state leaves its plan. It reads the gap from the previous session's close and today's open, which are
+    public at the open, and nothing later. It is a strong closed-form rule, not the exact public optimum: it ignores
+    the small rest a public trader could predict (the microstructure noise's mean reversion, the day drift learnt
+    from the session so far) and takes log returns for returns; with ``signal = 0`` it plans nothing (TWAP's
+    continuation in the continuous case). It needs a synthetic market (``MarketDataset.synthetic``), whose
+    ``model`` holds the signal.
+    """
+
+    @classmethod
+    def applies_to(cls, market: MarketDataset) -> bool:
+        return "signal" in market.model
+
+    def _plan(self, task: ExecutionTask, orders: Orders) -> OraclePlan:
+        if not self.applies_to(task.market):
+            raise ValueError(f"PublicBound knows the synthetic market's model only; {task.market!r} has none")
+        model = task.market.model
+        market, rows = task.market, task.market_rows[orders.episode]
+        previous = market.previous_sessions()[rows]
+        last = market.bars["close"][np.maximum(previous, 0), market.lengths[np.maximum(previous, 0)] - 1]
+        gap = np.where(previous >= 0, np.log(market.bars["open"][rows, 0].astype(np.float64) / last), 0.0)
+        profile = np.pad(np.cumsum(fade_profile(market.max_bars, model["fade_minutes"])), (1, 0))
+        step_bars = task.layout.step_bars
+        n_steps = step_count(orders.length, step_bars)
+        width = int(n_steps.max(initial=1))
+        b0, b1 = step_bounds(orders.start, orders.length, step_bars, width)
+        count = b1 - b0
+        expected = -model["signal"] * gap[:, None] * (profile[b1] - profile[b0]) / np.maximum(count, 1)
+        returns = np.where(np.arange(width) < n_steps[:, None], orders.side[:, None] * expected, np.nan)
+        cost = step_cost(task.config.alpha, task.config.penalty_per, count * market.bar_minutes)
+        n = len(orders)
+        return OraclePlan(n_steps, returns, cost, np.zeros((n, width)), np.full((n, width + 1), np.nan))
+
+
 BASELINES: dict[str, type[Baseline]] = {
-    baseline.__name__: baseline for baseline in (TWAP, VWAP, AlmgrenChriss, Random, Oracle)
+    baseline.__name__: baseline for baseline in (TWAP, VWAP, AlmgrenChriss, Random, Oracle, PublicBound)
 }
 
 

@@ -262,14 +262,23 @@ def add_baselines(subparsers: argparse._SubParsersAction) -> None:
         "reference. VWAP's profile and AlmgrenChriss's volatility come from the market's training split.",
     )
     add_evaluation_arguments(parser)
-    parser.add_argument("--agents", default=",".join(BASELINES), help="comma-separated baselines (default: %(default)s)")
+    parser.add_argument(
+        "--agents", default=None, help="comma-separated baselines (default: every one that applies to the market)"
+    )
     parser.add_argument("--reference", default="TWAP", help="agent the PA differences are taken against (default: TWAP)")
     parser.set_defaults(handler=run_baselines)
 
 
 def run_baselines(args: argparse.Namespace) -> int:
     """Evaluate the baselines on the same orders, print the comparison table, optionally write the outputs."""
-    names = baseline_names(args.agents)
+    from order_exec_gym.baselines import BASELINES
+    from order_exec_gym.data.dataset import load_dataset
+
+    if args.agents is None:
+        market = load_dataset(args.data)
+        names = [name for name, baseline in BASELINES.items() if baseline.applies_to(market)]
+    else:
+        names = baseline_names(args.agents)
     baseline_names(args.reference)
     if args.reference not in names:
         names.insert(0, args.reference)

@@ -56,7 +56,8 @@ class ExecutionTask:
         self.levels = np.asarray(config.levels, dtype=np.float64)
         self.sim = ExecutionSimulator(self.dataset, int(num_orders), config)
         self.features = FeatureBuilder.shared(self.market, self.layout.lookback_bars, config.history, config.market_features)
-        self._market_rows = self.market.rows_of(self.dataset)  # the features are the market's
+        #: The market row of each episode of the split (the features are the market's).
+        self.market_rows = self.market.rows_of(self.dataset)
         self.reference = np.zeros(num_orders, dtype=np.float32)
         # remaining, elapsed, side, 1/T: the last two are set per order at reset, the first two at every step
         self._private = np.zeros((num_orders, len(PRIVATE_FIELDS)), dtype=np.float32)
@@ -86,7 +87,7 @@ class ExecutionTask:
         self.sim.reset(orders.check(self.dataset), slots)
         self._private[slots, 2] = orders.side
         self._private[slots, 3] = 1.0 / self.sim.n_steps[slots]
-        rows = self._market_rows[orders.episode]
+        rows = self.market_rows[orders.episode]
         self.reference[slots] = self.features.reference(rows, orders.start)
         if self.window is not None:
             self.window[slots] = self.features.privileged(rows, orders.start, orders.length, self.reference[slots])
@@ -125,7 +126,7 @@ class ExecutionTask:
         private[:, 0] = sim.remaining
         private[:, 1] = sim.elapsed
         private = private.copy()
-        public = self.features.public(self._market_rows[sim.episode], sim.decision_bar, self.reference)
+        public = self.features.public(self.market_rows[sim.episode], sim.decision_bar, self.reference)
         obs = {"private": private, "public": public}
         if self.window is not None:
             obs["privileged"] = self.window.copy()

@@ -13,7 +13,7 @@ from order_exec_gym.data.presets import PRESETS
 from order_exec_gym.data.readers import shared_data_dir
 from order_exec_gym.data.synthetic import synthetic_bars
 
-AGENTS = ("TWAP", "VWAP", "AlmgrenChriss", "Random", "Oracle")
+AGENTS = ("TWAP", "VWAP", "AlmgrenChriss", "Random", "Oracle", "PublicBound")  # a synthetic market: all apply
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,8 @@ def test_baselines_prints_the_table_and_writes_outputs(saved_market, tmp_path, c
     table = pl.read_csv(out / "comparison.csv")
     assert table["agent"].to_list() == list(AGENTS)
     orders = pl.read_parquet(out / "orders.parquet")
-    assert orders.height == 5 * 30 and orders.columns[0] == "agent"
-    assert pl.read_csv(out / "orders.csv").height == 5 * 30
+    assert orders.height == len(AGENTS) * 30 and orders.columns[0] == "agent"
+    assert pl.read_csv(out / "orders.csv").height == len(AGENTS) * 30
     for png in ("schedule.png", "pa_distribution.png"):
         assert (out / png).stat().st_size > 5000
 

@@ -56,6 +56,8 @@ class MarketDataset:
     :param splits: ``{name: (first_date, last_date)}`` inclusive date ranges
     :param source: where the bars come from
     :param report: what was dropped or filled while building, as ``{reason: count}``
+    :param model: the parameters of the generative model of a synthetic market (the options of
+        :func:`~order_exec_gym.data.synthetic.synthetic_bars`); empty for real data
 
     Data derived from the episodes (splits, features, ...) is built once per dataset and shared, see :meth:`derived`.
     """
@@ -68,6 +70,7 @@ class MarketDataset:
     splits: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
     source: str = ""
     report: dict[str, int] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
     _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -322,6 +325,7 @@ class MarketDataset:
             "bar_minutes": self.bar_minutes,
             "source": self.source,
             "report": self.report,
+            "model": self.model,
             "splits": {k: [str(a), str(b)] for k, (a, b) in self.splits.items()},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -346,6 +350,7 @@ class MarketDataset:
             splits=_parse_splits(meta["splits"]),
             source=meta["source"],
             report=meta["report"],
+            model=meta.get("model", {}),  # caches written before synthetic markets recorded their model: real data
         )
 
 
@@ -374,7 +379,7 @@ def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> Ma
 @functools.lru_cache(maxsize=16)
 def _shared_synthetic(cls: type[MarketDataset], **options: Any) -> MarketDataset:
     """``cls.from_bars(synthetic_bars(**options))`` with read-only arrays, built once per set of options."""
-    dataset = cls.from_bars(synthetic_bars(**options))
+    dataset = replace(cls.from_bars(synthetic_bars(**options)), model=options)
     for values in (dataset.symbols, dataset.dates, dataset.lengths, *dataset.bars.values()):
         values.flags.writeable = False
     return dataset

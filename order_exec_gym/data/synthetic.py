@@ -6,7 +6,27 @@ A seeded generator of one-minute bars with the features that make execution inte
 - stochastic volatility: a daily log-volatility AR(1) per instrument, times an intraday U-shaped profile;
 - an efficient log price (random walk with a small per-day drift) plus mean-reverting microstructure noise
   (a discrete Ornstein-Uhlenbeck process), so prices overshoot and come back: a price-aware trader can beat TWAP;
-- U-shaped intraday volume, lognormal noise, more volume on larger moves.
+- U-shaped intraday volume, lognormal noise, more volume on larger moves;
+- with ``signal > 0``, a public predictable component: the **opening gap fades** during the session.
+
+The model, for instrument ``i`` on day ``d`` and bar ``m = 0 .. M - 1`` (bar ``m`` ends ``m + 1`` minutes into the
+session, M = 240)::
+
+    log close[d, m] = log open[d] + e[d, m] + u[d, m] + f[d, m]
+    e[d, m]  = sum_{n <= m} (mu[d] + sigma[d, n] z[d, n])     efficient price: day drift mu[d], t(5) shocks z
+    u[d, m]  = phi u[d, m - 1] + innovation                   microstructure noise, AR(1) with half-life h
+    g[d]     = log open[d] - log close[d - 1, M - 1]          the overnight gap (g[0] = 0)
+    f[d, m]  = -signal * g[d] * F(m),  F(m) = (1 - exp(-(m + 1) / tau)) / (1 - exp(-M / tau))
+
+so by the close the session has reversed ``signal`` times its overnight gap, most of it in the first ``tau``
+minutes (``fade_minutes``): ``E[log close[d, M - 1] - log open[d] | g[d]] = -signal * g[d]`` (the day drift and the
+shocks have mean zero). The gap is public from the open (the previous session's close and today's open are in the
+env's ``history="session"`` observation), so a trader who knows the model expects the path ``-signal * g[d] * F(m)``
+from the open on; the Oracle sees the whole path. Gaps are ``0.005 * N(0, 1) - u[d - 1, M - 1]``, about 51 bps
+standard deviation, whatever ``signal`` is (the next open follows the faded close), so ``signal = 1`` makes an
+expected intraday move of ``E|g|`` = 41 bps. ``signal = 0`` draws nothing more and gives the same bars, bit for
+bit, as a market without the option. What a public trader can still predict besides the fade is small: the noise's
+mean reversion (8 bps, 10-minute half-life) and the day drift ``mu[d]`` learnt from the session so far.
 
 The output follows the canonical schema (:mod:`order_exec_gym.data.schema`); the execution price of a bar is
 the mean of open, high, low and close (the synthetic market has no trade amounts).
@@ -50,6 +70,12 @@ def intraday_profile(n_bars: int = BARS_PER_SESSION, depth: float = 0.6) -> np.n
     return profile / profile.mean()
 
 
+def fade_profile(n_bars: int, fade_minutes: float) -> np.ndarray:
+    """``F(m)``, the share of the gap fade done by the end of bar ``m`` (0 .. 1 at the close), one-minute bars."""
+    minutes = np.arange(1, n_bars + 1)
+    return -np.expm1(-minutes / fade_minutes) / -np.expm1(-n_bars / fade_minutes)
+
+
 def synthetic_bars(
     n_symbols: int = 30,
     n_days: int = 100,
@@ -57,6 +83,8 @@ def synthetic_bars(
     daily_volatility: float = 0.02,
     noise_bps: float = 8.0,
     noise_half_life: float = 10.0,
+    signal: float = 0.0,
+    fade_minutes: float = 60.0,
 ) -> BarTable:
     """Generate ``n_symbols`` x ``n_days`` sessions of one-minute bars, deterministic for ``seed``.
 
@@ -66,7 +94,14 @@ def synthetic_bars(
     :param daily_volatility: typical daily volatility of the efficient price (0.02 = 2%)
     :param noise_bps: standard deviation of the mean-reverting microstructure noise, in basis points
     :param noise_half_life: half-life of the noise, in minutes
+    :param signal: share of each session's overnight gap that the session reverses (the opening-gap fade; >= 0, 0 for
+        none), see the module docstring
+    :param fade_minutes: the fade's time constant tau, in minutes
     """
+    if not (np.isfinite(signal) and signal >= 0):
+        raise ValueError(f"signal must be finite and >= 0, got {signal}")
+    if not (np.isfinite(fade_minutes) and fade_minutes > 0):
+        raise ValueError(f"fade_minutes must be finite and > 0, got {fade_minutes}")
     rng = np.random.default_rng(seed)
     n_bars = BARS_PER_SESSION
     shape = (n_symbols, n_days)
@@ -95,8 +130,16 @@ def synthetic_bars(
     # Day opens: geometric random walk across days with overnight gaps.
     start_price = np.exp(rng.uniform(np.log(5.0), np.log(100.0), n_symbols))
     daily_returns = efficient[..., -1] + 0.005 * rng.standard_normal(shape)
+    fade = None
+    if signal > 0:  # the opening gap fades: each session reverses signal x its gap, and the next one opens from there
+        gap = np.zeros(shape)
+        gap[:, 1:] = daily_returns[:, :-1] - efficient[:, :-1, -1] - noise[:, :-1, -1]
+        fade = -signal * gap[..., None] * fade_profile(n_bars, fade_minutes)
+        daily_returns = daily_returns + fade[..., -1]
     day_open = start_price[:, None] * np.exp(np.cumsum(daily_returns, axis=1) - daily_returns)
     log_close = np.log(day_open)[..., None] + efficient + noise
+    if fade is not None:
+        log_close = log_close + fade
     close = np.exp(log_close)
     open_ = np.concatenate([day_open[..., None], close[..., :-1]], axis=-1)
     wick = np.exp(np.abs(rng.standard_normal((2, *shape, n_bars))) * 0.5 * minute_vol)
@@ -129,5 +172,5 @@ def synthetic_bars(
             "price": price.reshape(-1),
         }
     )
-    source = f"synthetic(n_symbols={n_symbols}, n_days={n_days}, seed={seed})"
+    source = f"synthetic(n_symbols={n_symbols}, n_days={n_days}, seed={seed}" + (f", signal={signal:g})" if signal else ")")
     return BarTable(validate(frame, source), bar_minutes=1, source=source)

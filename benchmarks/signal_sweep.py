@@ -1,0 +1,242 @@
+"""Does oracle policy distillation help where the truth is known? A sweep over the synthetic market's public signal.
+
+The synthetic market's ``signal`` makes each session reverse ``signal`` times its overnight gap
+(:mod:`order_exec_gym.data.synthetic`): 0 leaves nothing to learn from public information; the ``PublicBound``
+baseline trades on what the model makes predictable and tells how much of the Oracle's gain a public trader can
+reach. For every signal level and seed, on the paper's settings (``PAPER_CONFIG``, sell orders) and the paper's GRU
+network, with equal budgets: the privileged teacher, the OPD student for each mu, the same network without
+distillation (RecurrentPPO, mu = 0), each chosen on the valid split (:func:`sb3_distill.experiment.run_trial`); and
+TWAP (continuous: the exact schedule), the PublicBound and the Oracle (in the agents' levels). Everything is evaluated
+on every order of the held-out test days. Trials (signal x seed) run in ``--workers`` processes.
+
+Writes docs/SIGNAL.md (the table per signal: PA, reward, GLR, paired CIs against TWAP, the control and the public
+bound, resampling seeds and days together; share of the public bound reached; steps to reach half the public
+bound's valid PA), signal.json, and two plots: PA against signal for each agent, and the valid-split learning curves
+of the students and the control at the middle signal. A hand-written docs/SIGNAL_ANALYSIS.md is appended if present.
+
+    python benchmarks/signal_sweep.py                        # the full sweep (about 50 min with 2 workers)
+    python benchmarks/signal_sweep.py --quick --out /tmp/s   # a CI-size smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch as th  # noqa: E402
+
+from order_exec_gym import PAPER_CONFIG  # noqa: E402
+from order_exec_gym.data.dataset import MarketDataset  # noqa: E402
+from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
+from sb3_distill.experiment import CONTROL, TEACHER, Experiment, Trial, compare_runs, run_trial  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = {**PAPER_CONFIG, "side": "sell"}
+BASELINES = {"TWAP": ("TWAP", {"action_type": "continuous"}), "PublicBound": ("PublicBound", {}), "Oracle": ("Oracle", {})}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The sweep's signal levels, seeds, market and experiment."""
+
+    signals: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    market: dict[str, Any] = field(default_factory=lambda: dict(n_symbols=30, n_days=200, seed=0))
+    experiment: Experiment = Experiment(
+        SETTINGS, steps=dict(teacher=80_000, student=80_000, ppo=80_000), mus=(0.01, 0.1, 1.0), network="gru",
+        eval_freq=10_000,
+    )
+
+
+QUICK = Sweep(
+    signals=(0.0, 4.0),
+    seeds=(0,),
+    market=dict(n_symbols=4, n_days=30, seed=0),
+    experiment=Experiment(
+        SETTINGS, steps=dict(teacher=1_024, student=1_024, ppo=1_024), mus=(0.01, 1.0), network="gru", n_envs=8,
+        eval_freq=512,
+    ),
+)
+
+
+def market(sweep: Sweep, signal: float) -> MarketDataset:
+    """The sweep's synthetic market at ``signal`` (built once per process)."""
+    return MarketDataset.synthetic(**sweep.market, signal=signal)
+
+
+def trial(sweep: Sweep, signal: float, seed: int) -> tuple[float, Trial]:
+    """One worker's job: train and evaluate one seed's agents at one signal level."""
+    th.set_num_threads(1)
+    print(f"signal {signal:g}, seed {seed}", flush=True)
+    return signal, run_trial(sweep.experiment, market(sweep, signal), seed)
+
+
+def baselines(sweep: Sweep, signal: float, split: str) -> dict[str, EvaluationResult]:
+    return {
+        name: evaluate(agent, market(sweep, signal), split, env_kwargs={**SETTINGS, **extra})
+        for name, (agent, extra) in BASELINES.items()
+    }
+
+
+def learning_curve(trials: list[Trial], agent: str) -> tuple[np.ndarray, np.ndarray]:
+    """Valid PA against env steps: the steps of the evaluations and each seed's PA there, ``(steps, (S, K))``."""
+    histories = [t.log[agent]["valid_history"] for t in trials]
+    steps = np.array([s for s, _ in histories[0]])
+    return steps, np.array([[summary["pa_mean"] for _, summary in history[: len(steps)]] for history in histories])
+
+
+def steps_to_reach(steps: np.ndarray, pa: np.ndarray, level: float) -> int | None:
+    """The first evaluation step at which the seeds' mean valid PA reaches ``level`` (None: never)."""
+    reached = np.flatnonzero(pa.mean(axis=0) >= level)
+    return int(steps[reached[0]]) if len(reached) else None
+
+
+def ci(row: dict[str, Any], reference: str) -> str:
+    if f"vs_{reference}" not in row:
+        return ""
+    diff, low, high = row[f"vs_{reference}"]["seeds_days"]
+    mark = " ✓" if low > 0 else (" ✗" if high < 0 else "")
+    return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
+
+
+def section(signal: float, rows: list[dict], curves: dict[str, tuple], public_valid: float) -> list[str]:
+    public = next(row["pa_mean"] for row in rows if row["agent"] == "PublicBound")
+    lines = [
+        f"### signal = {signal:g}",
+        "",
+        "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
+        "| PA per seed | valid steps to ½ public bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        share = f"{row['pa_mean'] / public:.0%}" if abs(public) > 1e-9 else ""
+        per_seed = " / ".join(f"{p:+.1f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
+        reach = ""
+        if row["agent"] in curves:
+            first = steps_to_reach(*curves[row["agent"]], public_valid / 2)
+            reach = f"{first:,}" if first is not None else "never"
+        lines.append(
+            f"| {row['agent']} | {row['pa_mean']:+.2f} | {1e4 * row['mean_reward']:+.2f} | {row['glr']:.2f} | "
+            f"{ci(row, 'TWAP')} | {ci(row, CONTROL)} | {ci(row, 'PublicBound')} | {share} | {per_seed} | {reach} |"
+        )
+    return [*lines, ""]
+
+
+def plot_pa(summary: dict[float, list[dict]], path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    agents = [row["agent"] for row in next(iter(summary.values()))]
+    signals = sorted(summary)
+    for agent in agents:
+        pa = [next(r["pa_mean"] for r in summary[s] if r["agent"] == agent) for s in signals]
+        style = "--" if agent in BASELINES else "-"
+        axis.plot(signals, pa, style, marker="o", label=agent)
+    axis.set_xlabel("signal (share of the overnight gap the session reverses)")
+    axis.set_ylabel("mean PA on the test days (bps)")
+    axis.set_title("Price advantage against the public signal")
+    return save(figure, axis, path)
+
+
+def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], public_valid: float, signal: float, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for agent, (steps, pa) in curves.items():
+        line = axis.plot(steps, pa.mean(axis=0), marker=".", label=agent)[0]
+        axis.fill_between(steps, pa.min(axis=0), pa.max(axis=0), color=line.get_color(), alpha=0.15)
+    axis.axhline(public_valid, color="black", linestyle="--", label="PublicBound")
+    axis.set_xlabel("environment steps")
+    axis.set_ylabel("mean PA on the valid days (bps)")
+    axis.set_title(f"Learning curves at signal = {signal:g} (mean of the seeds, band: min..max)")
+    return save(figure, axis, path)
+
+
+def save(figure: plt.Figure, axis: plt.Axes, path: Path) -> Path:
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets on a small market (CI smoke run)")
+    parser.add_argument("--workers", type=int, default=2, help="processes running trials in parallel")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where SIGNAL.md, signal.json and plots go")
+    args = parser.parse_args()
+    sweep = QUICK if args.quick else Sweep()
+    started = time.perf_counter()
+    jobs = [(signal, seed) for signal in sweep.signals for seed in sweep.seeds]
+    trials: dict[float, list[Trial]] = {signal: [] for signal in sweep.signals}
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            for signal, done in pool.map(trial, *zip(*[(sweep, s, seed) for s, seed in jobs])):
+                trials[signal].append(done)
+    else:
+        for signal, seed in jobs:
+            trials[signal].append(trial(sweep, signal, seed)[1])
+
+    middle = sweep.signals[len(sweep.signals) // 2]
+    summary, lines, curves_middle = {}, [], {}
+    for signal in sweep.signals:
+        runs = {name: [result] for name, result in baselines(sweep, signal, "test").items()}
+        for done in sorted(trials[signal], key=lambda t: t.seed):
+            for agent, result in done.results.items():
+                runs.setdefault(agent, []).append(result)
+        summary[signal] = compare_runs(runs, references=("TWAP", CONTROL, "PublicBound"))
+        public_valid = baselines(sweep, signal, "valid")["PublicBound"].summary["pa_mean"]
+        students = [a for a in sweep.experiment.agents if a != TEACHER]
+        curves = {agent: learning_curve(trials[signal], agent) for agent in students}
+        lines += section(signal, summary[signal], curves, public_valid)
+        if signal == middle:
+            curves_middle, public_middle = curves, public_valid
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    plots = [
+        plot_pa(summary, args.out / "signal_pa.png"),
+        plot_curves(curves_middle, public_middle, middle, args.out / "signal_learning_curves.png"),
+    ]
+    wall = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    experiment = sweep.experiment
+    header = [
+        "# Distillation where the truth is known: the synthetic market's public signal",
+        "",
+        f"Regenerate with `python benchmarks/signal_sweep.py`. Market: `MarketDataset.synthetic({', '.join(f'{k}={v}' for k, v in sweep.market.items())}, signal=...)`"
+        f" (70% of the days train, 15% valid, 15% test); settings: `PAPER_CONFIG`, sell orders; "
+        f"{len(sweep.seeds)} seeds; steps per agent and seed: {', '.join(f'{k} {v:,}' for k, v in experiment.steps.items())};"
+        f" network {experiment.network.upper()} for the students and the control; checkpoints chosen on the valid days' "
+        f"{experiment.select} every {experiment.eval_freq:,} steps. TWAP acts with continuous ratios (the exact "
+        "schedule); the PublicBound and the Oracle in the agents' levels. CIs: paired 95% bootstrap of the mean PA "
+        "difference per order, resampling the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval "
+        "is above / below 0. Share of public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the "
+        "first evaluation at which the seeds' mean PA on the valid days reaches half the PublicBound's there. "
+        f"Wall time {wall / 60:.1f} min with {args.workers} worker(s); peak RSS of the main process {rss:.2f} GiB.",
+        "",
+    ]
+    analysis = args.out / "SIGNAL_ANALYSIS.md"
+    text = "\n".join(header + lines + [f"![{p.stem}]({p.name})" for p in plots] + [""])
+    if analysis.exists():
+        text += "\n" + analysis.read_text()
+    (args.out / "SIGNAL.md").write_text(text)
+    logs = {f"{signal:g}": {f"seed{t.seed}": t.log for t in trials[signal]} for signal in sweep.signals}
+    (args.out / "signal.json").write_text(
+        json.dumps({"rows": {f"{s:g}": rows for s, rows in summary.items()}, "logs": logs, "wall_seconds": wall},
+                   indent=1, default=float)  # fmt: skip
+    )
+    print(text, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The synthetic market's public signal (the opening-gap fade), the PublicBound baseline and the signal sweep."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from order_exec_gym import PAPER_CONFIG
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.evaluation import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def digest(frame: pl.DataFrame) -> str:
+    h = hashlib.sha256()
+    for column in frame.columns:
+        values = frame[column]
+        h.update("".join(values.to_list()).encode() if column == "symbol" else values.to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_no_signal_is_the_market_without_the_option():
+    """The digest of these bars was computed with the generator before it had a signal (commit 747c8ce)."""
+    bars = synthetic_bars(n_symbols=3, n_days=6, seed=11, signal=0.0).frame
+    assert digest(bars) == "2210307d0b07c4816883d2877828c8b0a9f33b7a6016b327b78ed7601d90b7bc"
+    assert bars.equals(synthetic_bars(n_symbols=3, n_days=6, seed=11).frame)
+
+
+def sessions(signal: float, **options) -> tuple[np.ndarray, np.ndarray]:
+    """Each session's overnight gap and its move from the open to the close (log), all sessions but the first."""
+    frame = synthetic_bars(signal=signal, **options).frame
+    days = (
+        frame.group_by("symbol", pl.col("timestamp").dt.date().alias("day"), maintain_order=True)
+        .agg(pl.col("open").first(), pl.col("close").last())
+        .with_columns(pl.col("close").shift(1).over("symbol").alias("previous"))
+        .drop_nulls()
+    )
+    return np.log(days["open"] / days["previous"]).to_numpy(), np.log(days["close"] / days["open"]).to_numpy()
+
+
+@pytest.mark.parametrize("signal", [0.0, 1.0, 4.0])
+def test_the_session_reverses_signal_times_its_gap(signal):
+    """The predictive regression of the session's move on its gap has slope -signal, within 3 standard errors."""
+    gap, move = sessions(signal, n_symbols=40, n_days=150, seed=3)
+    slope, intercept = np.polyfit(gap, move, 1)
+    residual = move - slope * gap - intercept
+    standard_error = residual.std() / (gap.std() * np.sqrt(len(gap)))
+    assert abs(slope + signal) < 3 * standard_error
+    assert 0.0045 < gap.std() < 0.0058  # about 51 bps whatever the signal: the next session opens from the faded close
+
+
+@pytest.mark.parametrize("signal", [-0.1, float("nan"), float("inf")])
+def test_signal_must_be_finite_and_non_negative(signal):
+    with pytest.raises(ValueError, match="signal"):
+        synthetic_bars(n_symbols=2, n_days=3, signal=signal)
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+def test_public_bound_sits_between_twap_and_the_oracle(action_type):
+    settings = {**PAPER_CONFIG, "action_type": action_type}
+    gains = []
+    for signal in (0.0, 1.0, 4.0):
+        market = MarketDataset.synthetic(n_symbols=10, n_days=60, seed=2, signal=signal)
+        public = evaluate("PublicBound", market, "all", env_kwargs=settings)
+        oracle = evaluate("Oracle", market, "all", env_kwargs=settings)
+        # the Oracle's reward bounds the public bound's on every order
+        assert (oracle.orders["reward"].to_numpy() >= public.orders["reward"].to_numpy() - 1e-12).all()
+        gains.append(public.summary["pa_mean"])
+    assert gains[0] < 5 < gains[1] < gains[2]  # nothing to learn at 0; more with a stronger signal
+    if action_type == "continuous":  # with nothing to predict, the continuous bound is TWAP
+        market = MarketDataset.synthetic(n_symbols=10, n_days=60, seed=2)
+        twap = evaluate("TWAP", market, "all", env_kwargs=settings)
+        np.testing.assert_allclose(evaluate("PublicBound", market, "all", env_kwargs=settings).schedules, twap.schedules, atol=1e-12)
+
+
+def test_public_bound_plans_on_the_gap_only():
+    """Its plan is the same whatever the bars are, but the sessions' opens and closes (the gaps): nothing later."""
+    from dataclasses import replace
+
+    from order_exec_gym.baselines import PublicBound
+    from order_exec_gym.task import ExecutionTask
+
+    market = MarketDataset.synthetic(n_symbols=4, n_days=20, seed=7, signal=2.0)
+    task = ExecutionTask(PAPER_CONFIG, market, num_orders=len(market.split("train")))
+    orders = task.sample(None, np.random.default_rng(0), episode=np.arange(len(task.dataset)))
+    bound = PublicBound(task)
+    rng = np.random.default_rng(1)
+
+    def plan(bars: dict[str, np.ndarray]) -> np.ndarray:
+        bars["high"] = np.maximum.reduce([bars[n] for n in ("open", "high", "low", "close", "price")])
+        bars["low"] = np.minimum.reduce([bars[n] for n in ("open", "high", "low", "close", "price")])
+        other = ExecutionTask(PAPER_CONFIG, replace(market, bars=bars), num_orders=len(orders))
+        return bound.plan(other, orders).returns
+
+    shaken = {name: values * rng.uniform(0.9, 1.1, values.shape).astype(np.float32) for name, values in market.bars.items()}
+    shaken["open"][:, 0], shaken["close"][:, -1] = market.bars["open"][:, 0], market.bars["close"][:, -1]
+    np.testing.assert_array_equal(plan(shaken), bound.plan(task, orders).returns)
+    opens = {name: np.array(values) for name, values in market.bars.items()}
+    opens["open"][:, 0] *= 1.01
+    assert not np.array_equal(plan(opens), bound.plan(task, orders).returns)
+
+
+def test_public_bound_needs_the_synthetic_model(small_market):
+    from dataclasses import replace
+
+    real_like = replace(small_market, model={})
+    with pytest.raises(ValueError, match="synthetic market's model"):
+        evaluate("PublicBound", real_like, "test", n_orders=3)
+
+
+def test_signal_sweep_quick_mode(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--workers", "1", "--out", str(tmp_path)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    text = (tmp_path / "SIGNAL.md").read_text()
+    for agent in ("TWAP", "PublicBound", "Oracle", "teacher (privileged)", "OPD student (μ = 0.01)", "RecurrentPPO (no distillation)"):
+        assert f"| {agent} |" in text
+    assert "### signal = 0" in text and "### signal = 4" in text
+    for png in ("signal_pa.png", "signal_learning_curves.png"):
+        assert (tmp_path / png).stat().st_size > 5000

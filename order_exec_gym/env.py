@@ -74,6 +74,14 @@ class OrderExecutionEnv(gym.Env):
 
     Terminated when the order is complete: nothing remains, or the last step was executed. Never truncated.
 
+    ## Info
+
+    ``reset``: ``episode_index`` (the instrument-day's row in the split), ``symbol``, ``date``, ``side``, ``start`` and
+    ``length`` (bars of the window), ``n_steps``. ``step``: ``executed``, ``exec_price``, ``remaining``, ``forced``;
+    at the episode's end also ``benchmark_price``, ``price_advantage`` (bps) and ``episode_reward`` (unscaled). No
+    key is one that Gymnasium's or Stable-Baselines3's wrappers write (``episode``, ``final_obs``, ``final_info``,
+    ``terminal_observation``, ``TimeLimit.truncated``, ...), so ``RecordEpisodeStatistics`` and ``Monitor`` work.
+
     ## Arguments
 
     | parameter      | type                     | default            | description                                          |
@@ -196,7 +204,7 @@ class OrderExecutionEnv(gym.Env):
     def _reset_info(self) -> dict[str, Any]:
         sim = self._sim
         return {
-            "episode": int(sim.episode[0]),
+            "episode_index": int(sim.episode[0]),
             "symbol": str(self.dataset.symbols[sim.episode[0]]),
             "date": str(self.dataset.dates[sim.episode[0]]),
             "side": "sell" if sim.side[0] > 0 else "buy",

@@ -227,7 +227,7 @@ def test_info_reveals_the_benchmark_only_when_the_window_is_over(small_market):
 def test_reset_on_an_episode_keeps_the_env_side_and_window(small_market):
     env = OrderExecutionEnv(data=small_market, side="buy", window_minutes=60)
     obs, info = env.reset(seed=1, options={"episode": 3})
-    assert (info["episode"], info["side"], info["length"], info["n_steps"]) == (3, "buy", 60, 2)
+    assert (info["episode_index"], info["side"], info["length"], info["n_steps"]) == (3, "buy", 60, 2)
     assert obs["private"][2] == -1
     with pytest.raises(ValueError, match="out of range"):
         env.reset(options={"episode": 10_000})

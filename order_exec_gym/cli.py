@@ -193,6 +193,10 @@ def add_data(subparsers: argparse._SubParsersAction) -> None:
     generic.add_argument("--symbol", help="the instrument of every row, for single-instrument files")
     generic.add_argument("--volume-multiplier", type=float, default=1.0, help="to shares, e.g. 100 for lots")
     generic.add_argument("--separator", default=",", help="CSV field separator (default: ',')")
+    generic.add_argument("--timestamp-format", help="strftime format of text timestamps (default: ISO 8601)")
+    generic.add_argument(
+        "--time-zone", help="the exchange's time zone, for timestamps with a zone or UTC offset (e.g. Asia/Shanghai)"
+    )
     check.set_defaults(handler=run_data_check)
 
     summary = commands.add_parser(
@@ -221,6 +225,7 @@ def run_data_check(args: argparse.Namespace) -> int:
         table = read_bars(
             args.path, columns=columns or None, bar_minutes=args.bar_minutes, amount=args.amount, symbol=args.symbol,
             volume_multiplier=args.volume_multiplier, separator=args.separator,
+            timestamp_format=args.timestamp_format, time_zone=args.time_zone,
         )  # fmt: skip
         splits = None
     dataset = MarketDataset.from_bars(table, splits=splits)

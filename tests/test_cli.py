@@ -117,6 +117,13 @@ def test_data_check_generic_csv(tmp_path, capsys):
     assert main(["data", "check", str(bad), "--column", "timestamp=time", "--column", "volume=vol"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("error:") and "bad.csv" in error and "volume" in error
+    zoned = tmp_path / "zoned.csv"
+    frame.with_columns(pl.col("time").dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")).write_csv(zoned)
+    mapping = ["--column", "timestamp=time", "--column", "volume=vol"]
+    assert main(["data", "check", str(zoned), *mapping]) == 1
+    assert "time_zone" in capsys.readouterr().err
+    assert main(["data", "check", str(zoned), *mapping, "--time-zone", "Asia/Shanghai"]) == 0
+    assert "episodes=8" in capsys.readouterr().out
     assert main(["data", "check", str(good), "--column", "timestamp"]) == 1
     assert "NAME=COLUMN" in capsys.readouterr().err
     assert main(["data", "check", str(tmp_path / "missing"), "--preset", "ashare-1min"]) == 1

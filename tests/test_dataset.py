@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import warnings
 
 import numpy as np
 import polars as pl
 import pytest
 
 from order_exec_gym.data.dataset import SYNTHETIC, MarketDataset, default_splits, load_dataset
-from order_exec_gym.data.schema import BarTable, validate
+from order_exec_gym.data.schema import PRICE_RANGE, VOLUME_RANGE, BarTable, bar_times
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
+SESSION = bar_times((dt.time(9, 31), dt.time(9, 40)), bar_minutes=1)  # a 10-bar session
 
-def bars(rows: list[tuple[str, str, float, float]]) -> BarTable:
+
+def bars(rows: list[tuple[str, str, float, float]], session: tuple[dt.time, ...] | None = None) -> BarTable:
     """A BarTable from (symbol, 'YYYY-mm-dd HH:MM', price, volume) rows; OHLC all equal to price."""
     frame = pl.DataFrame(
         {
@@ -25,7 +28,12 @@ def bars(rows: list[tuple[str, str, float, float]]) -> BarTable:
             "volume": [r[3] for r in rows],
         }
     ).with_columns(open=pl.col("price"), high=pl.col("price"), low=pl.col("price"), close=pl.col("price"))
-    return BarTable(validate(frame, "test"), bar_minutes=1, source="test")
+    return BarTable(frame, bar_minutes=1, source="test", session=session)
+
+
+def day_rows(symbol: str, day: str, minutes=range(31, 41), price: float = 10.0) -> list[tuple[str, str, float, float]]:
+    """Rows of ``symbol`` on ``day`` (YYYY-mm-dd) ending at 09:``minutes``, all at ``price`` with volume 100."""
+    return [(symbol, f"{day} 09:{m:02d}", price, 100.0) for m in minutes]
 
 
 def test_synthetic_market_is_deterministic_and_valid():
@@ -67,19 +75,87 @@ def test_a_first_session_with_a_leading_gap_is_dropped_not_priced_from_the_futur
     assert dataset.report == {"episodes dropped: bars before the first trade and no previous session to price them": 1}
 
 
+def test_a_dataset_left_without_episodes_is_an_error():
+    """The only session misses its first bar and has no earlier price: nothing is left, and that is not silent."""
+    with pytest.raises(DataError, match="empty dataset"):
+        MarketDataset.from_bars(bars(day_rows("A", "2024-01-02", range(32, 41)), session=SESSION))
+
+
 def test_short_episodes_are_dropped_and_reported():
     rows = [("A", f"2024-01-02 09:{m:02d}", 10.0, 100.0) for m in range(31, 41)]
     rows += [("B", "2024-01-02 09:31", 20.0, 50.0)]
     dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.9)
     assert list(dataset.symbols) == ["A"]
-    assert dataset.report == {"episodes dropped: fewer than 90% of the session's bars": 1}
+    assert dataset.report == {"episodes dropped: fewer than 90% of a full session's 10 bars": 1}
     assert "dropped" in dataset.summary()
+
+
+def test_a_date_with_one_bar_per_symbol_is_dropped_and_reported():
+    """Without a calendar a date's grid is the bars seen that date: a one-bar date is short of the longest date's."""
+    rows = [row for day in ("2024-01-02", "2024-01-03", "2024-01-04") for s in "AB" for row in day_rows(s, day)]
+    rows += day_rows("A", "2024-01-05", [31]) + day_rows("B", "2024-01-05", [31])
+    dataset = MarketDataset.from_bars(bars(rows))
+    assert len(dataset) == 6 and set(dataset.lengths) == {10} and dataset.last_date == dt.date(2024, 1, 4)
+    assert dataset.report == {"episodes dropped: fewer than 90% of a full session's 10 bars": 2}
+    with pytest.raises(DataError, match="no episode has 90% of a full session's 10 bars"):
+        MarketDataset.from_bars(bars(rows[-2:], session=SESSION))  # against a calendar, even alone
+
+
+def test_a_session_calendar_finds_the_missing_bars_of_one_instrument():
+    """One instrument cannot be compared with others: its sessions are laid on the calendar, the missing bars are
+    filled and counted, and a halted day (short of min_coverage) is dropped and counted."""
+    rows = day_rows("IDX", "2024-01-02", price=10.0)
+    rows += day_rows("IDX", "2024-01-03", [m for m in range(31, 41) if m != 39], price=11.0)  # the 09:39 bar missing
+    rows += day_rows("IDX", "2024-01-04", range(31, 34), price=12.0)  # halted after 3 bars
+    without = MarketDataset.from_bars(bars(rows), min_coverage=0.3)
+    assert list(without.lengths) == [10, 9, 3] and "missing bars filled (previous close, zero volume)" not in without.report
+    dataset = MarketDataset.from_bars(bars(rows, session=SESSION))
+    assert list(dataset.lengths) == [10, 10] and dataset.last_date == dt.date(2024, 1, 3)
+    assert dataset.report == {
+        "episodes dropped: fewer than 90% of a full session's 10 bars": 1,
+        "missing bars filled (previous close, zero volume)": 1,
+    }
+    np.testing.assert_array_equal(dataset.bars["volume"][1, 7:], [100, 0, 100])  # 09:38, 09:39 filled, 09:40
+    kept = MarketDataset.from_bars(bars(rows, session=SESSION), min_coverage=0.3)
+    assert kept.report["missing bars filled (previous close, zero volume)"] == 1 + 7  # the halt's 7 trailing bars
+    np.testing.assert_array_equal(kept.bars["close"][2], [12.0] * 10)
+
+
+def test_min_coverage_must_be_a_share():
+    for value in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="min_coverage"):
+            MarketDataset.from_bars(bars(day_rows("A", "2024-01-02")), min_coverage=value)
+
+
+def test_bad_bars_never_reach_the_episodes():
+    """A hand-made BarTable is validated when made: NaN, negative prices, duplicates are errors, not fills."""
+    rows = day_rows("A", "2024-01-02")
+    for broken, rule in [
+        (rows[:3] + [("A", "2024-01-02 09:34", float("nan"), 100.0)] + rows[4:], "NaN or missing price"),
+        (rows[:3] + [("A", "2024-01-02 09:34", -5.0, 100.0)] + rows[4:], "non-positive price"),
+        (rows + [("A", "2024-01-02 09:40", 11.0, 100.0)], "duplicated timestamp"),
+    ]:
+        with pytest.raises(DataError, match=rule):
+            MarketDataset.from_bars(bars(broken))
+
+
+def test_the_float32_arrays_hold_the_validated_range_faithfully():
+    low, high = PRICE_RANGE
+    rows = day_rows("LOW", "2024-01-02", price=low) + day_rows("HIGH", "2024-01-02", price=high)
+    table = dataclasses.replace(bars(rows), frame=bars(rows).frame.with_columns(volume=pl.lit(VOLUME_RANGE[1])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow in the cast to float32
+        dataset = MarketDataset.from_bars(table)
+    for name, values in dataset.bars.items():
+        assert np.isfinite(values).all() and (values > 0).all(), name
+    np.testing.assert_allclose(dataset.bars["price"][:, 0], [high, low], rtol=1e-7)
+    np.testing.assert_allclose(dataset.bars["volume"], VOLUME_RANGE[1], rtol=1e-7)
 
 
 def test_half_days_are_padded_after_their_length():
     rows = [("A", f"2024-01-02 09:{m:02d}", 10.0 + m, 100.0) for m in range(31, 41)]
     rows += [("A", f"2024-01-03 09:{m:02d}", 30.0 + m, 100.0) for m in range(31, 36)]
-    dataset = MarketDataset.from_bars(bars(rows))
+    dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.5)
     assert list(dataset.lengths) == [10, 5] and dataset.max_bars == 10
     np.testing.assert_allclose(dataset.bars["price"][1], [61, 62, 63, 64, 65, 65, 65, 65, 65, 65])
     np.testing.assert_allclose(dataset.bars["volume"][1, 5:], 0)
@@ -90,6 +166,16 @@ def test_days_group_by_bar_start_so_a_midnight_bar_stays_in_its_day():
     dataset = MarketDataset.from_bars(bars(rows), min_coverage=0.1)
     assert [str(d) for d in dataset.dates] == ["2024-01-02", "2024-01-03"]
     assert list(dataset.lengths) == [2, 1]
+    np.testing.assert_array_equal(dataset.bars["close"][0], [10.0, 11.0])  # the bar ending at 00:00 is the day's last
+
+
+def test_a_24_hour_calendar_ends_each_day_with_the_midnight_bar():
+    night = bar_times((dt.time(0, 1), dt.time(0, 0)), bar_minutes=1)
+    rows = [("X", f"2024-01-02 {h:02d}:{m:02d}", 10.0 + (h * 60 + m) / 1e3, 1.0) for h in range(24) for m in range(60)][1:]
+    rows += [("X", "2024-01-03 00:00", 99.0, 1.0)]
+    dataset = MarketDataset.from_bars(bars(rows, session=night))
+    assert list(dataset.lengths) == [1440] and dataset.bars["close"][0, -1] == 99.0
+    assert dataset.bars["close"][0, 0] == np.float32(10.001) and (np.diff(dataset.bars["close"][0, :-1]) > 0).all()
 
 
 def test_splits_are_by_date_and_never_overlap():

@@ -11,9 +11,11 @@ from datetime import date, datetime, time
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
+from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import (
     CLOSING_PRINT,
@@ -27,6 +29,12 @@ from order_exec_gym.data.schema import BarTable
 from order_exec_gym.errors import DataError
 
 FIXTURES = Path(__file__).parent / "data"
+FILLED = "missing bars filled (previous close, zero volume)"
+
+
+def dropped(bars: int) -> str:
+    """The report key of the episodes dropped for having fewer than 90% of a full session's ``bars``."""
+    return f"episodes dropped: fewer than 90% of a full session's {bars} bars"
 
 
 def real_folder(name: str) -> Path:
@@ -112,6 +120,32 @@ def test_unknown_symbols_are_an_error():
         load_preset("spy-2011", FIXTURES / "us-spy-1min-2011", symbols=["QQQ"])
 
 
+def test_a_file_not_in_the_preset_format_is_a_data_error(tmp_path):
+    folder = tmp_path / "ashare"
+    shutil.copytree(FIXTURES / "ashare-1min-2024", folder)
+    bad = folder / "stocks_1min_20240304.csv"
+    bad.write_text(bad.read_text() + "000001.SZ,2024-03-04 09:32:00,10.45,ten,10.46,10.44,10.0\n")
+    with pytest.raises(DataError, match="unreadable file") as error:
+        load_preset("ashare-1min", folder)
+    assert str(folder) in str(error.value) and "`ten`" in str(error.value)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_has_a_session_calendar(name, tmp_path):
+    """Fixture bars lie on their preset's calendar (checked by BarTable); lengths match the descriptions."""
+    folder = FIXTURES / PRESETS[name].folder
+    if name == "sse-index-1min":
+        zip_fixture(folder / "000001.XSHG_1min.csv", tmp_path / "000001.XSHG_1min.zip")
+        folder = tmp_path
+    elif name == "lean-us-minute":
+        for csv in (folder / "minute").glob("*/*.csv"):
+            zip_fixture(csv, tmp_path / "minute" / csv.parent.name / f"{csv.name[:8]}_trade.zip")
+        folder = tmp_path
+    bars = load_preset(name, folder)
+    expected = {"ashare-etf-5min": 48, "lean-us-minute": 390, "spy-2011": 390, "binance-btc-1min": 1440}
+    assert len(bars.session) == expected.get(name, 240)
+
+
 def test_errors_name_the_file_symbol_and_timestamp(tmp_path):
     folder = tmp_path / "ashare"
     shutil.copytree(FIXTURES / "ashare-1min-2024", folder)
@@ -152,6 +186,12 @@ def test_ashare_1min_real_all_files(ashare_all):
     morning, afternoon = clock.is_between(time(9, 31), time(11, 30)), clock.is_between(time(13, 1), time(15, 0))
     assert (morning | afternoon).all()
     assert (bars.frame["open"] <= bars.frame["high"]).all() and (bars.frame["open"] >= bars.frame["low"]).all()
+
+
+def test_ashare_1min_real_episodes(ashare_all):
+    dataset = MarketDataset.from_bars(ashare_all, splits=PRESETS["ashare-1min"].splits)
+    assert len(dataset) == 21_732 and set(dataset.lengths) == {240}
+    assert dataset.report == ashare_all.report | {FILLED: 312}  # 185 stock-days miss 312 minutes; none below 90%
 
 
 def test_ashare_1min_real_symbols_in_shares():
@@ -274,6 +314,16 @@ def test_sse_index_1min_real():
     assert (bars.frame["price"] == bars.frame["close"]).all()
 
 
+def test_sse_index_1min_real_episodes_on_the_calendar():
+    """One instrument: the calendar finds the 14:59 bars missing on 117 days and the halts."""
+    dataset = MarketDataset.from_preset("sse-index-1min", real_folder("sse-index-1min"), cache=False)
+    assert len(dataset) == 998 and set(dataset.lengths) == {240}
+    assert dataset.report == {UNTRADED: 0, dropped(240): 2, FILLED: 117 + 2 * 2 + 2 * 4}
+    assert not np.isin(dataset.dates, np.array(["2016-01-04", "2016-01-07"], dtype="datetime64[D]")).any()
+    halts = MarketDataset.from_preset("sse-index-1min", real_folder("sse-index-1min"), cache=False, min_coverage=0.05)
+    assert len(halts) == 1_000 and halts.report[FILLED] == 129 + (240 - 142) + (240 - 17)
+
+
 def test_sse_index_1min_fixture(tmp_path):
     zip_fixture(FIXTURES / "sse-index-1min-2015-2019" / "000001.XSHG_1min.csv", tmp_path / "000001.XSHG_1min.zip")
     bars = load_preset("sse-index-1min", tmp_path)
@@ -300,6 +350,13 @@ def test_lean_us_minute_real():
     assert spy.height == 390 and spy["close"].is_between(165.0, 172.0).all()  # dollars, not deci-cents
     half_day = days.filter(pl.col("symbol") == "GOOG", pl.col("day") == date(2015, 12, 24))
     assert half_day.select("bars", "last").rows() == [(224, time(15, 45))]  # late prints after the 13:00 close
+
+
+def test_lean_us_minute_real_episodes():
+    """Partial sessions of the sample (the GOOG half day, a 6-bar day, two thin days) are dropped and counted."""
+    dataset = MarketDataset.from_preset("lean-us-minute", real_folder("lean-us-minute"), cache=False)
+    assert len(dataset) == 37 and set(dataset.lengths) == {390}
+    assert dataset.report[dropped(390)] == 4 and dataset.report[FILLED] == 14
 
 
 def test_lean_us_minute_fixture(tmp_path):
@@ -365,6 +422,14 @@ def test_binance_btc_1min_real():
     assert bars.frame["timestamp"].max() == datetime(2023, 3, 22, 0, 0)
     zero = bars.frame.filter(pl.col("symbol") == "BTCUSDC", pl.col("volume") == 0)
     assert zero.height == 12_971 and (zero["price"] == zero["close"]).all()
+
+
+def test_binance_btc_1min_real_episodes_end_with_the_midnight_bar():
+    bars = load_preset("binance-btc-1min", real_folder("binance-btc-1min"), symbols=["BTCUSDT"])
+    dataset = MarketDataset.from_bars(bars)
+    assert len(dataset) == 21 and set(dataset.lengths) == {1_440}
+    close = bars.frame.filter(pl.col("timestamp").is_in([datetime(2023, 3, 1, 0, 1), datetime(2023, 3, 2, 0, 0)]))["close"]
+    np.testing.assert_array_equal(dataset.bars["close"][0, [0, -1]], close.cast(pl.Float32).to_numpy())
 
 
 def test_binance_btc_1min_fixture():

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from order_exec_gym.data.readers import UNTRADED, VWAP_CLIPPED, read_bars
-from order_exec_gym.data.schema import COLUMNS, BarTable, bar_day, validate
+from order_exec_gym.data.schema import COLUMNS, PRICE_RANGE, VOLUME_RANGE, BarTable, bar_day, bar_times, validate
 from order_exec_gym.errors import DataError
 
 SOURCE = "vendor/bars_2024.csv"
@@ -78,6 +79,31 @@ def test_nan_price():
     assert_names(error, "NaN or missing price (close)", "A", "2024-03-01 09:32:00")
 
 
+@pytest.mark.parametrize("value", [1e300, 1e40, 1e16, 1e-16, 1e-300, float("inf")])
+def test_price_out_of_range(value):  # the float32 episode arrays would hold inf, 0 or a denormal
+    with pytest.raises(DataError) as error:
+        validate(with_value("high", 1, value), SOURCE)
+    assert_names(error, "price out of range (high)", "B", "2024-03-01 09:32:00")
+    assert f"high = {value!r}" in str(error.value) and f"[{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]" in str(error.value)
+
+
+@pytest.mark.parametrize("value", [1e31, 1e39, float("inf"), 1e-300, 5.9e-39])
+def test_volume_out_of_range(value):
+    with pytest.raises(DataError) as error:
+        validate(with_value("volume", 4, value), SOURCE)
+    assert_names(error, "volume out of range", "A", "2024-03-01 09:32:00")
+    assert f"volume = {value!r}" in str(error.value)
+
+
+def test_prices_and_volumes_at_the_bounds_pass():
+    low, high = PRICE_RANGE
+    frame = bars(
+        open=[low] * 3 + [high] * 3, high=[low] * 3 + [high] * 3, low=[low] * 3 + [high] * 3,
+        close=[low] * 3 + [high] * 3, price=[low] * 3 + [high] * 3, volume=[VOLUME_RANGE[0], 0.0, VOLUME_RANGE[1]] * 2,
+    )  # fmt: skip
+    assert validate(frame, SOURCE).height == 6
+
+
 def test_non_positive_price():
     with pytest.raises(DataError) as error:
         validate(with_value("open", 2, 0.0), SOURCE)
@@ -118,6 +144,68 @@ def test_empty_day():
     with pytest.raises(DataError) as error:
         validate(bars(volume=[100.0, 200.0, 300.0, 0.0, 0.0, 0.0]), SOURCE)
     assert_names(error, "empty day", "A", "2024-03-01 09:31:00")
+
+
+def test_bar_outside_the_session():
+    session = bar_times((time(9, 31), time(9, 32)), bar_minutes=1)
+    with pytest.raises(DataError) as error:
+        validate(bars(), SOURCE, session=session)
+    assert_names(error, "bar outside the session", "A", "2024-03-01 09:33:00")
+    assert "2 bars end at 09:31..09:32" in str(error.value)
+    assert validate(bars(), SOURCE, session=bar_times((time(9, 31), time(9, 33)), bar_minutes=1)).height == 6
+
+
+@pytest.mark.parametrize(
+    "column, values, rule",
+    [
+        ("close", ["10.1", "10.2", "10.3", "5.1", "abc", "5.3"], "not a number (close)"),
+        ("close", [True] * 6, "not a number (close)"),
+        ("volume", [date(2024, 3, 1)] * 6, "not a number (volume)"),
+        ("symbol", [1.5] * 6, "symbol is not text"),
+        ("timestamp", ["2024-03-01 09:31"] * 6, "timestamp is not a date-time"),
+    ],
+)
+def test_columns_are_cast_without_silent_changes(column, values, rule):
+    with pytest.raises(DataError) as error:
+        validate(bars(**{column: values}), SOURCE)
+    assert_names(error, rule)
+    if values[4] == "abc":
+        assert "symbol A" in str(error.value) and "close = 'abc'" in str(error.value)
+
+
+def test_numbers_of_other_types_and_text_numbers_are_read_exactly():
+    frame = bars(volume=[100, 200, 300, 10, 20, 30], close=["10.1", "10.2", "10.3", "5.1", "5.2", "5.3"])
+    assert validate(frame, SOURCE).equals(validate(bars(), SOURCE))
+
+
+def test_timezone_aware_timestamps_are_an_error():
+    frame = bars().with_columns(pl.col("timestamp").dt.replace_time_zone("Asia/Shanghai"))
+    with pytest.raises(DataError) as error:
+        validate(frame, SOURCE)
+    assert_names(error, "timezone-aware timestamps")
+    assert "Asia/Shanghai" in str(error.value)
+
+
+def test_a_bar_table_is_validated_when_made():
+    with pytest.raises(DataError, match="NaN or missing price"):
+        BarTable(with_value("close", 4, float("nan")), bar_minutes=1, source=SOURCE)
+    table = BarTable(bars(), bar_minutes=1, source=SOURCE)
+    assert table.frame.equals(validate(bars(), SOURCE))  # canonical and grouped by symbol
+    with pytest.raises(DataError, match="duplicated timestamp"):
+        dataclasses.replace(table, frame=pl.concat([table.frame, table.frame.tail(1)]))
+    with pytest.raises(ValueError, match="bar_minutes"):
+        BarTable(bars(), bar_minutes=0, source=SOURCE)
+    with pytest.raises(ValueError, match="session"):
+        BarTable(bars(), bar_minutes=1, source=SOURCE, session=(time(9, 31), time(9, 31)))
+
+
+def test_bar_times():
+    ashare = bar_times((time(9, 31), time(11, 30)), (time(13, 1), time(15, 0)), bar_minutes=1)
+    assert len(ashare) == 240 and ashare[119:121] == (time(11, 30), time(13, 1)) and ashare[-1] == time(15, 0)
+    etf = bar_times((time(9, 35), time(11, 30)), (time(13, 5), time(15, 0)), bar_minutes=5)
+    assert len(etf) == 48 and etf[:2] == (time(9, 35), time(9, 40))
+    day_and_night = bar_times((time(0, 1), time(0, 0)), bar_minutes=1)
+    assert len(day_and_night) == 1440 and day_and_night[0] == time(0, 1) and day_and_night[-1] == time(0, 0)
 
 
 def test_empty_day_groups_bars_by_their_start_date():
@@ -209,10 +297,97 @@ def test_read_bars_amount_in_other_units_is_an_error(vendor_csv):
 def test_read_bars_parquet_round_trip(tmp_path):
     path = tmp_path / "bars.parquet"
     frame = validate(bars(), SOURCE)
-    frame.with_columns(pl.col("timestamp").dt.replace_time_zone("Asia/Shanghai")).drop("price").write_parquet(path)
-    table = read_bars(path, bar_minutes=1)  # canonical names: no mapping; the zone is dropped, wall clock kept
+    frame.drop("price").write_parquet(path)
+    table = read_bars(path, bar_minutes=1)  # canonical names: no mapping
     assert table.frame.equals(frame.with_columns(pl.col("close").alias("price")))
     assert table.report == {UNTRADED: 0}
+
+
+def write_zoned(tmp_path: Path, suffix: str, offset: str) -> Path:
+    """Bars of symbol Z at 09:31 and 21:31 (wall clock) on 2024-03-01 with UTC ``offset``, as CSV text or Parquet."""
+    wall = [datetime(2024, 3, 1, 9, 31), datetime(2024, 3, 1, 21, 31)]
+    frame = pl.DataFrame({"symbol": ["Z", "Z"], "timestamp": wall} | {c: [1.0, 1.0] for c in ("open", "high", "low", "close", "volume")})
+    path = tmp_path / f"zoned{suffix}"
+    if suffix == ".csv":
+        frame.with_columns(pl.col("timestamp").dt.strftime(f"%Y-%m-%dT%H:%M:%S{offset}")).write_csv(path)
+    else:
+        frame.with_columns(pl.col("timestamp").dt.replace_time_zone(offset)).write_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("offset, zone", [("+08:00", "Asia/Shanghai"), ("-05:00", "America/New_York")])
+def test_read_bars_timezone_aware_timestamps_need_the_exchange_zone(tmp_path, suffix, offset, zone):
+    """CSV offsets and zoned Parquet columns are treated alike: an error without time_zone (the exchange's local
+    time cannot be known), the exchange's local time with it; never a silent shift to UTC or a silent zone drop."""
+    path = write_zoned(tmp_path, suffix, offset)
+    with pytest.raises(DataError, match="timezone-aware timestamps") as error:
+        read_bars(path, bar_minutes=1)
+    assert str(path) in str(error.value) and "symbol Z" in str(error.value) and "time_zone=" in str(error.value)
+    assert offset in str(error.value) or suffix == ".parquet"  # the CSV text as written
+    local = read_bars(path, bar_minutes=1, time_zone=zone).frame["timestamp"].to_list()
+    assert local == [datetime(2024, 3, 1, 9, 31), datetime(2024, 3, 1, 21, 31)]  # same date, wall clock of the exchange
+
+
+def test_read_bars_converts_utc_timestamps_to_the_exchange_zone(tmp_path):
+    path = write_zoned(tmp_path, ".csv", "Z")  # 09:31 UTC = 04:31 in New York (EST)
+    table = read_bars(path, bar_minutes=1, time_zone="America/New_York")
+    assert table.frame["timestamp"].to_list() == [datetime(2024, 3, 1, 4, 31), datetime(2024, 3, 1, 16, 31)]
+
+
+HEADER = "symbol,timestamp,open,high,low,close,volume\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, rule, detail",
+    [
+        ("empty.csv", b"", "empty file", "no header and no rows"),
+        ("latin1.csv", (HEADER + "S\xe9,2024-03-01 09:31,1,1,1,1,1\n").encode("latin-1"), "not UTF-8 text", "byte 0xe9 on line 2"),
+        ("ragged.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1,1,1\n").encode(), "unreadable file", "more fields"),
+        ("corrupt.parquet", b"PAR1 not a parquet file", "unreadable file", "ComputeError"),
+        ("epoch.csv", (HEADER + "A,1709285460,1,1,1,1,1\n").encode(), "unparseable timestamp", "epoch numbers are not read"),
+        ("words.csv", (HEADER + "A,yesterday,1,1,1,1,1\n").encode(), "unparseable timestamp", "timestamp_format"),
+        ("dates.csv", (HEADER + "A,2024-03-04,1,1,1,1,1\n").encode(), "unparseable timestamp", "not ISO 8601"),
+        ("us.csv", (HEADER + "A,03/04/2024 09:31,1,1,1,1,1\n").encode(), "unparseable timestamp", "not ISO 8601"),
+        ("mixed.csv", (HEADER + "A,2024-03-04 09:31,1,1,1,1,1\nA,2024-03-04T09:32+08:00,1,1,1,1,1\n").encode(),
+         "unparseable timestamp", "1 value(s) do not match the format of the first timestamp"),
+        ("text.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1.5e,1\n").encode(), "not a number (close)", "close = '1.5e'"),
+        ("short.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1\n").encode(), "NaN or missing volume", "1 row(s)"),
+    ],
+)
+def test_read_bars_unreadable_input_is_a_data_error(tmp_path, name, content, rule, detail):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as error:
+        read_bars(path, bar_minutes=1)
+    assert error.value.rule == rule and error.value.source == str(path) and detail in str(error.value)
+
+
+def test_read_bars_day_and_month_order_comes_from_timestamp_format(tmp_path):
+    path = tmp_path / "us.csv"
+    path.write_text(HEADER + "A,03/04/2024 09:31,1,1,1,1,1\n")
+    table = read_bars(path, bar_minutes=1, timestamp_format="%m/%d/%Y %H:%M")
+    assert table.frame["timestamp"].to_list() == [datetime(2024, 3, 4, 9, 31)]
+
+
+def test_read_bars_parquet_columns_of_the_wrong_kind(tmp_path):
+    path = tmp_path / "bars.parquet"
+    frame = bars().drop("price").with_columns(pl.col("close").cast(pl.String))
+    frame.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("n/a")).otherwise("close").alias("close")).write_parquet(path)
+    with pytest.raises(DataError, match="not a number") as error:
+        read_bars(path, bar_minutes=1)
+    assert "symbol A" in str(error.value) and "at 2024-03-01 09:32:00" in str(error.value) and "'n/a'" in str(error.value)
+    frame.with_columns(pl.col("timestamp").dt.epoch("s")).write_parquet(path)
+    with pytest.raises(DataError, match="timestamp is not a date-time") as error:
+        read_bars(path, bar_minutes=1)
+    assert "Int64" in str(error.value) and str(path) in str(error.value)
+
+
+def test_read_bars_invalid_amount_names_the_file(vendor_csv):
+    vendor_csv.write_text(VENDOR_CSV.replace(";2020.0", ";-2020.0"))
+    with pytest.raises(DataError, match="negative amount") as error:
+        read_bars(vendor_csv, columns=MAPPING, bar_minutes=1, separator=";", volume_multiplier=100, amount="Turnover")
+    assert str(vendor_csv) in str(error.value) and "symbol X" in str(error.value) and "amount = -2020.0" in str(error.value)
 
 
 def test_read_bars_symbol_argument_and_several_files(tmp_path):
@@ -248,8 +423,22 @@ def test_read_bars_rule_errors_name_the_file_of_the_row(tmp_path):
     assert "symbol A" in str(error.value) and "at 2024-03-01 09:32:00" in str(error.value)
 
 
-def test_read_bars_rejects_unknown_names_and_types(tmp_path):
+def test_read_bars_rejects_unknown_names_types_and_settings(tmp_path):
     with pytest.raises(ValueError, match="unknown canonical names"):
         read_bars(tmp_path / "x.csv", columns={"vwap": "VWAP"}, bar_minutes=1)
     with pytest.raises(ValueError, match="unsupported file type"):
         read_bars(tmp_path / "x.xlsx", bar_minutes=1)
+    with pytest.raises(ValueError, match="time_zone"):
+        read_bars(tmp_path / "x.csv", bar_minutes=1, time_zone="+08:00")
+    with pytest.raises(ValueError, match="volume_multiplier"):
+        read_bars(tmp_path / "x.csv", bar_minutes=1, volume_multiplier=0.0)
+
+
+def test_read_bars_session_is_checked_and_kept(tmp_path):
+    path = tmp_path / "bars.csv"
+    bars().drop("price").write_csv(path)
+    session = bar_times((time(9, 31), time(9, 35)), bar_minutes=1)
+    assert read_bars(path, bar_minutes=1, session=session).session == session
+    with pytest.raises(DataError, match="bar outside the session") as error:
+        read_bars(path, bar_minutes=1, session=session[:2])
+    assert error.value.source == str(path) and "symbol A" in str(error.value)

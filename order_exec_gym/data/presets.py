@@ -1,8 +1,10 @@
 """The vendor formats of ``../shared/data``: one :class:`Preset` per folder, read by :func:`load_preset`.
 
 Each preset's loader follows the conventions of :mod:`order_exec_gym.data.readers` (bar END timestamps, days by
-bar start, volume in shares, counted drops and repairs, validated output); its :attr:`Preset.price_rule` and
-:attr:`Preset.description` state how the execution price is made and every repair or drop it makes.
+bar start, volume in shares, counted drops and repairs, validated output) and gives its bars the market's session
+calendar (:attr:`BarTable.session`: every bar ends on it, and the dataset counts the bars a session misses); its
+:attr:`Preset.price_rule` and :attr:`Preset.description` state how the execution price is made and every repair or
+drop it makes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from order_exec_gym.data.readers import (
     vwap,
     zip_csv,
 )
-from order_exec_gym.data.schema import BarTable
+from order_exec_gym.data.schema import BarTable, bar_times
+from order_exec_gym.errors import DataError
+
+# The bar END times of a full session of each market (Beijing time for A-shares, US/Eastern, UTC for crypto).
+ASHARE_SESSION = bar_times((time(9, 31), time(11, 30)), (time(13, 1), time(15, 0)), bar_minutes=1)
+ASHARE_5MIN_SESSION = bar_times((time(9, 35), time(11, 30)), (time(13, 5), time(15, 0)), bar_minutes=5)
+US_SESSION = bar_times((time(9, 31), time(16, 0)), bar_minutes=1)
+DAY_AND_NIGHT = bar_times((time(0, 1), time(0, 0)), bar_minutes=1)
 
 _ASHARE_SCHEMA = {
     "symbol": pl.String,
@@ -63,8 +72,9 @@ def _load_ashare_1min(folder: Path, symbols: Sequence[str] | None) -> BarTable:
         "_widened": "bars with open outside [low, high]: high/low widened to include it",
     }
     return finish(
-        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags
-    )
+        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags,
+        session=ASHARE_SESSION,
+    )  # fmt: skip
 
 
 def _fold_opening_auction(bars: pl.LazyFrame) -> pl.LazyFrame:
@@ -146,8 +156,9 @@ def _load_ashare_etf_5min(folder: Path, symbols: Sequence[str] | None) -> BarTab
     flags = {"_no_trade": "bars with vol < 1 (denormal placeholder) read as volume 0"}
     frame = vwap(frame, str(folder), report)
     return finish(
-        frame, bar_minutes=5, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags
-    )
+        frame, bar_minutes=5, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags,
+        session=ASHARE_5MIN_SESSION,
+    )  # fmt: skip
 
 
 def _fund_code(path: Path) -> str:
@@ -190,7 +201,9 @@ def _load_ashare_2018(folder: Path, symbols: Sequence[str] | None) -> BarTable:
     )
     report: dict[str, int] = {}
     frame = vwap(only_symbols(bars, symbols).collect(), str(path), report)
-    return finish(frame, bar_minutes=1, source=source_name(path, symbols), report=report, symbols=symbols)
+    return finish(
+        frame, bar_minutes=1, source=source_name(path, symbols), report=report, symbols=symbols, session=ASHARE_SESSION
+    )
 
 
 _SSE_ZIP = "000001.XSHG_1min.zip"
@@ -211,7 +224,8 @@ def _load_sse_index_1min(folder: Path, symbols: Sequence[str] | None) -> BarTabl
         pl.lit(name).alias(FILE_COLUMN),
     )
     frame = only_symbols(bars, symbols).collect()
-    return finish(frame, bar_minutes=1, source=source_name(folder / _SSE_ZIP, symbols), report={}, symbols=symbols)
+    source = source_name(folder / _SSE_ZIP, symbols)
+    return finish(frame, bar_minutes=1, source=source, report={}, symbols=symbols, session=ASHARE_SESSION)
 
 
 _LEAN_SCHEMA = {
@@ -244,8 +258,10 @@ def _load_lean_us_minute(folder: Path, symbols: Sequence[str] | None) -> BarTabl
         )
     frame = pl.concat(scans).with_columns(pl.col("close").alias("price")).drop("ms").collect()
     report: dict[str, int] = {}
-    frame = regular_session(frame, time(9, 31), time(16, 0), report)
-    return finish(frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols)
+    frame = regular_session(frame, US_SESSION[0], US_SESSION[-1], report)
+    return finish(
+        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, session=US_SESSION
+    )
 
 
 _NT_FILES = ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv")  # in time order
@@ -275,8 +291,10 @@ def _load_spy_2011(folder: Path, symbols: Sequence[str] | None) -> BarTable:
         FILE_COLUMN,
     )
     report: dict[str, int] = {}
-    frame = regular_session(only_symbols(bars, symbols).collect(), time(9, 31), time(16, 0), report)
-    return finish(frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols)
+    frame = regular_session(only_symbols(bars, symbols).collect(), US_SESSION[0], US_SESSION[-1], report)
+    return finish(
+        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, session=US_SESSION
+    )
 
 
 _KLINE_SCHEMA = {
@@ -304,7 +322,9 @@ def _load_binance_btc_1min(folder: Path, symbols: Sequence[str] | None) -> BarTa
         )
         .collect()
     )
-    return finish(frame, bar_minutes=1, source=source_name(folder, symbols), report={}, symbols=symbols)
+    return finish(
+        frame, bar_minutes=1, source=source_name(folder, symbols), report={}, symbols=symbols, session=DAY_AND_NIGHT
+    )
 
 
 @dataclass(frozen=True)
@@ -349,7 +369,8 @@ PRESETS: dict[str, Preset] = {
                 "folded into the 09:31 bar (auction open, high/low over both, volumes added, 09:31 close), so a "
                 "full day has 240 bars 09:31..11:30 and 13:01..15:00 (Beijing time, bar end). Some 15:00 "
                 "closing-auction bars have the open outside [low, high]: high/low are widened to include it "
-                "(counted). Stock-days with missing minutes are kept as they are."
+                "(counted). Untraded stock-days (suspensions) are dropped (counted); the minutes a stock-day misses "
+                "are filled and counted when the episodes are built."
             ),
             loader=_load_ashare_1min,
         ),
@@ -402,8 +423,9 @@ PRESETS: dict[str, Preset] = {
             description=(
                 "SSE Composite index (000001.XSHG, not tradable: market-wide profile), 1-minute bars "
                 "2015-01-05..2019-02-12, read from the CSV inside the zip; 240 bars/day 09:31..11:30, "
-                "13:01..15:00 (bar end). Short days are kept as they are: the 2016-01-04 and 2016-01-07 "
-                "circuit-breaker halts, and days missing the 14:59 bar or a random minute."
+                "13:01..15:00 (bar end). Episodes are laid on that calendar: the minutes a day misses (the 14:59 "
+                "bar on 117 days, a random minute on a few) are filled and counted, and the 2016-01-04 and "
+                "2016-01-07 circuit-breaker halts (142 and 17 bars) fall under min_coverage and are dropped (counted)."
             ),
             loader=_load_sse_index_1min,
         ),
@@ -423,7 +445,8 @@ PRESETS: dict[str, Preset] = {
                 "dollars; symbols upper-cased. Regular session only: bars ending 09:31..16:00 (390 a full day); "
                 "the 16:01 bar holding the closing-auction print is folded into the 16:00 bar, the other "
                 "extended-hours bars are dropped (both counted). No holiday calendar: on half days (GOOG "
-                "2015-12-24) the sparse prints after the 13:00 close are kept."
+                "2015-12-24) the sparse prints after the 13:00 close are kept, and the day (224 of 390 bars) falls "
+                "under min_coverage when the episodes are built (dropped, counted)."
             ),
             loader=_load_lean_us_minute,
         ),
@@ -496,6 +519,7 @@ def load_preset(name: str, path: str | os.PathLike | None = None, symbols: Seque
     :param symbols: load only these instruments (filtered as early as the format allows)
     :raises ValueError: unknown preset name
     :raises FileNotFoundError: the folder is not found (see :func:`preset_path`)
+    :raises DataError: a file polars cannot read in the preset's format, or bars that break a rule
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
@@ -503,4 +527,8 @@ def load_preset(name: str, path: str | os.PathLike | None = None, symbols: Seque
     folder = preset_path(preset, path)
     if isinstance(symbols, str):
         symbols = [symbols]
-    return preset.loader(folder, None if symbols is None else list(symbols))
+    try:
+        return preset.loader(folder, None if symbols is None else list(symbols))
+    except pl.exceptions.PolarsError as error:
+        detail = f"not in the {name} format: {type(error).__name__}: {str(error).splitlines()[0]}"
+        raise DataError("unreadable file", source=str(folder), detail=detail) from error

@@ -8,25 +8,29 @@ it shares with the vendor formats of :mod:`order_exec_gym.data.presets`. Every r
   to cut days, so the crypto bar ending at 00:00 belongs to the previous date. Split date ranges use the same days.
 * ``volume`` is in shares (or units of the instrument); ``price`` is the bar's execution price: the VWAP
   amount / volume where the source has an amount, otherwise the close (each preset states its rule).
-* Untraded symbol-days (total volume 0, e.g. suspended stocks) are dropped on purpose, and every drop or
-  repair is counted in :attr:`BarTable.report` as ``{reason: count}``. Nothing is dropped silently.
-* The result goes through :func:`~order_exec_gym.data.schema.validate`; its errors name the rule, the file,
-  the symbol and the timestamp.
+* Untraded symbol-days (every bar's volume exactly 0, e.g. suspended stocks) are dropped on purpose and counted;
+  every drop or repair is counted in :attr:`BarTable.report` as ``{reason: count}``. Nothing is dropped, converted
+  or repaired silently: anything else that breaks a rule of :func:`~order_exec_gym.data.schema.validate` (which
+  :class:`BarTable` runs) raises :class:`~order_exec_gym.errors.DataError` naming the rule, the file, the symbol,
+  the timestamp and the value, and so do unreadable files (empty, not UTF-8, not CSV or Parquet).
 
 Everything is polars: lazy scans, one collect per source, vectorised expressions.
 """
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
 import zipfile
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import time
 from pathlib import Path
 
 import polars as pl
 
-from order_exec_gym.data.schema import BarTable, bar_day, validate
+from order_exec_gym.data.schema import BarTable, bar_day, check, to_float, to_text
 from order_exec_gym.errors import DataError
 
 DATA_ENV_VAR = "ORDER_EXEC_GYM_DATA"
@@ -38,6 +42,7 @@ EXTENDED_HOURS = "extended-hours bars dropped"
 CLOSING_PRINT = "closing-auction bars (ending one minute after the close) folded into the closing bar"
 
 FILE_COLUMN = "_file"  # helper column: the file each row comes from, to name it in errors
+_ISO_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}"  # what read_bars parses without a timestamp_format
 OHLCV = ("open", "high", "low", "close", "volume")
 _MAPPABLE = ("symbol", "timestamp", *OHLCV)
 
@@ -71,36 +76,54 @@ def read_bars(
     amount: str | None = None,
     symbol: str | None = None,
     timestamp_format: str | None = None,
+    time_zone: str | None = None,
+    session: Sequence[time] | None = None,
     volume_multiplier: float = 1.0,
     separator: str = ",",
     has_header: bool = True,
     source: str | None = None,
 ) -> BarTable:
-    """Read bars from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) files into a :class:`BarTable`.
+    """Read bars from CSV (``.csv``, ``.csv.gz``, UTF-8) or Parquet (``.parquet``) files into a :class:`BarTable`.
 
     :param paths: one file or several (concatenated in the given order: timestamps must ascend per symbol)
     :param columns: canonical name -> column name in the file, for the names that differ
         (``symbol``, ``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume``); without a header,
         polars names the columns ``column_1``, ``column_2``, ...
     :param bar_minutes: bar length in minutes; timestamps must be bar END times
-    :param amount: column holding the traded amount (turnover); then price = amount / volume on bars with
-        volume > 0 (a VWAP outside [low, high] is clipped into it and counted), else the close.
+    :param amount: column holding the traded amount (turnover, finite and >= 0); then price = amount / volume on
+        bars with volume > 0 (a VWAP outside [low, high] is clipped into it and counted), else the close.
         Without ``amount``, price = close.
     :param symbol: the instrument of every row (files of one instrument); otherwise read from the symbol column
-    :param timestamp_format: strftime format of string timestamps (inferred when None); timezone-aware
-        timestamps keep their wall-clock time and lose the zone
+    :param timestamp_format: strftime format of text timestamps; without it, only ISO 8601 date-times
+        (``2024-03-01 09:31:00``, ``2024-03-01T09:31``, with or without an offset) are read: a date alone, the order of
+        day and month, or epoch numbers are never guessed
+    :param time_zone: the exchange's time zone (IANA name, e.g. ``"Asia/Shanghai"``). Timestamps that carry a zone
+        or a UTC offset (``2024-03-01T09:31:00+08:00`` in CSV, a zoned Parquet column) are converted to its local
+        time and lose the zone; without ``time_zone`` they raise :class:`DataError`, since the exchange's local
+        time cannot be known. Naive timestamps are taken as exchange-local, as they are.
+    :param session: the bar END times of a full session (:func:`~order_exec_gym.data.schema.bar_times`), when
+        known: bars must end at one of them, and the dataset counts the bars missing from each session
     :param volume_multiplier: converts volume to shares (e.g. 100 for lots); applied before the VWAP
     :param separator: CSV field separator
     :param has_header: whether CSV files start with a header line
     :param source: label of the data in messages and :attr:`BarTable.source` (default: the file names)
-    :raises DataError: a missing column, an unparseable timestamp, or any rule of
-        :func:`~order_exec_gym.data.schema.validate`, naming the file, symbol and timestamp
+
+    Untraded symbol-days (every bar's volume exactly 0) are dropped and counted in :attr:`BarTable.report`
+    (:data:`UNTRADED`); every other bar is kept as it is, or the read fails.
+
+    :raises DataError: an unreadable file (empty, not UTF-8, corrupt), a missing column, text that is not a number,
+        an unparseable or timezone-aware timestamp (see ``time_zone``), or any rule of
+        :func:`~order_exec_gym.data.schema.validate`, naming the file, symbol, timestamp and value
     """
     files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     if not files:
         raise ValueError("read_bars needs at least one file")
     if bar_minutes <= 0:
         raise ValueError(f"bar_minutes must be positive, got {bar_minutes}")
+    if not (math.isfinite(volume_multiplier) and volume_multiplier > 0):
+        raise ValueError(f"volume_multiplier must be finite and positive, got {volume_multiplier}")
+    if time_zone is not None and not _is_time_zone(time_zone):
+        raise ValueError(f"time_zone must be an IANA time zone name such as 'Asia/Shanghai', got {time_zone!r}")
     unknown = sorted(set(columns or {}) - set(_MAPPABLE))
     if unknown:
         raise ValueError(f"columns maps unknown canonical names {unknown}; mappable names are {list(_MAPPABLE)}")
@@ -110,12 +133,24 @@ def read_bars(
     if amount is not None:
         names["amount"] = amount
     frame = pl.concat(
-        [_read_file(path, names, symbol, timestamp_format, volume_multiplier, separator, has_header) for path in files]
+        [
+            _read_file(path, names, symbol, timestamp_format, time_zone, volume_multiplier, separator, has_header)
+            for path in files
+        ]
     )
     source = source or ", ".join(str(path) for path in files)
     report: dict[str, int] = {}
     frame = vwap(frame, source, report) if amount is not None else frame.with_columns(pl.col("close").alias("price"))
-    return finish(frame, bar_minutes=bar_minutes, source=source, report=report)
+    return finish(frame, bar_minutes=bar_minutes, source=source, report=report, session=session)
+
+
+def _is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone name."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _read_file(
@@ -123,6 +158,7 @@ def _read_file(
     names: Mapping[str, str],
     symbol: str | None,
     timestamp_format: str | None,
+    time_zone: str | None,
     volume_multiplier: float,
     separator: str,
     has_header: bool,
@@ -135,39 +171,89 @@ def _read_file(
         scan = pl.scan_csv(path, separator=separator, has_header=has_header, infer_schema=False)
     else:
         raise ValueError(f"{path}: unsupported file type (use .csv, .csv.gz or .parquet)")
-    available = scan.collect_schema().names()
-    missing = [f"{column!r} (for {name})" for name, column in names.items() if column not in available]
-    if missing:
-        raise DataError("missing column", source=str(path), detail=f"{', '.join(missing)}; the file has {available}")
-    frame = scan.select(pl.col(column).alias(name) for name, column in names.items()).collect()
-    numeric = [c for c in (*OHLCV, "amount") if c in frame.columns]
-    frame = frame.with_columns(
-        pl.lit(symbol).alias("symbol") if symbol is not None else pl.col("symbol").cast(pl.String),
-        pl.col(numeric).cast(pl.Float64, strict=False),
-        pl.lit(str(path)).alias(FILE_COLUMN),
-    ).with_columns(pl.col("volume") * volume_multiplier)
-    return frame.with_columns(_parse_timestamps(frame, timestamp_format, str(path)))
+    try:
+        available = scan.collect_schema().names()
+        missing = [f"{column!r} (for {name})" for name, column in names.items() if column not in available]
+        if missing:
+            raise DataError("missing column", source=str(path), detail=f"{', '.join(missing)}; the file has {available}")
+        frame = scan.select(pl.col(column).alias(name) for name, column in names.items()).collect()
+    except pl.exceptions.PolarsError as error:
+        raise _unreadable(path, error) from error
+    source = str(path)
+    if symbol is not None:
+        frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
+    frame = to_text(frame, "symbol", source)
+    frame = frame.with_columns(_parse_timestamps(frame, timestamp_format, time_zone, source))
+    frame = to_float(frame, [c for c in (*OHLCV, "amount") if c in frame.columns], source)
+    return frame.with_columns(pl.col("volume") * volume_multiplier, pl.lit(source).alias(FILE_COLUMN))
 
 
-def _parse_timestamps(frame: pl.DataFrame, timestamp_format: str | None, path: str) -> pl.Series:
-    """The timestamp column as naive ``Datetime("us")``; unparseable strings raise naming the first one."""
+def _unreadable(path: Path, error: pl.exceptions.PolarsError) -> DataError:
+    """The :class:`DataError` for a file polars cannot read: empty, not UTF-8, or what polars says."""
+    if isinstance(error, pl.exceptions.NoDataError):
+        return DataError("empty file", source=str(path), detail="no header and no rows")
+    if ".csv" in [suffix.lower() for suffix in path.suffixes]:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix.lower() == ".gz" else path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = raw.count(b"\n", 0, bad.start) + 1
+            detail = f"byte {raw[bad.start]:#04x} on line {line} is not UTF-8; save the file as UTF-8"
+            return DataError("not UTF-8 text", source=str(path), detail=detail)
+    detail = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    return DataError("unreadable file", source=str(path), detail=detail)
+
+
+def _parse_timestamps(frame: pl.DataFrame, timestamp_format: str | None, time_zone: str | None, path: str) -> pl.Series:
+    """The timestamp column as naive exchange-local ``Datetime("us")`` (see :func:`read_bars`' ``time_zone``)."""
     raw = frame["timestamp"]
     if raw.dtype == pl.String:
+        parsed = _parse_text(frame, timestamp_format, path)
+    elif isinstance(raw.dtype, pl.Datetime):
+        parsed = raw
+    else:
+        detail = f"the timestamp column has dtype {raw.dtype}; epoch numbers are not read, convert them to date-times"
+        raise DataError("timestamp is not a date-time", source=path, detail=detail)
+    if parsed.dtype.time_zone is None:
+        return parsed.cast(pl.Datetime("us"))
+    if time_zone is None:
+        row = frame.filter(raw.is_not_null()).row(0, named=True)
+        raise DataError(
+            "timezone-aware timestamps",
+            source=path,
+            symbol=row["symbol"],
+            timestamp=row["timestamp"],
+            detail="bar times must be exchange-local: pass time_zone=, the exchange's zone (e.g. 'Asia/Shanghai'), "
+            "to convert them to its local time",
+        )
+    return parsed.dt.convert_time_zone(time_zone).dt.replace_time_zone(None).cast(pl.Datetime("us"))
+
+
+def _parse_text(frame: pl.DataFrame, timestamp_format: str | None, path: str) -> pl.Series:
+    """Text timestamps parsed with ``timestamp_format``, or, without it, as ISO 8601 date-times in the format of the
+    first (nothing is guessed: not a date alone, not the order of day and month). A value that does not parse
+    raises naming the first one."""
+    raw = frame["timestamp"]
+    if timestamp_format is None:
+        guessed = raw.is_not_null() & ~raw.str.contains(_ISO_DATE_TIME)
+        if guessed.any():
+            raise _unparseable(frame, guessed, path, "are not ISO 8601 date-times (2024-03-01 09:31:00)")
+    try:
         parsed = raw.str.to_datetime(timestamp_format, time_unit="us", strict=False)
-        bad = parsed.is_null() & raw.is_not_null()
-        if bad.any():
-            row = frame.filter(bad).row(0, named=True)
-            raise DataError(
-                "unparseable timestamp",
-                source=path,
-                symbol=row["symbol"],
-                timestamp=row["timestamp"],
-                detail=f"{bad.sum()} value(s) do not match format {timestamp_format or '(inferred)'}",
-            )
-        return parsed
-    if isinstance(raw.dtype, pl.Datetime):
-        return (raw.dt.replace_time_zone(None) if raw.dtype.time_zone else raw).cast(pl.Datetime("us"))
-    raise DataError("timestamp is not a date-time", source=path, detail=f"the timestamp column has dtype {raw.dtype}")
+    except pl.exceptions.ComputeError:  # no date-time format fits the first value
+        raise _unparseable(frame, raw.is_not_null(), path, "fit no date-time format") from None
+    bad = parsed.is_null() & raw.is_not_null()
+    if bad.any():
+        fits = repr(timestamp_format) if timestamp_format else "of the first timestamp"
+        raise _unparseable(frame, bad, path, f"do not match the format {fits}")
+    return parsed
+
+
+def _unparseable(frame: pl.DataFrame, bad: pl.Series, path: str, why: str) -> DataError:
+    """The "unparseable timestamp" error naming the first of the ``bad`` rows."""
+    row = frame.filter(bad).row(0, named=True)
+    detail = f"{bad.sum()} value(s) {why}; pass timestamp_format= (epoch numbers are not read)"
+    return DataError("unparseable timestamp", source=path, symbol=row["symbol"], timestamp=row["timestamp"], detail=detail)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -179,8 +265,15 @@ def vwap(frame: pl.DataFrame, source: str, report: dict[str, int]) -> pl.DataFra
     """Set price = amount / volume on bars with volume > 0, else close; clip VWAPs outside [low, high] (counted).
 
     Vendors round the amount, so tiny bars' VWAPs can sit just outside the range. When most traded bars are
-    outside, the units of amount and volume disagree: that raises instead of clipping everything.
+    outside, the units of amount and volume disagree: that raises instead of clipping everything. Amounts must be
+    finite and >= 0.
     """
+    amount = pl.col("amount")
+    invalid = amount.is_null() | amount.is_nan() | amount.is_infinite() | (amount < 0)
+    try:
+        check(frame, [("NaN, missing, infinite or negative amount", invalid, "amount", "")], source)
+    except DataError as error:
+        raise _in_file(error, frame) from None
     traded = pl.col("volume") > 0
     frame = frame.with_columns(
         pl.when(traded).then(pl.col("amount") / pl.col("volume")).otherwise(pl.col("close")).alias("price")
@@ -202,10 +295,13 @@ def vwap(frame: pl.DataFrame, source: str, report: dict[str, int]) -> pl.DataFra
 
 
 def _drop_untraded(frame: pl.DataFrame, bar_minutes: int, report: dict[str, int]) -> pl.DataFrame:
-    """Drop the symbol-days whose total volume is 0 (suspended or never traded), counting them."""
+    """Drop the symbol-days on which every bar's volume is exactly 0 (suspended or never traded), counting them.
+
+    A missing or NaN volume is not a zero: its day stays, for :func:`~order_exec_gym.data.schema.validate` to reject.
+    """
     day = bar_day(bar_minutes).alias("_day")
-    volume = frame.select("symbol", day, "volume").group_by("symbol", "_day").agg(pl.col("volume").sum())
-    untraded = volume.filter(pl.col("volume") == 0).drop("volume")
+    days = frame.select("symbol", day, "volume").group_by("symbol", "_day").agg(pl.col("volume").eq_missing(0.0).all())
+    untraded = days.filter("volume").drop("volume")
     report[UNTRADED] = untraded.height
     if untraded.height == 0:
         return frame
@@ -255,9 +351,10 @@ def finish(
     report: dict[str, int],
     symbols: Sequence[str] | None = None,
     flags: Mapping[str, str] | None = None,
+    session: Sequence[time] | None = None,
 ) -> BarTable:
     """Group rows by symbol (stable), count the ``flags`` columns (see :func:`_count_flags`), drop untraded
-    symbol-days, validate, and wrap into a :class:`BarTable`."""
+    symbol-days, and make the :class:`BarTable` (which validates it; errors name the file of the row)."""
     if symbols is not None and frame.height == 0:
         raise DataError("unknown symbols", source=source, detail=f"none of {list(symbols)} is in the data")
     frame = frame.sort("symbol", maintain_order=True)  # also makes the (many-chunk) collected frame contiguous
@@ -265,10 +362,9 @@ def finish(
         frame = _count_flags(frame, flags, report)
     frame = _drop_untraded(frame, bar_minutes, report)
     try:
-        bars = validate(frame, source, bar_minutes=bar_minutes)
+        return BarTable(frame, bar_minutes, source, report, session)
     except DataError as error:
         raise _in_file(error, frame) from None
-    return BarTable(bars, bar_minutes, source, report)
 
 
 def _in_file(error: DataError, frame: pl.DataFrame) -> DataError:

@@ -16,20 +16,26 @@ price      Float64      execution price of the bar: the bar VWAP (amount / volum
                         source has an amount, otherwise the close (each preset documents its rule)
 ========== ============ =====================================================================
 
-Rows are sorted by (symbol, timestamp) with unique timestamps per symbol. :func:`validate` checks all of
-it and raises :class:`~order_exec_gym.errors.DataError` naming the rule, the file, the symbol and the
-timestamp of the first violation.
+Rows are sorted by (symbol, timestamp) with unique timestamps per symbol. Prices lie in :data:`PRICE_RANGE` and
+traded volumes in :data:`VOLUME_RANGE`, the values the dataset's float32 arrays hold faithfully. Every symbol-day
+trades (a day with volume 0 throughout is an error here: readers drop those on purpose and count them). With a
+session calendar, every bar ends at one of its times. :func:`validate` checks all of it and raises
+:class:`~order_exec_gym.errors.DataError` naming the rule, the file, the symbol and the timestamp of the first
+violation; a :class:`BarTable` is validated when it is made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 
 import polars as pl
 
 from order_exec_gym.errors import DataError
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "price")
+NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "price")
 COLUMNS = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "price")
 SCHEMA = {
     "symbol": pl.String,
@@ -43,40 +49,71 @@ SCHEMA = {
 }
 # Relative tolerance for OHLC consistency checks (vendors round prices to ticks).
 OHLC_TOLERANCE = 1e-6
+#: Valid prices: float32 holds them to 7 digits, and squares, products and ratios of two of them stay inside its
+#: normal range (1.2e-38 .. 3.4e38), so the price, log and ratio math on the episode arrays stays finite.
+PRICE_RANGE = (1e-15, 1e15)
+#: Valid volumes of traded bars (0 means no trade): float32 holds them to 7 digits, and the volumes of 10^8 bars
+#: sum below its maximum (3.4e38).
+VOLUME_RANGE = (1e-15, 1e30)
 
 
 @dataclass(frozen=True)
 class BarTable:
     """Validated bars plus what the loader did to them.
 
-    :param frame: the canonical bar table (see module docstring)
+    Making one runs :func:`validate` on ``frame`` (``DataError`` at the first rule broken), so a BarTable always
+    holds canonical bars, grouped by symbol.
+
+    :param frame: the bar table (see module docstring)
     :param bar_minutes: bar length in minutes
     :param source: the file(s) the bars come from, for messages and cache keys
     :param report: what the loader repaired or dropped on purpose, as ``{reason: count}``
+    :param session: the bar END times of a full session (see :func:`bar_times`), when the market's calendar is known:
+        every bar must end at one of them, and :meth:`~order_exec_gym.data.dataset.MarketDataset.from_bars` lays each
+        session on them, so bars missing from a session are filled and counted even with one instrument
     """
 
     frame: pl.DataFrame
     bar_minutes: int
     source: str
     report: dict[str, int] = field(default_factory=dict)
+    session: tuple[time, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.bar_minutes <= 0:
+            raise ValueError(f"bar_minutes must be positive, got {self.bar_minutes}")
+        if self.session is not None:
+            session = tuple(self.session)
+            if not session or len(set(session)) != len(session):
+                raise ValueError(f"session must hold distinct bar end times, got {len(session)} with repeats or none")
+            object.__setattr__(self, "session", session)
+        frame = validate(self.frame, self.source, bar_minutes=self.bar_minutes, session=self.session)
+        object.__setattr__(self, "frame", frame)
 
     @property
     def n_symbols(self) -> int:
         return self.frame["symbol"].n_unique()
 
     def __repr__(self) -> str:
+        session = "" if self.session is None else f", session={len(self.session)} bars"
         return (
             f"BarTable(source={self.source!r}, rows={self.frame.height}, symbols={self.n_symbols}, "
-            f"bar_minutes={self.bar_minutes}, report={self.report})"
+            f"bar_minutes={self.bar_minutes}{session}, report={self.report})"
         )
 
 
-def conform(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
-    """Select the canonical columns in order, cast to the canonical dtypes (missing columns raise)."""
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError("missing column", source=source, detail=f"{missing} (have {frame.columns})")
-    return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+def bar_times(*periods: tuple[time, time], bar_minutes: int) -> tuple[time, ...]:
+    """The bar END times of a session made of ``periods``, each ``(first, last)`` bar end inclusive, every
+    ``bar_minutes``; e.g. A-share 1-minute bars ``(time(9, 31), time(11, 30)), (time(13, 1), time(15, 0))``.
+
+    A period may run past midnight: a 24-hour market's 1-minute session is ``(time(0, 1), time(0, 0))``.
+    """
+    times: list[time] = []
+    for first, last in periods:
+        start, stop = first.hour * 60 + first.minute, last.hour * 60 + last.minute
+        stop += 24 * 60 if stop < start else 0
+        times += [time(minute // 60 % 24, minute % 60) for minute in range(start, stop + 1, bar_minutes)]
+    return tuple(times)
 
 
 def bar_day(bar_minutes: int) -> pl.Expr:
@@ -88,24 +125,91 @@ def bar_day(bar_minutes: int) -> pl.Expr:
     return (pl.col("timestamp") - pl.duration(minutes=bar_minutes)).dt.date()
 
 
-def _first_violation(frame: pl.DataFrame, mask: pl.Expr, rule: str, source: str, detail: str = "") -> None:
-    bad = frame.filter(mask)
-    if bad.height:
-        row = bad.row(0, named=True)
-        extra = f"{bad.height} row(s)"
-        if detail:
-            extra = f"{detail}; {extra}"
-        raise DataError(rule, source=source, symbol=row["symbol"], timestamp=row["timestamp"], detail=extra)
+# --------------------------------------------------------------------------------------------------------------
+# Casting without silent changes
+# --------------------------------------------------------------------------------------------------------------
 
 
-def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int | None = None) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, source: str = "<frame>") -> pl.DataFrame:
+    """Select the canonical columns in order and cast them to the canonical dtypes, changing no value silently.
+
+    Raises :class:`DataError` for a missing column, a timestamp column that is not a timezone-naive date-time, and
+    what :func:`to_text` (symbol) and :func:`to_float` (prices, volume) reject.
+    """
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError("missing column", source=source, detail=f"{missing} (have {frame.columns})")
+    frame = frame.select(COLUMNS)
+    timestamp = frame.schema["timestamp"]
+    if not isinstance(timestamp, pl.Datetime):
+        raise DataError(
+            "timestamp is not a date-time",
+            source=source,
+            detail=f"the timestamp column has dtype {timestamp}; parse it into date-times first (read_bars does)",
+        )
+    if timestamp.time_zone is not None:
+        raise DataError(
+            "timezone-aware timestamps",
+            source=source,
+            detail=f"zone {timestamp.time_zone}: bar times must be exchange-local and naive; convert them "
+            "(read_bars(time_zone=...) does)",
+        )
+    frame = to_float(to_text(frame, "symbol", source), NUMERIC_COLUMNS, source)
+    return frame.select(pl.col(column).cast(dtype) for column, dtype in SCHEMA.items())  # lossless: all checked
+
+
+def to_text(frame: pl.DataFrame, column: str, source: str) -> pl.DataFrame:
+    """``column`` of ``frame`` cast to String from text, categories or integers; other dtypes raise."""
+    dtype = frame.schema[column]
+    if not (dtype == pl.String or dtype.is_integer() or isinstance(dtype, (pl.Categorical, pl.Enum))):
+        raise DataError(f"{column} is not text", source=source, detail=f"the {column} column has dtype {dtype}")
+    return frame.with_columns(pl.col(column).cast(pl.String))
+
+
+def to_float(frame: pl.DataFrame, columns: Iterable[str], source: str) -> pl.DataFrame:
+    """``columns`` of ``frame`` cast to Float64: numbers as they are, text read as numbers.
+
+    Text that is not a number (``"abc"``, ``"1,5"``) and columns of other kinds (booleans, dates) raise
+    :class:`DataError` naming the column and, for text, the row and the value.
+    """
+    casts = []
+    for column in columns:
+        dtype = frame.schema[column]
+        if dtype == pl.Float64:
+            continue
+        if not (dtype.is_numeric() or dtype == pl.String):
+            raise DataError(f"not a number ({column})", source=source, detail=f"the column has dtype {dtype}")
+        cast = pl.col(column).cast(pl.Float64, strict=False)
+        check(frame, [(f"not a number ({column})", cast.is_null() & pl.col(column).is_not_null(), column, "")], source)
+        casts.append(cast)
+    return frame.with_columns(casts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------------------
+
+#: A rule: its name, the mask of the rows breaking it, the column whose value the message shows (or None), a detail.
+Rule = tuple[str, pl.Expr, str | None, str]
+
+
+def validate(
+    frame: pl.DataFrame,
+    source: str = "<frame>",
+    *,
+    bar_minutes: int | None = None,
+    session: Sequence[time] | None = None,
+) -> pl.DataFrame:
     """Check ``frame`` against the canonical schema and return it cast to the canonical dtypes.
 
     Symbols may come in any order (the result is grouped by symbol, keeping each symbol's row order).
-    Rules, in the order they are checked: missing column; empty table; null symbol or timestamp;
-    NaN, infinite or non-positive price; negative or NaN volume; high < low; close or price outside
-    [low, high]; unsorted or duplicated timestamps within a symbol; empty day (a symbol-day in which
-    no bar traded). Raises :class:`DataError` at the first violation.
+    Rules, in the order they are checked: the casts of :func:`conform` (missing column, symbol not text, timestamp
+    not a naive date-time, not a number); empty table; null symbol or timestamp; NaN or missing, non-positive, or
+    out-of-range price (outside :data:`PRICE_RANGE`, infinite included); NaN or missing, negative, or out-of-range
+    volume (a volume > 0 outside :data:`VOLUME_RANGE`); high < low; close or price outside [low, high]; with
+    ``session``, a bar outside the session (its end time not one of ``session``); unsorted or duplicated timestamps
+    within a symbol; empty day (a symbol-day in which no bar traded). Raises :class:`DataError` at the first
+    violation, naming the rule, ``source``, the symbol, the timestamp and the offending value.
 
     A day is :func:`bar_day`, the date of the bar's START, when ``bar_minutes`` is given (the rule the dataset uses,
     so a 24-hour market's bar ending at 00:00 belongs to the previous day); without it, the date of the timestamp.
@@ -114,27 +218,62 @@ def validate(frame: pl.DataFrame, source: str = "<frame>", *, bar_minutes: int |
     if frame.height == 0:
         raise DataError("empty table", source=source, detail="no bars")
     frame = frame.sort("symbol", maintain_order=True)
-    _first_violation(frame, pl.col("symbol").is_null() | pl.col("timestamp").is_null(), "null symbol or timestamp", source)
+    check(frame, _row_rules(session), source)
+    days = (
+        frame.group_by("symbol", bar_day(bar_minutes or 0).alias("day"))
+        .agg(pl.col("volume").sum(), pl.col("timestamp").first())
+        .sort("symbol", "day")
+    )
+    check(days, [("empty day", pl.col("volume") <= 0, None, "no bar traded in the session")], source)
+    return frame
+
+
+def _row_rules(session: Sequence[time] | None) -> list[Rule]:
+    """The rules on rows of a frame grouped by symbol, in the order :func:`validate` checks them."""
+    unknown = pl.col("symbol").is_null() | pl.col("timestamp").is_null()
+    rules: list[Rule] = [("null symbol or timestamp", unknown, None, "")]
+    low, high = PRICE_RANGE
     for column in PRICE_COLUMNS:
         value = pl.col(column)
-        _first_violation(frame, value.is_null() | value.is_nan() | value.is_infinite(), f"NaN or missing price ({column})", source)
-        _first_violation(frame, value <= 0, f"non-positive price ({column})", source)
-    volume = pl.col("volume")
-    _first_violation(frame, volume.is_null() | volume.is_nan() | volume.is_infinite(), "NaN or missing volume", source)
-    _first_violation(frame, volume < 0, "negative volume", source)
-    tol = pl.col("high") * OHLC_TOLERANCE
-    _first_violation(frame, pl.col("high") < pl.col("low") - tol, "high < low", source)
+        rules += [
+            (f"NaN or missing price ({column})", value.is_null() | value.is_nan(), None, ""),
+            (f"non-positive price ({column})", value <= 0, column, ""),
+            (f"price out of range ({column})", ~value.is_between(low, high), column, f"prices lie in [{low:g}, {high:g}]"),
+        ]
+    volume, (least, most) = pl.col("volume"), VOLUME_RANGE
+    rules += [
+        ("NaN or missing volume", volume.is_null() | volume.is_nan(), None, ""),
+        ("negative volume", volume < 0, "volume", ""),
+        ("volume out of range", (volume > 0) & ~volume.is_between(least, most), "volume",
+         f"traded volumes lie in [{least:g}, {most:g}]"),
+    ]  # fmt: skip
+    tolerance = pl.col("high") * OHLC_TOLERANCE
+    rules.append(("high < low", pl.col("high") < pl.col("low") - tolerance, None, ""))
     for column in ("close", "price"):
-        outside = (pl.col(column) < pl.col("low") - tol) | (pl.col(column) > pl.col("high") + tol)
-        _first_violation(frame, outside, f"{column} outside [low, high]", source)
+        outside = (pl.col(column) < pl.col("low") - tolerance) | (pl.col(column) > pl.col("high") + tolerance)
+        rules.append((f"{column} outside [low, high]", outside, column, ""))
+    if session is not None:
+        first, last = min(session), max(session)
+        detail = f"the session's {len(session)} bars end at {first:%H:%M}..{last:%H:%M}"
+        rules.append(("bar outside the session", ~pl.col("timestamp").dt.time().is_in(list(session)), None, detail))
     same_symbol = pl.col("symbol") == pl.col("symbol").shift(1)
     step = pl.col("timestamp") - pl.col("timestamp").shift(1)
-    _first_violation(frame, same_symbol & (step < pl.duration()), "unsorted timestamps", source, "timestamps go backwards")
-    _first_violation(frame, same_symbol & (step == pl.duration()), "duplicated timestamp", source)
-    days = (
-        frame.select("symbol", "timestamp", "volume", bar_day(bar_minutes or 0).alias("day"))
-        .group_by("symbol", "day")
-        .agg(pl.col("volume").sum().alias("volume"), pl.col("timestamp").first())
-    )
-    _first_violation(days, pl.col("volume") <= 0, "empty day", source, "no bar traded in the session")
-    return frame
+    rules += [
+        ("unsorted timestamps", same_symbol & (step < pl.duration()), None, "timestamps go backwards"),
+        ("duplicated timestamp", same_symbol & (step == pl.duration()), None, ""),
+    ]
+    return rules
+
+
+def check(frame: pl.DataFrame, rules: Sequence[Rule], source: str) -> None:
+    """Raise :class:`DataError` for the first of ``rules`` that a row of ``frame`` breaks (all checked in one pass)."""
+    broken = frame.select(mask.any().alias(str(i)) for i, (_, mask, _, _) in enumerate(rules)).row(0)
+    for (rule, mask, column, detail), hit in zip(rules, broken):
+        if hit:
+            bad = frame.filter(mask)
+            row = bad.row(0, named=True)
+            parts = [f"{column} = {row[column]!r}"] if column else []
+            parts += [detail] if detail else []
+            parts.append(f"{bad.height} row(s)")
+            detail = "; ".join(parts)
+            raise DataError(rule, source=source, symbol=row["symbol"], timestamp=row["timestamp"], detail=detail)

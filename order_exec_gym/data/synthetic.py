@@ -39,7 +39,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from order_exec_gym.data.schema import BarTable, validate
+from order_exec_gym.data.schema import BarTable
 
 BARS_PER_SESSION = 240
 
@@ -173,4 +173,5 @@ def synthetic_bars(
         }
     )
     source = f"synthetic(n_symbols={n_symbols}, n_days={n_days}, seed={seed}" + (f", signal={signal:g})" if signal else ")")
-    return BarTable(validate(frame, source), bar_minutes=1, source=source)
+    session = tuple(dt.time(minute // 60, minute % 60) for minute in session_times())
+    return BarTable(frame, bar_minutes=1, source=source, session=session)

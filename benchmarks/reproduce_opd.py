@@ -15,6 +15,8 @@ resampling orders and, more honestly, whole days (cluster bootstrap).
     python benchmarks/reproduce_opd.py --dataset all                # every section, one after the other
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
+    python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
+    python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.dataset import load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
-from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trial
+from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle (bound)": "Oracle"}
@@ -85,7 +87,7 @@ QUICK = Config(
         PAPER, steps=dict(teacher=1_024, student=1_024, ppo=1_024, dqn=1_024), mus=(0.01, 1.0), network="gru",
         dqn=True, n_envs=8, eval_freq=512,
     ),
-    seeds=(0,),
+    seeds=(0, 1),
     schedules_continuous=True,
     description="smoke run on a small synthetic market, the paper's settings",
     extra=dict(n_symbols=4, n_days=20),
@@ -134,7 +136,9 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
     return "\n".join(lines)
 
 
-def run_dataset(name: str, config: Config, out: Path) -> str:
+def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
+    """Run one section's baselines and trials (``ray``: :func:`~sb3_distill.experiment.run_trials`' options), write
+    its JSON, Markdown and plots to ``out``, return the Markdown."""
     th.set_num_threads(1)
     started = time.perf_counter()
     market = load_dataset(config.data, **config.extra)
@@ -145,11 +149,10 @@ def run_dataset(name: str, config: Config, out: Path) -> str:
     for agent, baseline in BASELINES.items():
         continuous = config.schedules_continuous and baseline in SCHEDULES
         results[agent] = [evaluate(baseline, market, "test", env_kwargs={**settings, "action_type": "continuous"} if continuous else settings)]
-    for seed in config.seeds:
-        trial = run_trial(config.experiment, market, seed)
+    for trial in run_trials([(config.experiment, market, seed) for seed in config.seeds], **ray):
         for agent, result in trial.results.items():
             results.setdefault(agent, []).append(result)
-            log[f"{agent}/seed{seed}"] = trial.log[agent]
+            log[f"{agent}/seed{trial.seed}"] = trial.log[agent]
     rows = compare_runs(results)
     out.mkdir(parents=True, exist_ok=True)
     first = {agent: runs[0] for agent, runs in results.items()}
@@ -199,9 +202,13 @@ def main() -> None:
     parser.add_argument("--mu", type=float, default=None, help="distillation coefficient (a variant: its own section)")
     parser.add_argument("--select", choices=("mean_reward", "pa_mean"), default=None,
                         help="validation metric for checkpoint selection (a variant: its own section)")  # fmt: skip
+    parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
+    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
+    parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     args = parser.parse_args()
+    ray = dict(ray=args.ray, address=args.address, workers=args.workers)
     if args.quick:
-        run_dataset("quick", QUICK, args.out)
+        run_dataset("quick", QUICK, args.out, **ray)
     else:
         names = {"all": list(CONFIGS), "paper": [n for n in CONFIGS if n.endswith("-paper")]}.get(args.dataset, [args.dataset])
         for name in names:
@@ -212,7 +219,7 @@ def main() -> None:
                                      select=args.select or experiment.select)  # fmt: skip
                 config = replace(config, experiment=experiment)
                 label = f"{name}-mu{'_'.join(f'{mu:g}' for mu in experiment.mus)}-{experiment.select}"
-            run_dataset(label, config, args.out)
+            run_dataset(label, config, args.out, **ray)
     print(f"wrote {write_results(args.out)}")
 
 

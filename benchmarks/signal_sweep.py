@@ -7,14 +7,16 @@ reach. For every signal level and seed, on the paper's settings (``PAPER_CONFIG`
 network, with equal budgets: the privileged teacher, the OPD student for each mu, the same network without
 distillation (RecurrentPPO, mu = 0), each chosen on the valid split (:func:`sb3_distill.experiment.run_trial`); and
 TWAP (continuous: the exact schedule), the PublicBound and the Oracle (in the agents' levels). Everything is evaluated
-on every order of the held-out test days. Trials (signal x seed) run in ``--workers`` processes.
+on every order of the held-out test days. Trials (signal x seed) run one after the other, or with ``--ray`` as Ray
+Tune trials in parallel (a local cluster of ``--workers`` CPUs, or the cluster at ``--address``).
 
 Writes docs/SIGNAL.md (the table per signal: PA, reward, GLR, paired CIs against TWAP, the control and the public
 bound, resampling seeds and days together; share of the public bound reached; steps to reach half the public
 bound's valid PA), signal.json, and two plots: PA against signal for each agent, and the valid-split learning curves
 of the students and the control at the middle signal. A hand-written docs/SIGNAL_ANALYSIS.md is appended if present.
 
-    python benchmarks/signal_sweep.py                        # the full sweep (about 50 min with 2 workers)
+    python benchmarks/signal_sweep.py --ray                  # the full sweep, 2 trials at a time (about 50 min)
+    python benchmarks/signal_sweep.py --ray --address auto   # on an existing Ray cluster
     python benchmarks/signal_sweep.py --quick --out /tmp/s   # a CI-size smoke run
 """
 
@@ -24,7 +26,6 @@ import argparse
 import json
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ import torch as th  # noqa: E402
 from order_exec_gym import PAPER_CONFIG  # noqa: E402
 from order_exec_gym.data.dataset import MarketDataset  # noqa: E402
 from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
-from sb3_distill.experiment import CONTROL, TEACHER, Experiment, Trial, compare_runs, run_trial  # noqa: E402
+from sb3_distill.experiment import CONTROL, TEACHER, Experiment, Trial, compare_runs, run_trials  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {**PAPER_CONFIG, "side": "sell"}
@@ -74,13 +75,6 @@ QUICK = Sweep(
 def market(sweep: Sweep, signal: float) -> MarketDataset:
     """The sweep's synthetic market at ``signal`` (built once per process)."""
     return MarketDataset.synthetic(**sweep.market, signal=signal)
-
-
-def trial(sweep: Sweep, signal: float, seed: int) -> tuple[float, Trial]:
-    """One worker's job: train and evaluate one seed's agents at one signal level."""
-    th.set_num_threads(1)
-    print(f"signal {signal:g}, seed {seed}", flush=True)
-    return signal, run_trial(sweep.experiment, market(sweep, signal), seed)
 
 
 def baselines(sweep: Sweep, signal: float, split: str) -> dict[str, EvaluationResult]:
@@ -172,20 +166,19 @@ def save(figure: plt.Figure, axis: plt.Axes, path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny budgets on a small market (CI smoke run)")
-    parser.add_argument("--workers", type=int, default=2, help="processes running trials in parallel")
+    parser.add_argument("--ray", action="store_true", help="run the trials as Ray Tune trials, in parallel")
+    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
+    parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where SIGNAL.md, signal.json and plots go")
     args = parser.parse_args()
     sweep = QUICK if args.quick else Sweep()
     started = time.perf_counter()
+    th.set_num_threads(1)
     jobs = [(signal, seed) for signal in sweep.signals for seed in sweep.seeds]
+    done = run_trials([(sweep.experiment, market(sweep, signal), seed) for signal, seed in jobs], args.ray, args.address, args.workers)
     trials: dict[float, list[Trial]] = {signal: [] for signal in sweep.signals}
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers) as pool:
-            for signal, done in pool.map(trial, *zip(*[(sweep, s, seed) for s, seed in jobs])):
-                trials[signal].append(done)
-    else:
-        for signal, seed in jobs:
-            trials[signal].append(trial(sweep, signal, seed)[1])
+    for (signal, _), result in zip(jobs, done, strict=True):
+        trials[signal].append(result)
 
     middle = sweep.signals[len(sweep.signals) // 2]
     summary, lines, curves_middle = {}, [], {}
@@ -222,7 +215,8 @@ def main() -> None:
         "difference per order, resampling the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval "
         "is above / below 0. Share of public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the "
         "first evaluation at which the seeds' mean PA on the valid days reaches half the PublicBound's there. "
-        f"Wall time {wall / 60:.1f} min with {args.workers} worker(s); peak RSS of the main process {rss:.2f} GiB.",
+        f"Wall time {wall / 60:.1f} min ({f'Ray Tune, {args.workers} trials at a time' if args.ray else 'one trial at a time'});"
+        f" peak RSS of the main process {rss:.2f} GiB.",
         "",
     ]
     analysis = args.out / "SIGNAL_ANALYSIS.md"

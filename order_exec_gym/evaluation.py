@@ -21,7 +21,7 @@ it returns for the evaluated orders (see :meth:`~order_exec_gym.baselines.Baseli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
-from order_exec_gym.orders import Orders
+from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
 
 ORDER_KEYS = ("episode", "side", "start", "length")
@@ -69,13 +69,16 @@ def needs_privileged(agent: Any) -> bool:
     return "privileged" in getattr(space, "spaces", {})
 
 
-def evaluation_orders(task: ExecutionTask, n_orders: int | None, seed: int = 0) -> Orders:
-    """The orders an evaluation replays: every episode of the task's split once (``n_orders=None``), or
-    ``n_orders`` drawn with :meth:`ExecutionTask.sample`. Random sides and window starts come from a generator
-    seeded with ``seed``."""
+def evaluation_orders(
+    dataset: MarketDataset, config: ExecutionConfig, n_orders: int | None, seed: int = 0
+) -> Orders:
+    """The orders an evaluation replays on ``dataset`` (a split): every episode once (``n_orders=None``; whole
+    sessions, or a seeded window with ``window_minutes``), or ``n_orders`` drawn uniformly. Random sides and window
+    starts come from a generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
-    episode = None if n_orders is not None else np.arange(len(task.dataset))
-    return task.sample(n_orders, rng, episode=episode)
+    episode = None if n_orders is not None else np.arange(len(dataset))
+    window_bars = config.in_bars(dataset.bar_minutes).window_bars
+    return sample_orders(dataset, n_orders, rng, config.side, window_bars, episode)
 
 
 def _policy(agent: Any, deterministic: bool) -> Callable:
@@ -97,8 +100,10 @@ def evaluate(
     deterministic: bool = True,
     env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
     progress: bool = False,
+    batch_size: int | None = None,
+    workers: int | None = None,
 ) -> EvaluationResult:
-    """Run ``agent`` on the orders of a split, all at once.
+    """Run ``agent`` on the orders of a split, in batches of orders stepped at once.
 
     :param agent: an SB3 model or baseline (``predict``), a name from :data:`~order_exec_gym.baselines.BASELINES`,
         or a callable returning a batch of actions for a batch of observations
@@ -110,15 +115,41 @@ def evaluate(
     :param deterministic: passed to ``predict``
     :param env_kwargs: the ``OrderExec-v0`` settings: an :class:`~order_exec_gym.config.ExecutionConfig` or a
         mapping of its fields (side, step_minutes, alpha, action_type, levels, ...)
-    :param progress: show a progress bar over the steps
+    :param progress: show a progress bar over the batches
+    :param batch_size: orders stepped at once (None: all): bounds the memory of large evaluations. Each order's
+        result is the same whatever the batches, for every agent whose actions depend on its own row only (SB3
+        models, the baselines but ``Random``, whose draws follow the batches)
+    :param workers: evaluate the batches in this many Ray workers (``ray.init()`` is called if Ray is not running:
+        a local cluster, or the one ``RAY_ADDRESS`` names); None: in this process
     """
     config = ExecutionConfig.from_kwargs(env_kwargs)
     if n_orders is not None and n_orders < 1:
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
     market = load_dataset(data)
     config = config.replace(privileged=config.privileged or needs_privileged(agent))
-    task = ExecutionTask(config, market, split, len(market.split(split)) if n_orders is None else n_orders)
-    orders = evaluation_orders(task, n_orders, seed)
+    orders = evaluation_orders(market.split(split), config, n_orders, seed)
+    size = batch_size or len(orders)
+    if workers is None and size >= len(orders):
+        return evaluate_orders(agent, market, split, orders, config, deterministic)
+    if workers is None:
+        batches = range(0, len(orders), size)
+        bar = tqdm(batches, desc="orders", unit="batch", disable=not progress, leave=False)
+        return concatenate([evaluate_orders(agent, market, split, orders[i : i + size], config, deterministic) for i in bar])
+    return _evaluate_on_ray(agent, market, split, orders, config, deterministic, size if batch_size else -(-len(orders) // workers))
+
+
+def evaluate_orders(
+    agent: Any,
+    market: MarketDataset,
+    split: str,
+    orders: Orders,
+    config: ExecutionConfig,
+    deterministic: bool = True,
+) -> EvaluationResult:
+    """Run ``agent`` on the given ``orders`` of ``market``'s ``split``, all at once (see :func:`evaluate`)."""
+    task = ExecutionTask(config, market, split, len(orders))
     if isinstance(agent, str):
         agent = make_baseline(agent, task)
     policy = _policy(agent, deterministic)
@@ -132,7 +163,7 @@ def evaluate(
     forced = np.zeros(n, dtype=bool)
     active = np.ones(n, dtype=bool)
     episode_start = np.ones(n, dtype=bool)
-    for step in tqdm(range(width), desc="steps", disable=not progress, leave=False):
+    for step in range(width):
         actions, state = policy(task.observe(), state, episode_start)
         actions = np.asarray(actions)
         if actions.shape[:1] != (n,):
@@ -169,6 +200,42 @@ def evaluate(
     )
     minutes = dataset.bar_minutes
     return EvaluationResult(table, summarize(pa, rewards), schedules, prices, config.step_minutes, minutes)
+
+
+def concatenate(results: Sequence[EvaluationResult]) -> EvaluationResult:
+    """One result from the results of consecutive batches of orders (schedules and step prices padded to the
+    longest batch's steps), with the summary of all the orders."""
+    width = max(result.schedules.shape[1] for result in results)
+
+    def stack(name: str, fill: float) -> np.ndarray:
+        arrays = [getattr(result, name) for result in results]
+        return np.vstack([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill) for a in arrays])
+
+    orders = pl.concat([result.orders for result in results])
+    summary = summarize(orders["price_advantage"].to_numpy(), orders["reward"].to_numpy())
+    first = results[0]
+    return EvaluationResult(orders, summary, stack("schedules", 0.0), stack("step_prices", np.nan), first.step_minutes, first.bar_minutes)
+
+
+def _evaluate_on_ray(
+    agent: Any,
+    market: MarketDataset,
+    split: str,
+    orders: Orders,
+    config: ExecutionConfig,
+    deterministic: bool,
+    batch_size: int,
+) -> EvaluationResult:
+    """:func:`evaluate_orders` on batches of ``orders`` as Ray tasks (one CPU each), the market shared through Ray's
+    object store (its arrays are read without copies)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    run = ray.remote(num_cpus=1)(evaluate_orders)
+    shared = ray.put(market)
+    batches = [orders[i : i + batch_size] for i in range(0, len(orders), batch_size)]
+    return concatenate(ray.get([run.remote(agent, shared, split, batch, config, deterministic) for batch in batches]))
 
 
 def evaluate_agents(

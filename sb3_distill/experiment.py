@@ -3,16 +3,18 @@
 One trial (:func:`run_trial`) trains, for one seed, the privileged teacher, an OPD student per distillation
 coefficient mu (distilled from that seed's teacher), the same network without distillation (RecurrentPPO, mu = 0,
 the control) and optionally DQN, each with its checkpoint chosen on the valid split only
-(:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials of
-different seeds are independent, so they can run in any order or in parallel. :func:`compare_runs` pools the
-seeds' orders per agent and gives paired bootstrap intervals of the PA difference to reference agents, resampling
-orders, days, and seeds and days together.
+(:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials are
+independent, so they can run in any order or in parallel: :func:`run_trials` runs them one after the other, or as
+Ray Tune trials on a local cluster or an existing one. :func:`compare_runs` pools the seeds' orders per agent and
+gives paired bootstrap intervals of the PA difference to reference agents, resampling orders, days, and seeds and
+days together.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,6 +107,58 @@ def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose:
         models[DQN_NAME] = run(DQN_NAME, "dqn", steps["dqn"])
     results = {name: evaluate(model, market, "test", env_kwargs=experiment.env_kwargs) for name, model in models.items()}
     return Trial(seed, results, log)
+
+
+def run_trials(
+    jobs: list[tuple[Experiment, MarketDataset, int]],
+    ray: bool = False,
+    address: str | None = None,
+    workers: int = 2,
+    storage: str | None = None,
+) -> list[Trial]:
+    """:func:`run_trial` for every ``(experiment, market, seed)`` job, in the jobs' order.
+
+    :param ray: run the jobs as Ray Tune trials, one CPU each, as many at once as the cluster has CPUs; without,
+        one after the other in this process
+    :param address: the Ray cluster to use (``"auto"`` or ``"ray://host:10001"``); None: a local cluster of
+        ``workers`` CPUs (or the one ``RAY_ADDRESS`` names)
+    :param workers: CPUs of the local cluster
+    :param storage: where Tune keeps the trials' results (``RunConfig.storage_path``); on a cluster of several
+        machines, a path every node reaches (e.g. ``s3://bucket/path``); None: a temporary local directory
+    """
+    if not ray:
+        return [run_trial(experiment, market, seed) for experiment, market, seed in jobs]
+    import pickle
+    import tempfile
+
+    import ray as ray_
+    from ray import tune
+
+    if not ray_.is_initialized():
+        ray_.init(address=address, num_cpus=None if address else workers, include_dashboard=False, log_to_driver=False)
+
+    def trainable(config: dict[str, Any], jobs: list[tuple[Experiment, MarketDataset, int]]) -> None:
+        experiment, market, seed = jobs[config["job"]]
+        trial = run_trial(experiment, market, seed, verbose=False)
+        with tempfile.TemporaryDirectory() as directory:
+            with open(Path(directory) / "trial.pkl", "wb") as file:
+                pickle.dump(trial, file)
+            tune.report({"seed": seed}, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    with tempfile.TemporaryDirectory() as local:
+        tuner = tune.Tuner(
+            tune.with_resources(tune.with_parameters(trainable, jobs=jobs), {"cpu": 1}),  # markets in the object store
+            param_space={"job": tune.grid_search(list(range(len(jobs))))},
+            run_config=tune.RunConfig(storage_path=storage or local, verbose=0),
+        )
+        results = tuner.fit()
+        trials = {}
+        for result in results:
+            if result.error is not None:
+                raise RuntimeError(f"trial {result.config} failed") from result.error
+            with result.checkpoint.as_directory() as directory, open(Path(directory) / "trial.pkl", "rb") as file:
+                trials[result.config["job"]] = pickle.load(file)
+    return [trials[job] for job in range(len(jobs))]
 
 
 def compare_runs(

@@ -117,7 +117,7 @@ def test_public_bound_needs_the_synthetic_model(small_market):
 
 
 def test_signal_sweep_quick_mode(tmp_path):
-    command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--workers", "1", "--out", str(tmp_path)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--out", str(tmp_path)]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     text = (tmp_path / "SIGNAL.md").read_text()
     for agent in ("TWAP", "PublicBound", "Oracle", "teacher (privileged)", "OPD student (μ = 0.01)", "RecurrentPPO (no distillation)"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.data.shards import ShardedMarket
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
@@ -70,15 +72,15 @@ def needs_privileged(agent: Any) -> bool:
 
 
 def evaluation_orders(
-    dataset: MarketDataset, config: ExecutionConfig, n_orders: int | None, seed: int = 0
+    lengths: np.ndarray, bar_minutes: int, config: ExecutionConfig, n_orders: int | None, seed: int = 0
 ) -> Orders:
-    """The orders an evaluation replays on ``dataset`` (a split): every episode once (``n_orders=None``; whole
-    sessions, or a seeded window with ``window_minutes``), or ``n_orders`` drawn uniformly. Random sides and window
-    starts come from a generator seeded with ``seed``."""
+    """The orders an evaluation replays on a split whose sessions have ``lengths`` bars: every episode once
+    (``n_orders=None``; whole sessions, or a seeded window with ``window_minutes``), or ``n_orders`` drawn uniformly.
+    Random sides and window starts come from a generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
-    episode = None if n_orders is not None else np.arange(len(dataset))
-    window_bars = config.in_bars(dataset.bar_minutes).window_bars
-    return sample_orders(dataset, n_orders, rng, config.side, window_bars, episode)
+    episode = None if n_orders is not None else np.arange(len(lengths))
+    window_bars = config.in_bars(bar_minutes).window_bars
+    return sample_orders(lengths, n_orders, rng, config.side, window_bars, episode)
 
 
 def _policy(agent: Any, deterministic: bool) -> Callable:
@@ -93,7 +95,7 @@ def _policy(agent: Any, deterministic: bool) -> Callable:
 
 def evaluate(
     agent: Any,
-    data: MarketDataset | str | None = None,
+    data: MarketDataset | ShardedMarket | str | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
@@ -107,7 +109,11 @@ def evaluate(
 
     :param agent: an SB3 model or baseline (``predict``), a name from :data:`~order_exec_gym.baselines.BASELINES`,
         or a callable returning a batch of actions for a batch of observations
-    :param data: the market: a dataset, preset name or saved directory; None for the synthetic market
+    :param data: the market: a dataset, preset name or saved directory; None for the synthetic market; or a market
+        sharded on disk (:class:`~order_exec_gym.data.shards.ShardedMarket` or its directory), evaluated one shard
+        at a time (a shard's orders are one batch), never loaded whole: the orders are drawn over the whole market as
+        for one dataset, and the result is the same, order for order, as on the market in memory (but VWAP's and
+        AlmgrenChriss's calibration, which use each shard's training days)
     :param split: the split whose episodes are traded
     :param n_orders: None for every episode of the split once (whole session, or a seeded window with
         ``window_minutes``); otherwise that many orders drawn with ``seed``
@@ -115,7 +121,7 @@ def evaluate(
     :param deterministic: passed to ``predict``
     :param env_kwargs: the ``OrderExec-v0`` settings: an :class:`~order_exec_gym.config.ExecutionConfig` or a
         mapping of its fields (side, step_minutes, alpha, action_type, levels, ...)
-    :param progress: show a progress bar over the batches
+    :param progress: show a progress bar over the batches (or shards)
     :param batch_size: orders stepped at once (None: all): bounds the memory of large evaluations. Each order's
         result is the same whatever the batches, for every agent whose actions depend on its own row only (SB3
         models, the baselines but ``Random``, whose draws follow the batches)
@@ -127,9 +133,13 @@ def evaluate(
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
-    market = load_dataset(data)
     config = config.replace(privileged=config.privileged or needs_privileged(agent))
-    orders = evaluation_orders(market.split(split), config, n_orders, seed)
+    if is_sharded(data):
+        return _evaluate_shards(agent, ShardedMarket.open(data) if not isinstance(data, ShardedMarket) else data,
+                                split, n_orders, seed, config, deterministic, workers, progress)  # fmt: skip
+    market = load_dataset(data)
+    dataset = market.split(split)
+    orders = evaluation_orders(dataset.lengths, dataset.bar_minutes, config, n_orders, seed)
     size = batch_size or len(orders)
     if workers is None and size >= len(orders):
         return evaluate_orders(agent, market, split, orders, config, deterministic)
@@ -215,6 +225,66 @@ def concatenate(results: Sequence[EvaluationResult]) -> EvaluationResult:
     summary = summarize(orders["price_advantage"].to_numpy(), orders["reward"].to_numpy())
     first = results[0]
     return EvaluationResult(orders, summary, stack("schedules", 0.0), stack("step_prices", np.nan), first.step_minutes, first.bar_minutes)
+
+
+def take(result: EvaluationResult, index: np.ndarray) -> EvaluationResult:
+    """The orders of ``result`` at ``index``, in that order."""
+    orders = result.orders[index]
+    summary = summarize(orders["price_advantage"].to_numpy(), orders["reward"].to_numpy())
+    return EvaluationResult(orders, summary, result.schedules[index], result.step_prices[index], result.step_minutes, result.bar_minutes)
+
+
+def is_sharded(data: Any) -> bool:
+    """Whether ``data`` is a market sharded on disk: a :class:`ShardedMarket` or the directory of one."""
+    return isinstance(data, ShardedMarket) or (isinstance(data, (str, Path)) and (Path(data) / "shards").is_dir())
+
+
+def _evaluate_shard(
+    agent: Any, market: ShardedMarket, shard: int, orders: Orders, config: ExecutionConfig, deterministic: bool
+) -> EvaluationResult:
+    """:func:`evaluate_orders` on one shard (memory-mapped), ``orders`` on its rows."""
+    return evaluate_orders(agent, market.shard(shard), "all", orders, config, deterministic)
+
+
+def _evaluate_shards(
+    agent: Any,
+    market: ShardedMarket,
+    split: str,
+    n_orders: int | None,
+    seed: int,
+    config: ExecutionConfig,
+    deterministic: bool,
+    workers: int | None,
+    progress: bool,
+) -> EvaluationResult:
+    """:func:`evaluate` on a sharded market: the orders drawn over the split's episodes in the market's order, each
+    shard's evaluated in one batch (in this process, or as Ray tasks that open the shard themselves), the results put
+    back in the orders' order, ``episode`` their index in the split."""
+    rows = np.arange(len(market))
+    if split != "all":
+        if split not in market.splits:
+            raise KeyError(f"unknown split {split!r}; this market has {sorted(market.splits)} (or 'all')")
+        first, last = (np.datetime64(day, "D") for day in market.splits[split])
+        rows = np.flatnonzero((market.dates >= first) & (market.dates <= last))
+    orders = evaluation_orders(market.lengths[rows], market.bar_minutes, config, n_orders, seed)
+    chosen = rows[orders.episode]
+    shards = market.shards[chosen]
+    jobs = [(int(shard), np.flatnonzero(shards == shard)) for shard in np.unique(shards)]
+    batches = [Orders(market.rows[chosen[pick]], orders.side[pick], orders.start[pick], orders.length[pick]) for _, pick in jobs]
+    if workers is None:
+        bar = tqdm(zip(jobs, batches), desc="shards", total=len(jobs), disable=not progress, leave=False)
+        results = [_evaluate_shard(agent, market, shard, batch, config, deterministic) for (shard, _), batch in bar]
+    else:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False)
+        run = ray.remote(num_cpus=1)(_evaluate_shard)
+        results = ray.get([run.remote(agent, market, shard, batch, config, deterministic) for (shard, _), batch in zip(jobs, batches)])
+    combined = concatenate(results)
+    combined = take(combined, np.argsort(np.concatenate([pick for _, pick in jobs]), kind="stable"))
+    combined.orders = combined.orders.with_columns(pl.Series("episode", orders.episode))
+    return combined
 
 
 def _evaluate_on_ray(

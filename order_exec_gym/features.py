@@ -8,12 +8,9 @@ Per bar ``m`` of an episode (known once bar ``m`` has ended), four features, in 
 2. return ``100 * log(p_m / p_{m-1})`` (0 on the first bar of the session);
 3. range ``100 * log(high_m / low_m)``.
 
-With ``market_features=True``, three columns of cross-sectional context follow, computed for each date and bar
-from every instrument of the market on that date, from bars up to ``m`` only:
-
-4. mean return since the open, ``mean_i 100 * log(p_im / open_i)``;
-5. its dispersion, the standard deviation over the instruments;
-6. log market volume (summed over the instruments) relative to its trailing mean over the last 30 bars.
+With ``market_features=True``, the three columns of :mod:`order_exec_gym.data.context` follow: the cross-sectional
+context of each date and bar, from every instrument of the market on that date, from bars up to ``m`` only (mean and
+dispersion of the returns since the open, market volume relative to its trailing mean).
 
 ``public`` holds, with ``history="lookback"``, the last ``lookback`` bars before the decision bar, zero-padded
 before the session starts; with ``history="session"``, the instrument's previous session (rows ``0 .. M - 1``,
@@ -27,17 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from order_exec_gym.data.context import FEATURE_CLIP, market_context, relative_log_volume
 from order_exec_gym.data.dataset import MarketDataset
 
 #: The columns of the ``private`` observation: share of the order left, steps taken t / T, side (+1 sell, -1 buy),
 #: TWAP rate 1 / T.
 PRIVATE_FIELDS = ("remaining", "elapsed", "side", "twap_rate")
 FEATURE_NAMES = ("price", "log_volume", "return", "range")
-MARKET_FEATURE_NAMES = ("market_return", "market_dispersion", "market_log_volume")
 N_FEATURES = len(FEATURE_NAMES)
 N_PRIVILEGED = N_FEATURES + 1
-VOLUME_WINDOW = 30
-FEATURE_CLIP = 50.0
 
 
 def read_private(private: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,39 +56,6 @@ def bar_features(dataset: MarketDataset) -> np.ndarray:
     return features
 
 
-def relative_log_volume(volume: np.ndarray) -> np.ndarray:
-    """``log1p(v_m) - log1p(mean(v_{m-29} .. v_m))`` along the last axis (the trailing mean of up to 30 bars)."""
-    volume = np.asarray(volume, dtype=np.float64)
-    cum = np.cumsum(np.pad(volume, ((0, 0), (1, 0))), axis=1)
-    m = np.arange(volume.shape[1])
-    lo = np.maximum(m + 1 - VOLUME_WINDOW, 0)
-    return np.log1p(volume) - np.log1p((cum[:, m + 1] - cum[:, lo]) / (m + 1 - lo))
-
-
-def market_context(dataset: MarketDataset) -> tuple[np.ndarray, np.ndarray]:
-    """The cross-sectional features of every date and bar, ``(D, max_bars, 3)`` float32, and the date row of each
-    episode, ``(E,)``: mean and dispersion over the date's instruments of the return since their open, and the
-    market volume relative to its trailing mean (see the module docstring). Bars past a session's end are left out
-    of the date's statistics."""
-    days, day = np.unique(dataset.dates, return_inverse=True)
-    inside = np.arange(dataset.max_bars)[None, :] < dataset.lengths[:, None]
-    since_open = 100.0 * np.log(dataset.bars["price"].astype(np.float64) / dataset.bars["open"][:, :1])
-    shape = (len(days), dataset.max_bars)
-    count, total, squares, volume = (np.zeros(shape) for _ in range(4))
-    np.add.at(count, day, inside)
-    np.add.at(total, day, np.where(inside, since_open, 0.0))
-    np.add.at(squares, day, np.where(inside, since_open**2, 0.0))
-    np.add.at(volume, day, np.where(inside, dataset.bars["volume"], 0.0))
-    count = np.maximum(count, 1.0)
-    mean = total / count
-    context = np.empty(shape + (len(MARKET_FEATURE_NAMES),), dtype=np.float32)
-    context[..., 0] = mean
-    context[..., 1] = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-    context[..., 2] = relative_log_volume(volume)
-    np.clip(context, -FEATURE_CLIP, FEATURE_CLIP, out=context)
-    return context, day
-
-
 class FeatureBuilder:
     """Gathers ``public`` and ``privileged`` observations for batches of orders of one market.
 
@@ -111,8 +73,8 @@ class FeatureBuilder:
         self.history = history
         self.max_bars = market.max_bars
         features = bar_features(market)
-        if market_features:
-            context, day = market_context(market)
+        if market_features:  # (a shard of a larger market holds the whole market's context here)
+            context, day = market.derived("market_context", lambda: market_context(market))
             features = np.concatenate([features, context[day]], axis=2)
         self.n_features = features.shape[2]
         self.log_price = features[..., 0].copy()  # absolute: the price column of observations is relative to p_ref

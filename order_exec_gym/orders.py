@@ -82,14 +82,15 @@ class Orders:
 
 
 def sample_orders(
-    dataset: MarketDataset,
-    n: int,
+    lengths: np.ndarray,
+    n: int | None,
     rng: np.random.Generator,
     side: str = "sell",
     window_bars: int | None = None,
     episode: np.ndarray | None = None,
 ) -> Orders:
-    """Draw ``n`` orders uniformly over the dataset's episodes (or on the given ``episode`` indices).
+    """Draw ``n`` orders uniformly over the episodes whose sessions have ``lengths`` bars (a dataset's ``lengths``),
+    or on the given ``episode`` indices.
 
     :param side: ``"sell"``, ``"buy"``, or ``"random"`` (each order a fair coin)
     :param window_bars: window length in bars, with a uniform start inside the session; None for the whole
@@ -97,19 +98,19 @@ def sample_orders(
     :param episode: the episodes to trade, one order each (``n`` is then their count); None draws them
     """
     if episode is None:
-        episode = rng.integers(0, len(dataset), size=n)
+        episode = rng.integers(0, len(lengths), size=n)
     else:
         episode = np.asarray(episode, dtype=np.int64)
         n = len(episode)
-        if n and (episode.min() < 0 or episode.max() >= len(dataset)):
-            raise ValueError(f"order episode out of range: dataset has {len(dataset)} episodes, got {episode.tolist()}")
+        if n and (episode.min() < 0 or episode.max() >= len(lengths)):
+            raise ValueError(f"order episode out of range: dataset has {len(lengths)} episodes, got {episode.tolist()}")
     if side == "random":
         sides = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     elif side in SIDES:
         sides = np.full(n, float(SIDES[side]))
     else:
         raise ValueError(f"side must be 'sell', 'buy' or 'random', got {side!r}")
-    session = dataset.lengths[episode].astype(np.int64)
+    session = np.asarray(lengths)[episode].astype(np.int64)
     if window_bars is None:
         length = session
         start = np.zeros(n, dtype=np.int64)

@@ -77,7 +77,7 @@ class ExecutionTask:
 
     def sample(self, n: int | None, rng: np.random.Generator, episode: np.ndarray | None = None) -> Orders:
         """Draw ``n`` orders from the split with ``rng`` (or one on each of the given ``episode`` indices)."""
-        return sample_orders(self.dataset, n, rng, self.config.side, self.layout.window_bars, episode)
+        return sample_orders(self.dataset.lengths, n, rng, self.config.side, self.layout.window_bars, episode)
 
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts.

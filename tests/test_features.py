@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from order_exec_gym.features import VOLUME_WINDOW, FeatureBuilder, bar_features
+from order_exec_gym.data.context import VOLUME_WINDOW
+from order_exec_gym.features import FeatureBuilder, bar_features
 
 
 def test_bar_features_match_their_definitions(small_market):

@@ -40,3 +40,42 @@ def test_ray_workers_give_the_same_orders_results(small_market):
             assert_same(evaluate(agent, small_market, "all", workers=2, batch_size=11), local)
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """A synthetic market with a signal, in 3 shards, and the same market in memory."""
+    import polars as pl
+
+    from order_exec_gym.data.shards import write_shards
+    from order_exec_gym.data.synthetic import synthetic_bars
+
+    table = synthetic_bars(n_symbols=6, n_days=15, seed=4, signal=1.0)
+    groups = [table.frame.filter(pl.col("symbol").is_in(group)) for group in (["SYN000", "SYN001"], ["SYN002", "SYN003"], ["SYN004", "SYN005"])]
+    from dataclasses import replace
+
+    market = write_shards((replace(table, frame=frame) for frame in groups), tmp_path_factory.mktemp("shards") / "market",
+                          model={"signal": 1.0, "fade_minutes": 60.0})  # fmt: skip
+    return market, market.to_dataset()
+
+
+@pytest.mark.parametrize("agent", ["TWAP", "Oracle", "PublicBound"])
+@pytest.mark.parametrize("settings", [{}, {**PAPER_CONFIG, "side": "random", "window_minutes": 120}])
+def test_a_sharded_market_evaluates_like_the_market_in_memory(sharded, agent, settings):
+    market, in_memory = sharded
+    assert market.n_shards == 3
+    for split in ("train", "test"):
+        assert_same(evaluate(agent, market, split, env_kwargs=settings), evaluate(agent, in_memory, split, env_kwargs=settings))
+    drawn = evaluate(agent, market.directory, "all", n_orders=40, seed=3, env_kwargs=settings)  # by its directory
+    assert_same(drawn, evaluate(agent, in_memory, "all", n_orders=40, seed=3, env_kwargs=settings))
+
+
+def test_ray_workers_evaluate_the_shards_like_one_process(sharded):
+    ray = pytest.importorskip("ray", reason="Ray is installed by the test extra")
+    market, _ = sharded
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for agent in ("TWAP", "Oracle"):
+            assert_same(evaluate(agent, market, "all", workers=2), evaluate(agent, market, "all"))
+    finally:
+        ray.shutdown()

@@ -1,0 +1,535 @@
+"""Markets larger than memory: episodes written as memory-mapped shards plus an index, in one streaming pass.
+
+A sharded market is a directory::
+
+    meta.json            format version, bar_minutes, max_bars, splits, source, report (summed over the shards),
+                         model (the synthetic options, else {}), the shard names
+    symbols.npy  dates.npy  lengths.npy  shards.npy  rows.npy
+                         the index: one entry per episode of the whole market, sorted by (date, symbol) as
+                         MarketDataset.from_bars sorts them; episode e is row rows[e] of shard shards[e]
+    context.npy          (D, max_bars, 3) float32: data.context.market_context over ALL instruments of each date
+    context_dates.npy    (D,) datetime64[D]: the dates of context.npy's rows
+    shards/<name>/       one MarketDataset.save directory per group of instruments
+
+Shards hold every session of their instruments (sharded by instrument), so an episode's previous session, the
+price that fills its leading bars, and the ``history="session"`` observation are all found in its own shard, and
+each shard is exactly the episodes :meth:`MarketDataset.from_bars` builds for those instruments out of the whole
+market. Shards are built and written one at a time: memory is bounded by one shard (plus the index).
+:meth:`ShardedMarket.to_dataset` concatenates them back into the in-memory dataset, equal array for array to
+:meth:`~order_exec_gym.data.dataset.MarketDataset.from_bars` of the whole bar table.
+
+The cross-sectional market context needs every instrument of a date: :func:`write_shards` sums its inputs (bar
+count, return since the open and its square, volume per date and bar) over the shards as they are written, and
+:meth:`ShardedMarket.shard` hands each shard the global context through its derived cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import operator
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from order_exec_gym.data.context import ContextSums
+from order_exec_gym.data.dataset import FIELDS, MarketDataset, _parse_splits, default_splits
+from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
+from order_exec_gym.data.readers import matching_files
+from order_exec_gym.data.schema import BarTable
+from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.errors import DataError
+
+SHARDS_VERSION = 1  # bump when the layout of a sharded market changes
+SHARDS = "shards"
+INDEX = ("symbols", "dates", "lengths", "shards", "rows")
+MARKET_CONTEXT = "market_context"  # the derived-cache key of (context, day), see data.context.market_context
+#: The presets :func:`preset_shards` streams, and the glob of their data files (one per date, every instrument's
+#: rows, a ``symbol`` column).
+STREAMED_PRESETS = {"ashare-1min": "stocks_1min_*.csv*"}
+
+
+@dataclass(frozen=True, eq=False)
+class ShardedMarket:
+    """A market written by :func:`write_shards`: its metadata and episode index, the bars left on disk.
+
+    :param directory: the market's directory
+    :param bar_minutes: bar length in minutes
+    :param max_bars: bars per episode (the session calendar's)
+    :param splits: ``{name: (first_date, last_date)}`` inclusive date ranges, shared by every shard
+    :param source: where the bars come from
+    :param report: what was dropped or filled while building, summed over the shards
+    :param model: the options of the synthetic generator (see :func:`synthetic_shards`); empty for real data
+    :param shard_names: the shards, in order (``shards/<name>/``)
+    :param symbols: instrument of each episode of the market, sorted by (date, symbol), shape (E,)
+    :param dates: date of each episode, ``datetime64[D]``
+    :param lengths: bars of each episode
+    :param shards: shard of each episode (an index into ``shard_names``)
+    :param rows: row of each episode in its shard
+    :param context_dates: the dates of the rows of the global market context
+    """
+
+    directory: Path
+    bar_minutes: int
+    max_bars: int
+    splits: dict[str, tuple[dt.date, dt.date]]
+    source: str
+    report: dict[str, int]
+    model: dict[str, Any]
+    shard_names: tuple[str, ...]
+    symbols: np.ndarray
+    dates: np.ndarray
+    lengths: np.ndarray
+    shards: np.ndarray
+    rows: np.ndarray
+    context_dates: np.ndarray
+
+    @classmethod
+    def open(cls, directory: str | Path) -> ShardedMarket:
+        """Read the metadata and memory-map the index of the market in ``directory``; no bar array is read."""
+        directory = Path(directory)
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("version") != SHARDS_VERSION:
+            detail = f"format version {meta.get('version')}, this library reads {SHARDS_VERSION}: write it again"
+            raise DataError("unsupported sharded market", source=str(directory), detail=detail)
+        index = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in INDEX}
+        return cls(
+            directory=directory,
+            bar_minutes=meta["bar_minutes"],
+            max_bars=meta["max_bars"],
+            splits=_parse_splits(meta["splits"]),
+            source=meta["source"],
+            report=meta["report"],
+            model=meta["model"],
+            shard_names=tuple(meta["shards"]),
+            context_dates=np.load(directory / "context_dates.npy"),
+            **index,
+        )
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its directory (e.g. for Ray tasks), opened again where it is unpickled."""
+        return ShardedMarket.open, (str(self.directory),)
+
+    @property
+    def n_shards(self) -> int:
+        return len(self.shard_names)
+
+    def __repr__(self) -> str:
+        return (
+            f"ShardedMarket(directory={str(self.directory)!r}, source={self.source!r}, episodes={len(self)}, "
+            f"shards={self.n_shards}, dates={self.dates.min()}..{self.dates.max()}, max_bars={self.max_bars}, "
+            f"bar_minutes={self.bar_minutes})"
+        )
+
+    def summary(self) -> str:
+        """What the market holds, per split and per shard, and what was dropped or filled (as
+        :meth:`MarketDataset.summary`)."""
+        lines = [repr(self), f"  instruments: {len(np.unique(self.symbols))}"]
+        for name, (first, last) in self.splits.items():
+            count = int(((self.dates >= np.datetime64(first)) & (self.dates <= np.datetime64(last))).sum())
+            lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
+        lengths, counts = np.unique(self.lengths, return_counts=True)
+        lines.append("  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(lengths, counts)))
+        per_shard = np.bincount(self.shards, minlength=self.n_shards)
+        lines.append(f"  episodes per shard: {per_shard.min()}..{per_shard.max()} in {self.n_shards} shards")
+        lines += [f"  {reason}: {count}" for reason, count in self.report.items()]
+        return "\n".join(lines)
+
+    def shard(self, i: int) -> MarketDataset:
+        """Shard ``i`` as a memory-mapped :class:`MarketDataset`, whose ``derived("market_context", ...)`` is the
+        global context: ``(context, day)``, ``day[e]`` the row of episode e's date in :attr:`context_dates`."""
+        i = operator.index(i)
+        if not 0 <= i < self.n_shards:
+            raise ValueError(f"shard {i} out of range: {self.directory} has {self.n_shards} shards")
+        return self._with_context(MarketDataset.load(self.directory / SHARDS / self.shard_names[i], mmap=True))
+
+    def iter_shards(self) -> Iterator[tuple[int, MarketDataset]]:
+        """``(i, shard(i))`` for every shard, in order."""
+        for i in range(self.n_shards):
+            yield i, self.shard(i)
+
+    def to_dataset(self) -> MarketDataset:
+        """The whole market in memory (for markets that fit): the shards' episodes in the index's order, equal
+        array for array to :meth:`MarketDataset.from_bars` of the whole bar table."""
+        bars = {name: np.empty((len(self), self.max_bars), np.float32) for name in FIELDS}
+        order = np.argsort(self.shards, kind="stable")
+        bounds = np.searchsorted(self.shards[order], np.arange(self.n_shards + 1))
+        for i, shard in self.iter_shards():
+            at = order[bounds[i] : bounds[i + 1]]
+            for name, values in bars.items():
+                values[at] = shard.bars[name][self.rows[at]]
+        dataset = MarketDataset(
+            symbols=np.array(self.symbols),
+            dates=np.array(self.dates),
+            lengths=np.array(self.lengths),
+            bars=bars,
+            bar_minutes=self.bar_minutes,
+            splits=dict(self.splits),
+            source=self.source,
+            report=dict(self.report),
+            model=dict(self.model),
+        )
+        return self._with_context(dataset)
+
+    def _with_context(self, dataset: MarketDataset) -> MarketDataset:
+        """``dataset`` with the global market context primed in its derived cache."""
+        context = np.load(self.directory / "context.npy", mmap_mode="r")
+        day = np.searchsorted(self.context_dates, dataset.dates)
+        dataset.derived(MARKET_CONTEXT, lambda: (context, day))
+        return dataset
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def write_shards(
+    tables: Iterable[BarTable],
+    directory: str | Path,
+    splits: dict[str, tuple] | None = None,
+    min_coverage: float = 0.9,
+    *,
+    source: str | None = None,
+    model: Mapping[str, Any] | None = None,
+) -> ShardedMarket:
+    """Build and write one shard per table, one at a time, then the index, the global context and the metadata.
+
+    Each table is a group of instruments holding all their bars (an instrument in two tables raises
+    :class:`DataError`), with the market's session calendar (tables without one, or with another, raise: a date's
+    bar grid must not depend on the shard). Every shard is :meth:`MarketDataset.from_bars` of its table, so
+    validation, drops and fills are as in memory, and the report is their sum. The directory is written
+    atomically (a temp dir renamed), replacing what was there.
+
+    The global context equals :func:`~order_exec_gym.data.context.market_context` of the whole market bit for bit
+    when the tables hold ascending ranges of symbols (as :func:`synthetic_shards` and :func:`preset_shards` write
+    them): then its sums add the instruments in the same order; otherwise it equals it to float64 rounding.
+
+    :param tables: the groups of instruments (any iterable: a generator keeps one table in memory at a time)
+    :param directory: where to write the market
+    :param splits: ``{name: (first_date, last_date)}``; default: :func:`default_splits` of every episode's date,
+        known once every table is read, then written into each shard's ``meta.json``
+    :param min_coverage: see :meth:`MarketDataset.from_bars`
+    :param source: the label of the market and its shards (default: the tables' distinct sources)
+    :param model: the synthetic generator's options, recorded in the market and its shards
+    """
+    directory = Path(directory)
+    tmp = directory.with_name(f"{directory.name}.tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / SHARDS).mkdir(parents=True)
+    try:
+        _write(tables, tmp, splits, min_coverage, source, dict(model or {}))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if directory.exists():
+        shutil.rmtree(directory)
+    tmp.rename(directory)
+    return ShardedMarket.open(directory)
+
+
+def _write(
+    tables: Iterable[BarTable],
+    tmp: Path,
+    splits: dict[str, tuple] | None,
+    min_coverage: float,
+    source: str | None,
+    model: dict[str, Any],
+) -> None:
+    """The body of :func:`write_shards`, writing into ``tmp``."""
+    names: list[str] = []
+    index: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    report: dict[str, int] = {}
+    sources: dict[str, None] = {}  # distinct, in order
+    owner: dict[str, str] = {}  # instrument -> shard name
+    calendar: tuple[int, tuple[dt.time, ...]] | None = None
+    sums: ContextSums | None = None
+    for table in tables:
+        name = f"{len(names):05d}"
+        calendar = _check_calendar(table, calendar)
+        symbols = table.frame["symbol"].unique().sort().to_list()
+        shared = [symbol for symbol in symbols if symbol in owner]
+        if shared:
+            raise DataError(
+                "instrument in two tables",
+                source=table.source,
+                symbol=shared[0],
+                detail=f"its bars are also in shard {owner[shared[0]]}: a shard holds every session of its "
+                "instruments (an episode's previous session is in its own shard), so give each instrument's bars "
+                "in one table",
+            )
+        owner.update(dict.fromkeys(symbols, name))
+        try:
+            dataset = MarketDataset.from_bars(table, splits=splits, min_coverage=min_coverage)
+        except DataError as error:
+            if error.rule != "empty dataset":
+                raise
+            detail = f"shard {name} ({symbols[0]}..{symbols[-1]}) has no episode ({error}): use larger groups"
+            raise DataError("empty shard", source=table.source, detail=detail) from error
+        dataset = replace(dataset, source=source or table.source, model=model)
+        dataset.save(tmp / SHARDS / name)
+        sums = sums or ContextSums(dataset.max_bars)
+        sums.add(dataset)
+        index.append((dataset.symbols, dataset.dates, dataset.lengths))
+        for reason, count in dataset.report.items():
+            report[reason] = report.get(reason, 0) + count
+        sources[table.source] = None
+        names.append(name)
+        del table, dataset  # hold no shard while the next table is made
+    if sums is None:
+        raise ValueError("write_shards needs at least one table, got none")
+    symbols, dates, lengths = (np.concatenate(parts) for parts in zip(*index))
+    shards = np.repeat(np.arange(len(names), dtype=np.int32), [len(part[0]) for part in index])
+    rows = np.concatenate([np.arange(len(part[0]), dtype=np.int64) for part in index])
+    order = np.lexsort((symbols, dates))
+    arrays = {"symbols": symbols, "dates": dates, "lengths": lengths, "shards": shards, "rows": rows}
+    for key, values in arrays.items():
+        np.save(tmp / f"{key}.npy", values[order])
+    context_dates, context = sums.context()
+    np.save(tmp / "context.npy", context)
+    np.save(tmp / "context_dates.npy", context_dates)
+    ranges = _parse_splits(splits) if splits else default_splits(dates)
+    as_text = {key: [str(first), str(last)] for key, (first, last) in ranges.items()}
+    if not splits:
+        for name in names:
+            _set_meta(tmp / SHARDS / name, splits=as_text)
+    meta = {
+        "version": SHARDS_VERSION,
+        "bar_minutes": calendar[0],
+        "max_bars": int(context.shape[1]),
+        "splits": as_text,
+        "source": source if source is not None else "; ".join(sources),
+        "report": report,
+        "model": model,
+        "shards": names,
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def _check_calendar(
+    table: BarTable, calendar: tuple[int, tuple[dt.time, ...]] | None
+) -> tuple[int, tuple[dt.time, ...]]:
+    """The ``(bar_minutes, session)`` of ``table``, which must have a session and match ``calendar`` when set."""
+    if table.session is None:
+        detail = (
+            "shards lay their sessions on the market's calendar (BarTable.session); without one, a date's bar grid "
+            "would be the bar times seen in one shard only: read the bars with session="
+        )
+        raise DataError("no session calendar", source=table.source, detail=detail)
+    own = (table.bar_minutes, table.session)
+    if calendar is not None and own != calendar:
+        detail = (
+            f"{own[0]}-minute bars on a {len(own[1])}-bar session ({own[1][0]}..{own[1][-1]}); the first table has "
+            f"{calendar[0]}-minute bars on a {len(calendar[1])}-bar session ({calendar[1][0]}..{calendar[1][-1]})"
+        )
+        raise DataError("another calendar", source=table.source, detail=detail)
+    return own
+
+
+def _set_meta(directory: Path, **changes: Any) -> None:
+    """Update the ``meta.json`` of the saved dataset in ``directory``."""
+    path = directory / "meta.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes, indent=1))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Synthetic markets of any size
+# --------------------------------------------------------------------------------------------------------------
+
+
+def synthetic_shards(
+    directory: str | Path,
+    n_symbols: int,
+    n_days: int,
+    symbols_per_shard: int = 25,
+    seed: int = 0,
+    **options: Any,
+) -> ShardedMarket:
+    """A synthetic market of ``n_symbols`` x ``n_days`` written group by group, never holding more than one group.
+
+    Group g (instruments ``g * symbols_per_shard ..``) is
+    ``synthetic_bars(n_symbols=<group size>, n_days=n_days, seed=group_seed(seed, g), **options)`` with its
+    instruments renamed ``SYN00000``, ``SYN00001``, ... by their index in the whole market (at least 5 digits).
+    Each group draws from its own random stream, so the bars differ from those of
+    ``MarketDataset.synthetic(n_symbols, n_days, seed)``, whose one stream covers every instrument: the market
+    is the same model, not the same draw. ``model`` records the options plus ``n_symbols``, ``n_days``, ``seed``
+    and ``symbols_per_shard``.
+
+    :param options: the other options of :func:`~order_exec_gym.data.synthetic.synthetic_bars`
+    """
+    for name, value in (("n_symbols", n_symbols), ("n_days", n_days), ("symbols_per_shard", symbols_per_shard)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    arguments = inspect.signature(synthetic_bars).bind(n_symbols=n_symbols, n_days=n_days, seed=seed, **options)
+    arguments.apply_defaults()
+    model = {**arguments.arguments, "symbols_per_shard": symbols_per_shard}
+    width = max(5, len(str(n_symbols - 1)))
+
+    def groups() -> Iterator[BarTable]:
+        for g, first in enumerate(range(0, n_symbols, symbols_per_shard)):
+            size = min(symbols_per_shard, n_symbols - first)
+            group = {**arguments.arguments, "n_symbols": size, "seed": group_seed(seed, g)}
+            yield _renamed(synthetic_bars(**group), first, width)
+
+    settings = ", ".join(f"{key}={value!r}" for key, value in model.items())
+    return write_shards(groups(), directory, source=f"synthetic_shards({settings})", model=model)
+
+
+def _renamed(table: BarTable, first: int, width: int) -> BarTable:
+    """``table`` of synthetic instruments ``SYN<i>`` renamed ``SYN<first + i>``, zero-padded to ``width`` digits."""
+    index = pl.col("symbol").str.slice(3).cast(pl.Int64) + first
+    symbol = (pl.lit("SYN") + index.cast(pl.String).str.zfill(width)).alias("symbol")
+    return replace(table, frame=table.frame.with_columns(symbol))
+
+
+def group_seed(seed: int, group: int) -> int:
+    """The seed of group ``group`` of a synthetic market seeded ``seed``: the first 32-bit word of
+    ``numpy.random.SeedSequence([seed, group])``, so groups draw independent streams."""
+    return int(np.random.SeedSequence([seed, group]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Presets in one streaming pass
+# --------------------------------------------------------------------------------------------------------------
+
+
+def preset_shards(
+    name: str,
+    directory: str | Path,
+    symbols_per_shard: int = 200,
+    path: str | Path | None = None,
+    min_coverage: float = 0.9,
+) -> ShardedMarket:
+    """A preset written as shards of ``symbols_per_shard`` instruments, with bounded memory: exactly the episodes,
+    report and splits of ``MarketDataset.from_preset(name, path, cache=False, min_coverage=min_coverage)``.
+
+    Supported: the presets of :data:`STREAMED_PRESETS` (the others are small: use ``from_preset``). Each data file
+    is read twice, one at a time: its symbols (instruments are grouped in ascending symbol order), then its rows,
+    split by group into vendor-format CSV files (the text as read, no value converted) in a temporary directory
+    next to ``directory`` (about the data's uncompressed size; each group's files are deleted once its shard is
+    written). Then the preset's own loader reads each group's files (the folder's other files, e.g. the index
+    files it counts, are linked into the first group only), so every repair, drop and count is the loader's.
+    Errors name the original files. The loader reads an instrument's rows in file order, which splitting keeps
+    when each instrument's rows are together in a file (as the vendor writes them; else :class:`DataError`).
+    A group whose instruments never trade raises :class:`DataError` ("empty shard"): use larger groups.
+    """
+    if name not in STREAMED_PRESETS:
+        raise ValueError(
+            f"preset_shards streams the presets {sorted(STREAMED_PRESETS)}, not {name!r}; the other presets fit in "
+            f"memory: MarketDataset.from_preset({name!r}) (or write_shards([load_preset({name!r})], ...))"
+        )
+    if isinstance(symbols_per_shard, bool) or not isinstance(symbols_per_shard, int) or symbols_per_shard < 1:
+        raise ValueError(f"symbols_per_shard must be a positive integer, got {symbols_per_shard!r}")
+    preset = PRESETS[name]
+    folder = preset_path(preset, path)
+    files = matching_files(folder, STREAMED_PRESETS[name])
+    seen: set[str] = set()
+    for file in files:
+        seen.update(_read_text(file, ["symbol"])["symbol"].drop_nulls().unique().to_list())
+    symbols = sorted(seen)
+    groups = [symbols[first : first + symbols_per_shard] for first in range(0, len(symbols), symbols_per_shard)]
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{directory.name}.parts", dir=directory.parent) as parts:
+        sources = _partition(files, groups, Path(parts), folder)
+        first = Path(parts) / _group_name(0)
+        for other in sorted(set(folder.iterdir()) - set(files)):
+            if other.is_file():
+                (first / other.name).symlink_to(other.resolve())
+        tables = _group_tables(name, Path(parts), groups, folder, sources)
+        return write_shards(tables, directory, splits=preset.splits, min_coverage=min_coverage, source=str(folder))
+
+
+def _group_name(group: int) -> str:
+    return f"{group:05d}"
+
+
+def _read_text(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """The CSV ``path`` (or ``columns`` of it) as text, exactly as written; unreadable files raise DataError."""
+    try:
+        return pl.read_csv(path, columns=columns, infer_schema=False)
+    except pl.exceptions.PolarsError as error:
+        detail = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        raise DataError("unreadable file", source=str(path), detail=detail) from error
+
+
+def _partition(files: list[Path], groups: list[list[str]], parts: Path, folder: Path) -> dict[str, str]:
+    """Split each of ``files`` by instrument group into ``parts/<group>/<file name without .gz>``; return the
+    original file of each written one (and of each group folder, the preset's folder), to re-address errors."""
+    membership = pl.DataFrame(
+        {
+            "symbol": [symbol for group in groups for symbol in group],
+            "_group": [g for g, group in enumerate(groups) for _ in group],
+        }
+    )
+    sources = {}
+    for g in range(len(groups)):
+        (parts / _group_name(g)).mkdir()
+        sources[str(parts / _group_name(g))] = str(folder)
+    for path in files:
+        rows = _read_text(path)
+        _check_together(rows, path)
+        # a row without a symbol goes to the first group, whose loader rejects it as the whole preset's would
+        grouped = rows.join(membership, on="symbol", how="left", maintain_order="left").with_columns(
+            pl.col("_group").fill_null(0)
+        )
+        for (group,), part in grouped.partition_by("_group", as_dict=True, maintain_order=True).items():
+            target = parts / _group_name(group) / path.name.removesuffix(".gz")
+            part.drop("_group").write_csv(target)
+            sources[str(target)] = str(path)
+    return sources
+
+
+def _check_together(rows: pl.DataFrame, path: Path) -> None:
+    """Raise DataError when an instrument's rows in the file ``rows`` of ``path`` are not one block."""
+    symbol = pl.col("symbol")
+    starts = rows.filter(symbol.ne_missing(symbol.shift(1)))["symbol"]
+    if starts.len() != starts.n_unique():
+        detail = (
+            "the rows of an instrument are in several blocks; preset_shards splits files by instrument, which keeps "
+            "the loader's reading of rows in file order only when they are together: use MarketDataset.from_preset"
+        )
+        apart = starts.filter(starts.is_duplicated())[0]
+        raise DataError("instrument rows apart", source=str(path), symbol=apart, detail=detail)
+
+
+def _group_tables(
+    name: str, parts: Path, groups: list[list[str]], folder: Path, sources: dict[str, str]
+) -> Iterator[BarTable]:
+    """Each group's bars read by the preset's loader (see :func:`_group_table`)."""
+    for g, group in enumerate(groups):
+        yield _group_table(name, parts / _group_name(g), f"{g} ({group[0]}..{group[-1]})", folder, sources)
+
+
+def _group_table(name: str, location: Path, group: str, folder: Path, sources: dict[str, str]) -> BarTable:
+    """The bars of the group in ``location`` read by the preset's loader, errors re-addressed to the original files;
+    the group's files are deleted once read."""
+    try:
+        table = load_preset(name, location)
+    except DataError as error:
+        if error.rule == "empty table":
+            detail = f"no traded bar in instrument group {group}: use larger groups"
+            raise DataError("empty shard", source=str(folder), detail=detail) from error
+        raise _readdressed(error, sources) from error
+    shutil.rmtree(location)
+    return table
+
+
+def _readdressed(error: DataError, sources: Mapping[str, str]) -> DataError:
+    """``error`` naming the original file of a temporary one (``sources``)."""
+    head = str(DataError(error.rule, source=error.source, symbol=error.symbol, timestamp=error.timestamp))
+    detail = str(error)[len(head) + 2 :]
+    source = sources.get(error.source, error.source)
+    return DataError(error.rule, source=source, symbol=error.symbol, timestamp=error.timestamp, detail=detail)

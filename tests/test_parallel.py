@@ -79,3 +79,13 @@ def test_ray_workers_evaluate_the_shards_like_one_process(sharded):
             assert_same(evaluate(agent, market, "all", workers=2), evaluate(agent, market, "all"))
     finally:
         ray.shutdown()
+
+
+def test_an_env_is_told_how_to_use_a_sharded_market(sharded):
+    import gymnasium as gym
+
+    market, _ = sharded
+    with pytest.raises(ValueError, match="sharded on disk"):
+        gym.make("OrderExec-v0", data=str(market.directory))
+    env = gym.make("OrderExec-v0", data=market.shard(1), **PAPER_CONFIG)  # a shard is a MarketDataset
+    assert env.reset(seed=0)[0]["public"].shape == (480, 8)

@@ -380,6 +380,12 @@ def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> Ma
     if isinstance(data, str) and data in PRESETS:
         return MarketDataset.from_preset(data, **kwargs)
     path = Path(data)
+    if (path / "shards").is_dir():
+        raise ValueError(
+            f"{path} is a market sharded on disk, larger than memory perhaps: open it with "
+            "order_exec_gym.data.shards.ShardedMarket.open; evaluate() takes it as it is; an env trains on one of its "
+            "shards (market.shard(i)), or on market.to_dataset() when it fits in memory"
+        )
     if (path / "meta.json").exists():
         return MarketDataset.load(path)
     raise ValueError(

@@ -12,7 +12,7 @@ process, so its peak RSS (``ru_maxrss``: resident memory, memory-mapped pages in
    (skipped when ../shared/data is absent).
 
 ``--instruments`` and ``--days`` build a fraction of the paper's market (with the extrapolation printed) when the disk
-cannot hold it; the shards are deleted at the end unless ``--keep``.
+cannot hold it; the shards are deleted at the end unless ``--keep`` (only what the script wrote: ``--out`` itself stays).
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="scale-"))
     root.mkdir(parents=True, exist_ok=True)
+    written = [root / name for name in ("synthetic", "subset", "ashare")]  # what this script writes, and deletes
     fraction = args.instruments * args.days / (PAPER_INSTRUMENTS * PAPER_DAYS)
     try:
         market = root / "synthetic"
@@ -133,7 +134,10 @@ def main() -> None:
               f"{shards['peak_gib']:.2f} GiB")  # fmt: skip
     finally:
         if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
+            for path in written:
+                shutil.rmtree(path, ignore_errors=True)
+            if args.out is None:
+                root.rmdir()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from order_exec_gym.errors import DataError
 from order_exec_gym.orders import Order, Orders
 from order_exec_gym.vector import OrderExecutionVectorEnv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 register(
     id="OrderExec-v0",

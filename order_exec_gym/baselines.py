@@ -29,6 +29,9 @@ that plan as its ``state`` (row ``i`` of the plan is row ``i`` of the observatio
     state = vwap.plan(env)              # the orders in the env's slots now (after reset); or plan(env, orders)
     action, state = vwap.predict(obs, state=state)
 
+A plan covers the orders it was made for: after a reset (or a vector env's autoreset), make a new one (``predict``
+refuses a plan when ``episode_start`` marks a new episode after its first step).
+
 :func:`~order_exec_gym.evaluation.evaluate` does this for every agent with a ``plan`` method.
 """
 
@@ -155,15 +158,23 @@ class Baseline:
         single = private.ndim == 1
         if single:
             private = private[None]
-        if self.needs_plan and state is None:
-            raise ValueError(
-                f"{type(self).__name__} needs to know the orders: pass state={type(self).__name__.lower()}.plan(env) "
-                "(see Baseline.plan)"
-            )
-        if state is not None and self.needs_plan and len(state.n_steps) != len(private):
-            raise ValueError(f"the plan covers {len(state.n_steps)} orders, the observation {len(private)}")
+        if self.needs_plan:
+            self._check_plan(state, len(private), episode_start)
         action, state = self.act(private, state)
         return (action[0] if single else action), state
+
+    def _check_plan(self, state: Any, n: int, episode_start: np.ndarray | None) -> None:
+        """A plan covers the orders it was made for: one per observation row, and no new episode after its first
+        step (an autoreset brings new orders: make a new plan)."""
+        name = type(self).__name__
+        if state is None:
+            raise ValueError(f"{name} needs to know the orders: pass state={name.lower()}.plan(env) (see Baseline.plan)")
+        if len(state.n_steps) != n:
+            raise ValueError(f"the plan covers {len(state.n_steps)} orders, the observation {n}")
+        if state.started and episode_start is not None and np.any(episode_start):
+            raise ValueError(f"a new episode started in rows {np.flatnonzero(episode_start).tolist()}: {name}'s plan "
+                             "covers the orders it was made for; make a new one with plan(env) after a reset")  # fmt: skip
+        state.started = True
 
     def act(self, private: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
         """Batched actions from the ``private`` observations (N, 4), and the next state."""
@@ -190,14 +201,15 @@ class TWAP(Baseline):
         return remaining / np.maximum(n_steps - t, 1)
 
 
-@dataclass(frozen=True)
+@dataclass
 class VolumePlan:
     """VWAP's context for a batch of orders: each step's expected volume ``weights`` (N, T) and the expected volume
-    from each step to the end of the window ``tail`` (N, T), under each order's profile."""
+    from each step to the end of the window ``tail`` (N, T), under each order's profile; ``started`` once used."""
 
     n_steps: np.ndarray
     weights: np.ndarray
     tail: np.ndarray
+    started: bool = False
 
 
 class VWAP(Baseline):
@@ -394,14 +406,15 @@ class Random(Baseline):
 class OraclePlan:
     """The Oracle's context for a batch of orders: each step's return ``r_j`` and penalty coefficient ``c_j``
     (N, T; NaN returns past an order's last step), and the optimal schedule it follows (``ratios``, with ``left``,
-    the share planned to remain before each step; NaN until planned). Rows are planned at their first step and
-    planned again whenever the observed remaining share leaves the schedule."""
+    the share planned to remain before each step; NaN until planned); ``started`` once used. Rows are planned at
+    their first step and planned again whenever the observed remaining share leaves the schedule."""
 
     n_steps: np.ndarray
     returns: np.ndarray
     cost: np.ndarray
     ratios: np.ndarray
     left: np.ndarray
+    started: bool = False
 
 
 class Oracle(Baseline):
@@ -494,6 +507,8 @@ class PublicBound(Oracle):
         if not self.applies_to(task.market):
             raise ValueError(f"PublicBound knows the synthetic market's model only; {task.market!r} has none")
         model = task.market.model
+        if "fade_minutes" not in model:
+            raise ValueError(f"PublicBound needs the model's fade_minutes besides its signal; the market's model is {model}")
         market, rows = task.market, task.market_rows[orders.episode]
         previous = market.previous_sessions()[rows]
         last = market.bars["close"][np.maximum(previous, 0), market.lengths[np.maximum(previous, 0)] - 1]

@@ -4,7 +4,8 @@
 
     order-exec data check PATH [--preset NAME]     validate bar files, print what was loaded, repaired, dropped
     order-exec data summary [--data DATA]          episodes and splits of a market
-    order-exec baselines [--data DATA] [...]       evaluate TWAP, VWAP, AlmgrenChriss, Random and Oracle on a split
+    order-exec baselines [--data DATA] [...]       evaluate the baselines (TWAP, VWAP, AlmgrenChriss, Random, Oracle,
+                                                   PublicBound on a synthetic market) on a split
 
 Every subcommand is one ``add_<name>(subparsers)`` function that builds its parser and sets ``handler`` to the
 function that runs it; :data:`COMMANDS` lists this package's. Other packages add commands through the

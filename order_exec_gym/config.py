@@ -133,7 +133,8 @@ class ExecutionConfig(Mapping):
         return cls(**merged)
 
     def in_bars(self, bar_minutes: int) -> BarLayout:
-        """The minute settings in bars of ``bar_minutes`` minutes; each must be a positive multiple of it."""
+        """The minute settings in bars of ``bar_minutes`` minutes; each must be a positive multiple of it
+        (``lookback`` only where it is used, with ``history="lookback"``)."""
         def bars(name: str) -> int | None:
             minutes = getattr(self, name)
             if minutes is None:
@@ -142,7 +143,8 @@ class ExecutionConfig(Mapping):
                 raise ValueError(f"{name}={minutes} must be a positive multiple of the data's {bar_minutes}-minute bars")
             return minutes // bar_minutes
 
-        return BarLayout(bars("step_minutes"), bars("lookback"), bars("window_minutes"))
+        lookback = bars("lookback") if self.history == "lookback" else None
+        return BarLayout(bars("step_minutes"), lookback, bars("window_minutes"))
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class BarLayout:
     """An :class:`ExecutionConfig`'s minutes in bars of the data."""
 
     step_bars: int
-    lookback_bars: int
+    lookback_bars: int | None  # None with history="session"
     window_bars: int | None
 
 

@@ -117,7 +117,9 @@ class OrderExecutionEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version. Since 0.2 its reward charges the penalty per minute by default (``penalty_per="minute"``,
+      the paper code's); ``penalty_per="step"`` gives the rewards of 0.1. The reset info's ``episode`` is
+      ``episode_index`` (``episode`` is the key Gymnasium's and SB3's episode statistics write).
     """
 
     metadata = {"render_modes": []}

@@ -1,5 +1,7 @@
 """Exceptions raised by order_exec_gym."""
 
+from __future__ import annotations
+
 
 class DataError(ValueError):
     """Market data that breaks a rule of the canonical bar schema.
@@ -12,6 +14,7 @@ class DataError(ValueError):
         self.source = source
         self.symbol = symbol
         self.timestamp = timestamp
+        self.detail = detail
         where = f"in {source}"
         if symbol is not None:
             where += f", symbol {symbol}"
@@ -21,3 +24,7 @@ class DataError(ValueError):
         if detail:
             message += f": {detail}"
         super().__init__(message)
+
+    def with_source(self, source: str) -> DataError:
+        """The same error, naming ``source`` (e.g. the file of the offending row, where the rule saw many)."""
+        return DataError(self.rule, source=source, symbol=self.symbol, timestamp=self.timestamp, detail=self.detail)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset, load_dataset
 from order_exec_gym.data.shards import ShardedMarket
+from order_exec_gym.errors import DataError
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
@@ -125,14 +127,17 @@ def evaluate(
     :param batch_size: orders stepped at once (None: all): bounds the memory of large evaluations. Each order's
         result is the same whatever the batches, for every agent whose actions depend on its own row only (SB3
         models, the baselines but ``Random``, whose draws follow the batches)
-    :param workers: evaluate the batches in this many Ray workers (``ray.init()`` is called if Ray is not running:
-        a local cluster, or the one ``RAY_ADDRESS`` names); None: in this process
+    :param workers: evaluate the batches (or the shards) as Ray tasks, this many at a time; Ray is started if it is
+        not running (:func:`start_ray`: a local cluster of ``workers`` CPUs, or the one ``RAY_ADDRESS`` names); None:
+        in this process
     """
     config = ExecutionConfig.from_kwargs(env_kwargs)
     if n_orders is not None and n_orders < 1:
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers}")
     config = config.replace(privileged=config.privileged or needs_privileged(agent))
     if is_sharded(data):
         return _evaluate_shards(agent, ShardedMarket.open(data) if not isinstance(data, ShardedMarket) else data,
@@ -147,7 +152,9 @@ def evaluate(
         batches = range(0, len(orders), size)
         bar = tqdm(batches, desc="orders", unit="batch", disable=not progress, leave=False)
         return concatenate([evaluate_orders(agent, market, split, orders[i : i + size], config, deterministic) for i in bar])
-    return _evaluate_on_ray(agent, market, split, orders, config, deterministic, size if batch_size else -(-len(orders) // workers))
+    size = size if batch_size else -(-len(orders) // workers)
+    batches = [(split, orders[i : i + size], config, deterministic) for i in range(0, len(orders), size)]
+    return concatenate(_on_ray(evaluate_orders, batches, workers, agent, market))
 
 
 def evaluate_orders(
@@ -240,7 +247,7 @@ def is_sharded(data: Any) -> bool:
 
 
 def _evaluate_shard(
-    agent: Any, market: ShardedMarket, shard: int, orders: Orders, config: ExecutionConfig, deterministic: bool
+    agent: Any, market: ShardedMarket, shard: int, orders: Orders, config: ExecutionConfig, deterministic: bool = True
 ) -> EvaluationResult:
     """:func:`evaluate_orders` on one shard (memory-mapped), ``orders`` on its rows."""
     return evaluate_orders(agent, market.shard(shard), "all", orders, config, deterministic)
@@ -266,51 +273,58 @@ def _evaluate_shards(
             raise KeyError(f"unknown split {split!r}; this market has {sorted(market.splits)} (or 'all')")
         first, last = (np.datetime64(day, "D") for day in market.splits[split])
         rows = np.flatnonzero((market.dates >= first) & (market.dates <= last))
+        if len(rows) == 0:
+            raise DataError("empty split", source=market.source, detail=f"split {split!r} ({first}..{last}) has no episodes")
     orders = evaluation_orders(market.lengths[rows], market.bar_minutes, config, n_orders, seed)
     chosen = rows[orders.episode]
     shards = market.shards[chosen]
     jobs = [(int(shard), np.flatnonzero(shards == shard)) for shard in np.unique(shards)]
     batches = [Orders(market.rows[chosen[pick]], orders.side[pick], orders.start[pick], orders.length[pick]) for _, pick in jobs]
+    tasks = [(shard, batch, config, deterministic) for (shard, _), batch in zip(jobs, batches, strict=True)]
     if workers is None:
-        bar = tqdm(zip(jobs, batches), desc="shards", total=len(jobs), disable=not progress, leave=False)
-        results = [_evaluate_shard(agent, market, shard, batch, config, deterministic) for (shard, _), batch in bar]
-    else:
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(include_dashboard=False, log_to_driver=False)
-        run = ray.remote(num_cpus=1)(_evaluate_shard)
-        results = ray.get([run.remote(agent, market, shard, batch, config, deterministic) for (shard, _), batch in zip(jobs, batches)])
+        bar = tqdm(tasks, desc="shards", disable=not progress, leave=False)
+        results = [_evaluate_shard(agent, market, *task) for task in bar]
+    else:  # a ShardedMarket pickles as its directory: each task opens its shard
+        results = _on_ray(_evaluate_shard, tasks, workers, agent, market)
     combined = concatenate(results)
     combined = take(combined, np.argsort(np.concatenate([pick for _, pick in jobs]), kind="stable"))
     combined.orders = combined.orders.with_columns(pl.Series("episode", orders.episode))
     return combined
 
 
-def _evaluate_on_ray(
-    agent: Any,
-    market: MarketDataset,
-    split: str,
-    orders: Orders,
-    config: ExecutionConfig,
-    deterministic: bool,
-    batch_size: int,
-) -> EvaluationResult:
-    """:func:`evaluate_orders` on batches of ``orders`` as Ray tasks (one CPU each), the market shared through Ray's
-    object store (its arrays are read without copies)."""
+def start_ray(workers: int) -> None:
+    """Connect to Ray: the cluster ``RAY_ADDRESS`` names if it is set, else a new local cluster of ``workers`` CPUs;
+    nothing if Ray is running."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
-    run = ray.remote(num_cpus=1)(evaluate_orders)
-    shared = ray.put(market)
-    batches = [orders[i : i + batch_size] for i in range(0, len(orders), batch_size)]
-    return concatenate(ray.get([run.remote(agent, shared, split, batch, config, deterministic) for batch in batches]))
+        local = not os.environ.get("RAY_ADDRESS")
+        ray.init(num_cpus=workers if local else None, include_dashboard=False, log_to_driver=False)
+
+
+def _on_ray(function: Callable, jobs: list[tuple], workers: int, *shared: Any) -> list[Any]:
+    """``function(*shared, *job)`` for every job as Ray tasks of one CPU, at most ``workers`` at a time, in the jobs'
+    order; ``shared`` (the agent, the market) is put in Ray's object store once (arrays are read there without
+    copies)."""
+    import ray
+
+    start_ray(workers)
+    run = ray.remote(num_cpus=1)(function)
+    references = [ray.put(value) for value in shared]
+    pending, results = {}, {}
+    for index, job in enumerate(jobs):
+        if len(pending) >= workers:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            results[pending.pop(done[0])] = ray.get(done[0])
+        pending[run.remote(*references, *job)] = index
+    for reference, index in pending.items():
+        results[index] = ray.get(reference)
+    return [results[index] for index in range(len(jobs))]
 
 
 def evaluate_agents(
     agents: dict[str, Any],
-    data: MarketDataset | str | None = None,
+    data: MarketDataset | ShardedMarket | str | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
@@ -318,7 +332,7 @@ def evaluate_agents(
     progress: bool = False,
 ) -> dict[str, EvaluationResult]:
     """:func:`evaluate` each agent (deterministically) on the same orders; ``{name: result}``."""
-    market = load_dataset(data)
+    market = data if is_sharded(data) else load_dataset(data)
     results = {}
     bar = tqdm(agents.items(), desc="agents", total=len(agents), disable=not progress)
     for name, agent in bar:
@@ -358,7 +372,7 @@ def comparison_table(
 
 def compare(
     agents: dict[str, Any],
-    data: MarketDataset | str | None = None,
+    data: MarketDataset | ShardedMarket | str | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,

@@ -63,12 +63,14 @@ class FeatureBuilder:
     episode is found even when it lies in another split.
 
     :param market: the whole dataset
-    :param lookback: bars of history in ``public`` with ``history="lookback"``
+    :param lookback: bars of history in ``public`` with ``history="lookback"`` (None with ``"session"``)
     :param history: ``"lookback"`` or ``"session"`` (see the module docstring)
     :param market_features: add the three columns of :func:`market_context`
     """
 
-    def __init__(self, market: MarketDataset, lookback: int, history: str = "lookback", market_features: bool = False):
+    def __init__(
+        self, market: MarketDataset, lookback: int | None, history: str = "lookback", market_features: bool = False
+    ):
         self.lookback = lookback
         self.history = history
         self.max_bars = market.max_bars
@@ -97,7 +99,9 @@ class FeatureBuilder:
         self.shape = (lookback, self.n_features)
 
     @classmethod
-    def shared(cls, market: MarketDataset, lookback: int, history: str = "lookback", market_features: bool = False) -> FeatureBuilder:
+    def shared(
+        cls, market: MarketDataset, lookback: int | None, history: str = "lookback", market_features: bool = False
+    ) -> FeatureBuilder:
         """The builder of ``market`` and these settings, made once per market and shared by every env on it (it holds
         no per-order state)."""
         return market.derived(("features", lookback, history, market_features), lambda: cls(market, lookback, history, market_features))

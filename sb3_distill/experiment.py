@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.evaluation import EvaluationResult, evaluate
+from order_exec_gym.evaluation import EvaluationResult, evaluate, start_ray
 from order_exec_gym.metrics import paired_bootstrap_ci, seed_day_bootstrap_ci, summarize
 from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.teachers import PolicyTeacher
@@ -134,8 +134,9 @@ def run_trials(
     import ray as ray_
     from ray import tune
 
-    if not ray_.is_initialized():
-        ray_.init(address=address, num_cpus=None if address else workers, include_dashboard=False, log_to_driver=False)
+    if address is not None and not ray_.is_initialized():
+        ray_.init(address=address, include_dashboard=False, log_to_driver=False)
+    start_ray(workers)
 
     def trainable(config: dict[str, Any], jobs: list[tuple[Experiment, MarketDataset, int]]) -> None:
         experiment, market, seed = jobs[config["job"]]
@@ -191,6 +192,8 @@ def compare_runs(
             ours, theirs = pa[name], pa[reference]
             mean_ours, mean_theirs = ours.mean(axis=0), theirs.mean(axis=0)
             if len(ours) != len(theirs):  # a deterministic baseline against every seed of the other
+                if 1 not in (len(ours), len(theirs)):
+                    raise ValueError(f"{name!r} has {len(ours)} runs and {reference!r} {len(theirs)}: pair them by seed")
                 ours, theirs = np.broadcast_arrays(ours, theirs)
             row[f"vs_{reference}"] = {
                 "orders": paired_bootstrap_ci(mean_ours, mean_theirs, seed=0),

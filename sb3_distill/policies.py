@@ -55,9 +55,9 @@ class IgnoreKeysExtractor(CombinedExtractor):
 class SequenceExtractor(BaseFeaturesExtractor):
     """A GRU over the ``public`` sequence of bars; its output at the latest bar, concatenated with ``private``.
 
-    The bars are first averaged in groups of ``pool_bars`` by a strided 1-D convolution (a learned pooling, so the GRU
-    runs over at most 16 steps: 30-minute groups, the paper's decision step, for two whole sessions of one-minute bars;
-    the GRU's cost grows with its steps), then the GRU runs over the
+    The bars are first averaged in groups of ``pool_bars`` (the sequence zero-padded to whole groups) by a strided 1-D
+    convolution (a learned pooling, so the GRU runs over at most 16 steps: 30-minute groups, the paper's decision
+    step, for two whole sessions of one-minute bars; the GRU's cost grows with its steps), then the GRU runs over the
     groups in time order. With a mask column (``history="session"``: the last column of ``public``, bounded to
     [0, 1] in the observation space, is 1 on rows that hold a bar), the output is read at the last group that holds a
     bar, so the zero rows of the future do not wash the state out; without one (``history="lookback"``,
@@ -80,11 +80,15 @@ class SequenceExtractor(BaseFeaturesExtractor):
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
         public = observations["public"]
-        groups = self.pool(public.transpose(1, 2)).transpose(1, 2)  # (B, L / pool, H)
+        # zero rows make whole groups: after the session's rows when masked (future), before the oldest otherwise
+        short = -public.shape[1] % self.pool_bars
+        padding = (0, 0, 0, short) if self.masked else (0, 0, short, 0)
+        grouped = th.nn.functional.pad(public, padding)
+        groups = self.pool(grouped.transpose(1, 2)).transpose(1, 2)  # (B, ceil(L / pool), H)
         output, _ = self.gru(th.tanh(groups))
         if self.masked:
-            filled = public[..., -1] > 0.5
-            last_bar = (filled * th.arange(1, public.shape[1] + 1, device=public.device)).amax(dim=1) - 1
+            filled = grouped[..., -1] > 0.5
+            last_bar = (filled * th.arange(1, grouped.shape[1] + 1, device=public.device)).amax(dim=1) - 1
             last = th.clamp(last_bar, min=0) // self.pool_bars
         else:
             last = th.full((len(public),), output.shape[1] - 1, device=public.device, dtype=th.long)

@@ -369,3 +369,20 @@ def test_random_agent_is_seeded_and_stays_in_the_action_space(small_market):
     assert not np.array_equal(first.schedules, other.schedules)
     np.testing.assert_allclose(first.schedules.sum(axis=1), 1.0)
     assert (first.schedules[:, :-1] <= 2 / 8 + 1e-12).all()
+
+
+@pytest.mark.parametrize("name", ["VWAP", "Oracle"])
+def test_a_plan_is_refused_after_an_autoreset(small_market, name):
+    """The plan covers the orders it was made for: when the vector env brings new orders, predict says so."""
+    venv = OrderExecutionVectorEnv(3, data=small_market)
+    obs, _ = venv.reset(seed=0)
+    baseline = make_baseline(name, venv, data=small_market)
+    state, start = baseline.plan(venv), np.ones(3, dtype=bool)
+    for _ in range(8):  # one whole order: done at the eighth step
+        action, state = baseline.predict(obs, state, episode_start=start)
+        obs, _, done, _, _ = venv.step(action)
+        start = np.zeros(3, dtype=bool)
+    obs, *_ = venv.step(np.full(3, 2))  # NEXT_STEP autoreset: new orders
+    with pytest.raises(ValueError, match="new episode started"):
+        baseline.predict(obs, state, episode_start=done)
+    assert baseline.predict(obs, baseline.plan(venv), episode_start=done)[0].shape == (3,)

@@ -91,6 +91,7 @@ def test_minutes_must_be_whole_bars(small_market):
     assert (layout.step_bars, layout.lookback_bars, layout.window_bars) == (6, 12, 24)
     with pytest.raises(ValueError, match="lookback=7 must be a positive multiple of the data's 5-minute bars"):
         ExecutionConfig(lookback=7).in_bars(5)
+    assert ExecutionConfig(lookback=7, history="session").in_bars(5).lookback_bars is None  # unused: not checked
 
 
 def test_paper_config_is_the_paper_codes_settings(small_market):

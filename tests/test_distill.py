@@ -427,6 +427,33 @@ def test_sequence_extractor_reads_the_latest_bar_of_the_public_sequence(small_ma
         assert not th.equal(masked(earlier), features)
 
 
+@pytest.mark.parametrize(("length", "masked"), [(50, False), (780, True), (30, False), (480, True)])
+def test_sequence_extractor_sees_the_newest_bar_whatever_the_length(length, masked):
+    """Sequences that do not divide into whole groups (50 bars in groups of 4, two 390-bar US sessions in groups of
+    49) still reach the newest bar."""
+    from gymnasium import spaces
+
+    from order_exec_gym.task import public_space
+    from sb3_distill.policies import SequenceExtractor
+
+    space = spaces.Dict({"private": spaces.Box(0, 1, (4,)), "public": public_space((length, 5), masked=masked)})
+    th.manual_seed(0)
+    extractor = SequenceExtractor(space)
+    assert extractor.masked == masked
+    public = th.randn(2, length, 5)
+    newest = length - 1
+    if masked:  # yesterday whole, today up to one bar before its end
+        newest = length - 2
+        public[:, newest + 1 :] = 0.0
+        public[:, : newest + 1, -1] = 1.0
+    obs = {"private": th.rand(2, 4), "public": public}
+    with th.no_grad():
+        features = extractor(obs)
+        changed = {**obs, "public": public.clone()}
+        changed["public"][:, newest, 0] += 1.0
+        assert not th.equal(extractor(changed), features)
+
+
 def test_the_paper_network_is_the_students_and_its_controls(small_market):
     from order_exec_gym import PAPER_CONFIG
     from sb3_distill.policies import SequenceExtractor

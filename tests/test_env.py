@@ -53,7 +53,7 @@ def test_registered_ids_and_vector_entry_point(small_market):
     assert venv.observation_space["public"].shape == (3, 30, 4)
 
 
-def test_default_env_is_the_paper_setting():
+def test_the_default_env():
     env = gym.make("OrderExec-v0").unwrapped
     task = env.task
     assert task.dataset.source.startswith("synthetic")

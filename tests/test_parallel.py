@@ -89,3 +89,32 @@ def test_an_env_is_told_how_to_use_a_sharded_market(sharded):
         gym.make("OrderExec-v0", data=str(market.directory))
     env = gym.make("OrderExec-v0", data=market.shard(1), **PAPER_CONFIG)  # a shard is a MarketDataset
     assert env.reset(seed=0)[0]["public"].shape == (480, 8)
+
+
+def test_a_market_travels_to_workers_without_what_it_derived(small_market):
+    """Pickling a dataset (to send it to Ray) drops the features, sums and splits built from it, which the worker
+    rebuilds, but keeps the market context, which a shard could not rebuild."""
+    import pickle
+
+    bars = sum(values.nbytes for values in small_market.bars.values())
+    evaluate("TWAP", small_market, "all", env_kwargs={"market_features": True})
+    assert len(pickle.dumps(small_market)) < 1.5 * bars
+    copy = pickle.loads(pickle.dumps(small_market))
+    assert "market_context" in copy._derived and set(small_market._derived) - set(copy._derived)
+    assert_same(evaluate("TWAP", copy, "all", env_kwargs={"market_features": True}), evaluate("TWAP", small_market, "all", env_kwargs={"market_features": True}))
+
+
+def test_workers_must_be_positive(small_market):
+    with pytest.raises(ValueError, match="workers"):
+        evaluate("TWAP", small_market, "all", workers=0)
+
+
+def test_runs_are_compared_by_seed(small_market):
+    from sb3_distill.experiment import compare_runs
+
+    twap, oracle = evaluate("TWAP", small_market, "all"), evaluate("Oracle", small_market, "all")
+    rows = {row["agent"]: row for row in compare_runs({"TWAP": [twap], "Oracle": [oracle, oracle, oracle]})}
+    diff, low, high = rows["Oracle"]["vs_TWAP"]["seeds_days"]
+    assert diff == pytest.approx(oracle.summary["pa_mean"]) and low <= diff <= high and rows["Oracle"]["n_seeds"] == 3
+    with pytest.raises(ValueError, match="pair them by seed"):
+        compare_runs({"TWAP": [twap, twap], "Oracle": [oracle, oracle, oracle]})

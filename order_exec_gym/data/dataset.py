@@ -104,6 +104,17 @@ class MarketDataset:
     def last_date(self) -> dt.date:
         return self.dates.max().astype(dt.date)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. sent to a Ray worker) without what is derived from the episodes, rebuilt where it lands (a
+        sliding-window view of features would pickle as a full copy, dozens of times the bars); but the market
+        context, which a shard of a larger market holds for the whole market and could not rebuild."""
+        state = dict(self.__dict__)
+        state["_derived"] = {key: value for key, value in self._derived.items() if key == "market_context"}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``, called once per dataset and ``key``, then shared by every caller (e.g. every env on it).
 

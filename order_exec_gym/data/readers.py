@@ -376,9 +376,7 @@ def _in_file(error: DataError, frame: pl.DataFrame) -> DataError:
     ).select(FILE_COLUMN)
     if row.height == 0:
         return error
-    head = str(DataError(error.rule, source=error.source, symbol=error.symbol, timestamp=error.timestamp))
-    detail = str(error)[len(head) + 2 :]
-    return DataError(error.rule, source=row.item(0, 0), symbol=error.symbol, timestamp=error.timestamp, detail=detail)
+    return error.with_source(row.item(0, 0))
 
 
 def matching_files(folder: Path, pattern: str) -> list[Path]:

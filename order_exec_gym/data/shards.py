@@ -529,7 +529,4 @@ def _group_table(name: str, location: Path, group: str, folder: Path, sources: d
 
 def _readdressed(error: DataError, sources: Mapping[str, str]) -> DataError:
     """``error`` naming the original file of a temporary one (``sources``)."""
-    head = str(DataError(error.rule, source=error.source, symbol=error.symbol, timestamp=error.timestamp))
-    detail = str(error)[len(head) + 2 :]
-    source = sources.get(error.source, error.source)
-    return DataError(error.rule, source=source, symbol=error.symbol, timestamp=error.timestamp, detail=detail)
+    return error.with_source(sources.get(error.source, error.source))

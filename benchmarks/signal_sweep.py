@@ -56,7 +56,7 @@ class Sweep:
     seeds: tuple[int, ...] = (0, 1, 2)
     market: dict[str, Any] = field(default_factory=lambda: dict(n_symbols=30, n_days=200, seed=0))
     experiment: Experiment = Experiment(
-        SETTINGS, steps=dict(teacher=80_000, student=80_000, ppo=80_000), mus=(0.01, 0.1, 1.0), network="gru",
+        SETTINGS, steps=dict(teacher=70_000, student=70_000, ppo=70_000), mus=(0.01, 0.1, 1.0), network="gru",
         eval_freq=10_000,
     )
 

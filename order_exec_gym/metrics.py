@@ -26,6 +26,26 @@ def _as_vector(values: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def _group_labels(groups: np.ndarray, n_orders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each order's group index (0 .. G - 1) and the number of orders in each group, ``(label, counts)``."""
+    groups = np.asarray(groups)
+    if groups.shape != (n_orders,):
+        raise ValueError(f"groups must label every order, got {groups.shape} for {n_orders} orders")
+    _, label = np.unique(groups, return_inverse=True)
+    return label, np.bincount(label).astype(np.float64)
+
+
+def _percentile_interval(means: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap means."""
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
 def mean_reward(rewards: np.ndarray) -> float:
     """Mean episode reward (nan for no orders)."""
     rewards = _as_vector(rewards, "rewards")
@@ -76,8 +96,7 @@ def paired_bootstrap_ci(
     pa, pa_reference = _as_vector(pa, "pa"), _as_vector(pa_reference, "pa_reference")
     if pa.shape != pa_reference.shape:
         raise ValueError(f"paired PA arrays must cover the same orders, got {len(pa)} and {len(pa_reference)} values")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    _check_confidence(confidence)
     n = len(pa)
     if n == 0:
         return float("nan"), float("nan"), float("nan")
@@ -86,11 +105,8 @@ def paired_bootstrap_ci(
     if groups is None:
         sums, counts = diff, np.ones(n)
     else:
-        groups = np.asarray(groups)
-        if groups.shape != diff.shape:
-            raise ValueError(f"groups must label every order, got {groups.shape} for {n} orders")
-        _, label = np.unique(groups, return_inverse=True)
-        sums, counts = np.bincount(label, weights=diff), np.bincount(label).astype(np.float64)
+        label, counts = _group_labels(groups, n)
+        sums = np.bincount(label, weights=diff)
     k = len(sums)
     if k == 1:
         return mean, mean, mean
@@ -101,8 +117,7 @@ def paired_bootstrap_ci(
         count = min(chunk, n_resamples - first)
         picks = rng.integers(0, k, size=(count, k))
         means[first : first + count] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return mean, float(low), float(high)
+    return (mean, *_percentile_interval(means, confidence))
 
 
 def seed_day_bootstrap_ci(
@@ -121,15 +136,10 @@ def seed_day_bootstrap_ci(
     differences = np.asarray(differences, dtype=np.float64)
     if differences.ndim != 2:
         raise ValueError(f"differences must be (seeds, orders), got shape {differences.shape}")
-    groups = np.asarray(groups)
-    if groups.shape != differences.shape[1:]:
-        raise ValueError(f"groups must label every order, got {groups.shape} for {differences.shape[1]} orders")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    label, counts = _group_labels(groups, differences.shape[1])
+    _check_confidence(confidence)
     n_seeds = len(differences)
-    _, label = np.unique(groups, return_inverse=True)
     sums = np.stack([np.bincount(label, weights=row) for row in differences])  # (S, G)
-    counts = np.bincount(label).astype(np.float64)
     mean = float(differences.mean())
     if n_seeds == 1 and len(counts) == 1:
         return mean, mean, mean
@@ -138,8 +148,7 @@ def seed_day_bootstrap_ci(
     picks = rng.integers(0, len(counts), size=(n_resamples, len(counts)))
     totals = np.take_along_axis(sums[seeds], picks[:, None, :], axis=2).sum(axis=(1, 2))
     means = totals / (n_seeds * counts[picks].sum(axis=1))
-    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return mean, float(low), float(high)
+    return (mean, *_percentile_interval(means, confidence))
 
 
 def summarize(pa: np.ndarray, rewards: np.ndarray) -> dict[str, float | int]:

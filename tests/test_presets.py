@@ -74,6 +74,15 @@ def rows(bars: BarTable, *columns: str) -> list[tuple]:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def ashare_with_line(tmp_path: Path, line: str) -> tuple[Path, Path]:
+    """A copy of the A-share fixture folder with ``line`` appended to its 2024-03-04 file: ``(folder, file)``."""
+    folder = tmp_path / "ashare"
+    shutil.copytree(FIXTURES / "ashare-1min-2024", folder)
+    bad = folder / "stocks_1min_20240304.csv"
+    bad.write_text(bad.read_text() + line + "\n")
+    return folder, bad
+
+
 def test_every_shared_folder_has_a_preset():
     root = shared_data_dir()
     if root is None:
@@ -121,10 +130,7 @@ def test_unknown_symbols_are_an_error():
 
 
 def test_a_file_not_in_the_preset_format_is_a_data_error(tmp_path):
-    folder = tmp_path / "ashare"
-    shutil.copytree(FIXTURES / "ashare-1min-2024", folder)
-    bad = folder / "stocks_1min_20240304.csv"
-    bad.write_text(bad.read_text() + "000001.SZ,2024-03-04 09:32:00,10.45,ten,10.46,10.44,10.0\n")
+    folder, _ = ashare_with_line(tmp_path, "000001.SZ,2024-03-04 09:32:00,10.45,ten,10.46,10.44,10.0")
     with pytest.raises(DataError, match="unreadable file") as error:
         load_preset("ashare-1min", folder)
     assert str(folder) in str(error.value) and "`ten`" in str(error.value)
@@ -147,10 +153,7 @@ def test_every_preset_has_a_session_calendar(name, tmp_path):
 
 
 def test_errors_name_the_file_symbol_and_timestamp(tmp_path):
-    folder = tmp_path / "ashare"
-    shutil.copytree(FIXTURES / "ashare-1min-2024", folder)
-    bad = folder / "stocks_1min_20240304.csv"
-    bad.write_text(bad.read_text() + "000001.SZ,2024-03-04 09:32:00,10.45,10.50,10.46,10.44,10.0\n")
+    folder, bad = ashare_with_line(tmp_path, "000001.SZ,2024-03-04 09:32:00,10.45,10.50,10.46,10.44,10.0")
     with pytest.raises(DataError, match="close outside") as error:
         load_preset("ashare-1min", folder)
     assert str(bad) in str(error.value)

@@ -341,6 +341,13 @@ def evaluate_agents(
     return results
 
 
+def check_same_orders(result: EvaluationResult, other: EvaluationResult, name: str, other_name: str) -> None:
+    """Raise ``ValueError`` unless both results hold the same orders (:data:`ORDER_KEYS`), in the same order."""
+    for key in ORDER_KEYS:
+        if not (result.orders[key] == other.orders[key]).all():
+            raise ValueError(f"{name!r} and {other_name!r} were evaluated on different orders ({key} differs)")
+
+
 def comparison_table(
     results: dict[str, EvaluationResult],
     reference: str | None = "TWAP",
@@ -357,9 +364,7 @@ def comparison_table(
         row: dict[str, Any] = {"agent": name, **result.summary, "pa_diff": None, "ci_low": None, "ci_high": None}
         if reference is not None:
             base = results[reference]
-            for key in ORDER_KEYS:
-                if not (result.orders[key] == base.orders[key]).all():
-                    raise ValueError(f"{name!r} and {reference!r} were evaluated on different orders ({key} differs)")
+            check_same_orders(result, base, name, reference)
             pa, pa_ref = result.orders["price_advantage"].to_numpy(), base.orders["price_advantage"].to_numpy()
             row["pa_diff"], row["ci_low"], row["ci_high"] = paired_bootstrap_ci(pa, pa_ref, confidence, seed=seed)
         rows.append(row)

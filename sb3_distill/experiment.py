@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.evaluation import EvaluationResult, evaluate, start_ray
+from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray
 from order_exec_gym.metrics import paired_bootstrap_ci, seed_day_bootstrap_ci, summarize
 from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.teachers import PolicyTeacher
@@ -173,12 +173,11 @@ def compare_runs(
     resampling ``orders``, ``days``, and ``seeds_days`` (seeds and days together: the runs are paired by seed when
     both agents have one per seed, a single run is paired with every seed).
     """
-    first = next(iter(results.values()))[0].orders
-    days = first["date"].to_numpy()
+    first_name, first_runs = next(iter(results.items()))
+    days = first_runs[0].orders["date"].to_numpy()
     for name, runs in results.items():
         for run in runs:
-            if not (run.orders["episode"] == first["episode"]).all() or not (run.orders["side"] == first["side"]).all():
-                raise ValueError(f"{name!r} was evaluated on other orders than {next(iter(results))!r}")
+            check_same_orders(run, first_runs[0], name, first_name)
     pa = {name: np.stack([run.orders["price_advantage"].to_numpy() for run in runs]) for name, runs in results.items()}
     rows = []
     for name, runs in results.items():

@@ -37,7 +37,7 @@ refuses a plan when ``episode_start`` marks a new episode after its first step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -412,9 +412,13 @@ class OraclePlan:
     n_steps: np.ndarray
     returns: np.ndarray
     cost: np.ndarray
-    ratios: np.ndarray
-    left: np.ndarray
+    ratios: np.ndarray = field(init=False)
+    left: np.ndarray = field(init=False)
     started: bool = False
+
+    def __post_init__(self) -> None:
+        n, width = self.returns.shape
+        self.ratios, self.left = np.zeros((n, width)), np.full((n, width + 1), np.nan)
 
 
 class Oracle(Baseline):
@@ -443,8 +447,7 @@ class Oracle(Baseline):
         width = int(n_steps.max(initial=1))
         steps = order_steps(task.dataset, orders, task.config, width)
         returns = np.where(np.arange(width) < n_steps[:, None], steps.returns, np.nan)
-        n = len(orders)
-        return OraclePlan(n_steps, returns, steps.cost, np.zeros((n, width)), np.full((n, width + 1), np.nan))
+        return OraclePlan(n_steps, returns, steps.cost)
 
     def act(self, private: np.ndarray, state: OraclePlan) -> tuple[np.ndarray, OraclePlan]:
         n_steps, t, remaining = state.n_steps, read_private(private)[1], private[:, 0]
@@ -522,8 +525,7 @@ class PublicBound(Oracle):
         expected = -model["signal"] * gap[:, None] * (profile[b1] - profile[b0]) / np.maximum(count, 1)
         returns = np.where(np.arange(width) < n_steps[:, None], orders.side[:, None] * expected, np.nan)
         cost = step_cost(task.config.alpha, task.config.penalty_per, count * market.bar_minutes)
-        n = len(orders)
-        return OraclePlan(n_steps, returns, cost, np.zeros((n, width)), np.full((n, width + 1), np.nan))
+        return OraclePlan(n_steps, returns, cost)
 
 
 BASELINES: dict[str, type[Baseline]] = {

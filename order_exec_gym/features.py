@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from order_exec_gym.data.context import FEATURE_CLIP, market_context, relative_log_volume
-from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.dataset import MARKET_CONTEXT, MarketDataset
 
 #: The columns of the ``private`` observation: share of the order left, steps taken t / T, side (+1 sell, -1 buy),
 #: TWAP rate 1 / T.
@@ -76,7 +76,7 @@ class FeatureBuilder:
         self.max_bars = market.max_bars
         features = bar_features(market)
         if market_features:  # (a shard of a larger market holds the whole market's context here)
-            context, day = market.derived("market_context", lambda: market_context(market))
+            context, day = market.derived(MARKET_CONTEXT, lambda: market_context(market))
             features = np.concatenate([features, context[day]], axis=2)
         self.n_features = features.shape[2]
         self.log_price = features[..., 0].copy()  # absolute: the price column of observations is relative to p_ref

@@ -39,6 +39,7 @@ FIELDS = ("open", "high", "low", "close", "volume", "price")
 SPLIT_NAMES = ("train", "valid", "test")
 CACHE_VERSION = 2  # bump when the episodes built from the same files change
 SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
+MARKET_CONTEXT = "market_context"  # the derived-cache key of (context, day), see data.context.market_context
 
 T = TypeVar("T")
 
@@ -46,6 +47,16 @@ T = TypeVar("T")
 def default_cache_dir() -> Path:
     """``$ORDER_EXEC_GYM_CACHE``, else ``~/.cache/order_exec_gym``."""
     return Path(os.environ.get("ORDER_EXEC_GYM_CACHE", Path.home() / ".cache" / "order_exec_gym"))
+
+
+def episode_lines(splits: dict[str, tuple[Any, Any]], dates: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """The lines of a market's summary that count its episodes per split and per number of bars."""
+    lines = []
+    for name, (first, last) in splits.items():
+        count = int(((dates >= np.datetime64(first)) & (dates <= np.datetime64(last))).sum())
+        lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
+    sizes, counts = np.unique(lengths, return_counts=True)
+    return [*lines, "  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(sizes, counts))]
 
 
 @dataclass(frozen=True)
@@ -109,11 +120,8 @@ class MarketDataset:
         sliding-window view of features would pickle as a full copy, dozens of times the bars); but the market
         context, which a shard of a larger market holds for the whole market and could not rebuild."""
         state = dict(self.__dict__)
-        state["_derived"] = {key: value for key, value in self._derived.items() if key == "market_context"}
+        state["_derived"] = {key: value for key, value in self._derived.items() if key == MARKET_CONTEXT}
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``, called once per dataset and ``key``, then shared by every caller (e.g. every env on it).
@@ -181,14 +189,8 @@ class MarketDataset:
 
     def summary(self) -> str:
         """A human-readable account of what the dataset holds and what was dropped or filled."""
-        lines = [repr(self)]
-        for name, (first, last) in self.splits.items():
-            count = int(((self.dates >= np.datetime64(first)) & (self.dates <= np.datetime64(last))).sum())
-            lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
-        lengths, counts = np.unique(self.lengths, return_counts=True)
-        lines.append("  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(lengths, counts)))
-        for reason, count in self.report.items():
-            lines.append(f"  {reason}: {count}")
+        lines = [repr(self), *episode_lines(self.splits, self.dates, self.lengths)]
+        lines += [f"  {reason}: {count}" for reason, count in self.report.items()]
         return "\n".join(lines)
 
     # ----------------------------------------------------------------------------------------------- building

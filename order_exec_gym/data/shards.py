@@ -41,7 +41,14 @@ import numpy as np
 import polars as pl
 
 from order_exec_gym.data.context import ContextSums
-from order_exec_gym.data.dataset import FIELDS, MarketDataset, _parse_splits, default_splits
+from order_exec_gym.data.dataset import (
+    FIELDS,
+    MARKET_CONTEXT,
+    MarketDataset,
+    _parse_splits,
+    default_splits,
+    episode_lines,
+)
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import matching_files
 from order_exec_gym.data.schema import BarTable
@@ -51,7 +58,6 @@ from order_exec_gym.errors import DataError
 SHARDS_VERSION = 1  # bump when the layout of a sharded market changes
 SHARDS = "shards"
 INDEX = ("symbols", "dates", "lengths", "shards", "rows")
-MARKET_CONTEXT = "market_context"  # the derived-cache key of (context, day), see data.context.market_context
 #: The presets :func:`preset_shards` streams, and the glob of their data files (one per date, every instrument's
 #: rows, a ``symbol`` column).
 STREAMED_PRESETS = {"ashare-1min": "stocks_1min_*.csv*"}
@@ -136,11 +142,7 @@ class ShardedMarket:
         """What the market holds, per split and per shard, and what was dropped or filled (as
         :meth:`MarketDataset.summary`)."""
         lines = [repr(self), f"  instruments: {len(np.unique(self.symbols))}"]
-        for name, (first, last) in self.splits.items():
-            count = int(((self.dates >= np.datetime64(first)) & (self.dates <= np.datetime64(last))).sum())
-            lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
-        lengths, counts = np.unique(self.lengths, return_counts=True)
-        lines.append("  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(lengths, counts)))
+        lines += episode_lines(self.splits, self.dates, self.lengths)
         per_shard = np.bincount(self.shards, minlength=self.n_shards)
         lines.append(f"  episodes per shard: {per_shard.min()}..{per_shard.max()} in {self.n_shards} shards")
         lines += [f"  {reason}: {count}" for reason, count in self.report.items()]

@@ -188,7 +188,8 @@ def main() -> None:
             for agent, result in done.results.items():
                 runs.setdefault(agent, []).append(result)
         summary[signal] = compare_runs(runs, references=("TWAP", CONTROL, "PublicBound"))
-        public_valid = baselines(sweep, signal, "valid")["PublicBound"].summary["pa_mean"]
+        public = evaluate("PublicBound", market(sweep, signal), "valid", env_kwargs={**SETTINGS, **BASELINES["PublicBound"][1]})
+        public_valid = public.summary["pa_mean"]
         students = [a for a in sweep.experiment.agents if a != TEACHER]
         curves = {agent: learning_curve(trials[signal], agent) for agent in students}
         lines += section(signal, summary[signal], curves, public_valid)

@@ -292,14 +292,14 @@ def _evaluate_shards(
     return combined
 
 
-def start_ray(workers: int) -> None:
-    """Connect to Ray: the cluster ``RAY_ADDRESS`` names if it is set, else a new local cluster of ``workers`` CPUs;
-    nothing if Ray is running."""
+def start_ray(workers: int, address: str | None = None) -> None:
+    """Connect to Ray: the cluster at ``address`` (e.g. ``"auto"``), or the one ``RAY_ADDRESS`` names if it is set,
+    else a new local cluster of ``workers`` CPUs; nothing if Ray is running."""
     import ray
 
     if not ray.is_initialized():
-        local = not os.environ.get("RAY_ADDRESS")
-        ray.init(num_cpus=workers if local else None, include_dashboard=False, log_to_driver=False)
+        local = address is None and not os.environ.get("RAY_ADDRESS")
+        ray.init(address=address, num_cpus=workers if local else None, include_dashboard=False, log_to_driver=False)
 
 
 def _on_ray(function: Callable, jobs: list[tuple], workers: int, *shared: Any) -> list[Any]:

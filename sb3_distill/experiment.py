@@ -131,12 +131,9 @@ def run_trials(
     import pickle
     import tempfile
 
-    import ray as ray_
     from ray import tune
 
-    if address is not None and not ray_.is_initialized():
-        ray_.init(address=address, include_dashboard=False, log_to_driver=False)
-    start_ray(workers)
+    start_ray(workers, address)
 
     def trainable(config: dict[str, Any], jobs: list[tuple[Experiment, MarketDataset, int]]) -> None:
         experiment, market, seed = jobs[config["job"]]

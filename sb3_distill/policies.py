@@ -86,13 +86,12 @@ class SequenceExtractor(BaseFeaturesExtractor):
         grouped = th.nn.functional.pad(public, padding)
         groups = self.pool(grouped.transpose(1, 2)).transpose(1, 2)  # (B, ceil(L / pool), H)
         output, _ = self.gru(th.tanh(groups))
-        if self.masked:
+        if self.masked:  # the rows of ``grouped`` make whole groups, so the last bar's group is a row of ``output``
             filled = grouped[..., -1] > 0.5
             last_bar = (filled * th.arange(1, grouped.shape[1] + 1, device=public.device)).amax(dim=1) - 1
-            last = th.clamp(last_bar, min=0) // self.pool_bars
+            latest = output[th.arange(len(public), device=public.device), th.clamp(last_bar, min=0) // self.pool_bars]
         else:
-            last = th.full((len(public),), output.shape[1] - 1, device=public.device, dtype=th.long)
-        latest = output[th.arange(len(public), device=public.device), th.clamp(last, max=output.shape[1] - 1)]
+            latest = output[:, -1]
         return th.cat([latest, observations["private"]], dim=1)
 
 

@@ -135,7 +135,9 @@ def swap(draw, frame):
 def duplicate(draw, frame):
     row = draw(st.integers(0, frame.height - 1))
     at = row + 1 if draw(st.booleans()) else draw(st.integers(0, frame.height))  # next to it, or anywhere
-    copy = frame[row].with_columns(pl.col("close") * draw(st.sampled_from((1.0, 1.0001))))
+    # the copy's close moved by 0.01% or not, towards 1 so that a close at a bound of the valid range stays inside it
+    step = draw(st.sampled_from((0.0, 1e-4)))
+    copy = frame[row].with_columns(pl.col("close") * pl.when(pl.col("close") > 1).then(1 - step).otherwise(1 + step))
     rules = ("duplicated timestamp", "unsorted timestamps", "outside [low, high]")
     return pl.concat([frame[:at], copy, frame[at:]]), rules
 

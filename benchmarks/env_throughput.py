@@ -1,7 +1,9 @@
 """Env throughput: steps/s of the single env, env-steps/s of the batched vector env, and memory per order.
 
 Run: ``python benchmarks/env_throughput.py``. All figures come from one run on the default synthetic market;
-compare the ratios, not the absolute numbers (machines are shared and noisy).
+compare the ratios, not the absolute numbers (machines are shared and noisy). The ``PAPER_CONFIG`` lines (session
+history, market features: ``public`` of (480, 8)) compare the session observation kept up to date step by step
+with the same env rebuilding it from scratch at every step.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import order_exec_gym  # noqa: F401
+from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.dataset import MarketDataset
 
 
@@ -66,6 +69,12 @@ def main() -> None:
     print(f"SyncVectorEnv of single envs N=16    {sync_rate:>12,.0f} env-steps/s")
     print(f"ratio vector/sync at N=16: {rates[16] / sync_rate:.1f}x; vector N=1024 / sync N=16: {rates[1024] / sync_rate:.0f}x")
 
+    for n in (16, 1024):
+        incremental = vector_rate(lambda n: paper_vector(dataset, n, incremental=True), n, args.seconds)
+        scratch = vector_rate(lambda n: paper_vector(dataset, n, incremental=False), n, args.seconds)
+        print(f"PAPER_CONFIG vector env N={n:<5}     {incremental:>12,.0f} env-steps/s; rebuilt from scratch at "
+              f"every step {scratch:,.0f}: {incremental / scratch:.1f}x")
+
     venv = vector(1)
     obs, _ = venv.reset(seed=0)
     size = sum(v.nbytes for v in obs.values())
@@ -76,6 +85,17 @@ def main() -> None:
     per_order = (peaks[sizes[1]] - peaks[sizes[0]]) * 1024 / (sizes[1] - sizes[0])
     print(f"memory traced while building, resetting and stepping: {peaks[1]:,.0f} MiB for 1 order (the market's "
           f"features), {peaks[100_000]:,.0f} MiB for 100,000 orders: {per_order:.1f} KiB per order")
+
+
+def paper_vector(dataset: MarketDataset, num_envs: int, incremental: bool):
+    """The ``PAPER_CONFIG`` vector env; ``incremental=False`` drops the task's session state, so ``public`` is
+    rebuilt from scratch (:meth:`~order_exec_gym.features.FeatureBuilder.public`) at every step."""
+    venv = gym.make_vec(
+        "OrderExec-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", data=dataset, **PAPER_CONFIG
+    )
+    if not incremental:
+        venv.task._session = None
+    return venv
 
 
 def traced_peak_mib(make, num_envs: int) -> float:

@@ -201,7 +201,10 @@ class OrderExecutionEnv(gym.Env):
         return self._observation(), reward, done, False, info
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {key: value[0] for key, value in self.task.observe().items()}
+        obs = {key: value[0] for key, value in self.task.observe().items()}
+        if "privileged" in obs:  # the task shares its window between observations; Gymnasium wants new data
+            obs["privileged"] = obs["privileged"].copy()
+        return obs
 
     def _reset_info(self) -> dict[str, Any]:
         sim = self._sim

@@ -18,6 +18,10 @@ before the session starts; with ``history="session"``, the instrument's previous
 ``M .. 2M - 1``; later bars zero), plus a last column that is 1 on the rows that hold a bar (0 for the future,
 for padding, and for a previous session the market does not have). ``privileged`` holds the order's whole window,
 future included, zero-padded after it ends, plus a fifth column that is 1 on the window's bars.
+
+:meth:`FeatureBuilder.public` builds observations from scratch (the definition). With ``history="session"`` the
+task builds each order's observation once, when it starts, and then :meth:`FeatureBuilder.reveal` writes only the
+bars each step reveals, which gives the same arrays bit for bit.
 """
 
 from __future__ import annotations
@@ -56,6 +60,14 @@ def bar_features(dataset: MarketDataset) -> np.ndarray:
     return features
 
 
+def row_items(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous array as a flat vector of its last-axis rows, one opaque item each (a view, so writes reach
+    ``array``): a whole row is gathered or scattered by one index, far faster than indexing its elements."""
+    if not array.flags.c_contiguous:
+        raise ValueError("row_items needs a C-contiguous array")
+    return array.view(np.dtype((np.void, array.shape[-1] * array.itemsize))).reshape(-1)
+
+
 class FeatureBuilder:
     """Gathers ``public`` and ``privileged`` observations for batches of orders of one market.
 
@@ -83,10 +95,15 @@ class FeatureBuilder:
         self.log_open = (100.0 * np.log(market.bars["open"][:, 0].astype(np.float64))).astype(np.float32)
         self._window = np.arange(self.max_bars)
         if history == "session":
-            self.features = features
+            # A last column of ones (a shown bar's mask), so gathered bars land in the observation's layout.
+            self.features = np.concatenate([features, np.ones(features.shape[:2] + (1,), np.float32)], axis=2)
             self.lengths = market.lengths
             self.previous = market.previous_sessions()
             self.shape = (2 * self.max_bars, self.n_features + 1)
+            # Row s: the mask of a half that shows its first s bars, broadcast over the columns.
+            shown = self._window < np.arange(self.max_bars + 1)[:, None]
+            self._prefix = np.repeat(shown[..., None], self.shape[1], axis=2).astype(np.float32)
+            self._rows = row_items(self.features)
             return
         # ``lookback`` zero rows in front: row ``lookback + m`` holds bar m, rows before it are "before the session".
         self.padded = np.concatenate([np.zeros((len(market), lookback, self.n_features), np.float32), features], axis=1)
@@ -112,7 +129,8 @@ class FeatureBuilder:
         return np.where(start > 0, previous, self.log_open[episode])
 
     def public(self, episode: np.ndarray, decision_bar: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """The ``public`` observation of each order (shape :attr:`shape`), from the bars before ``decision_bar``."""
+        """The ``public`` observation of each order (shape :attr:`shape`), from the bars before ``decision_bar``,
+        built from scratch."""
         if self.history == "session":
             return self._session(episode, decision_bar, reference)
         out = self._history[episode, decision_bar].reshape(len(episode), *self.shape)
@@ -124,17 +142,37 @@ class FeatureBuilder:
         return out
 
     def _session(self, episode: np.ndarray, decision_bar: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """Previous session (rows ``0 .. M - 1``) and the current one up to the decision (rows ``M .. 2M - 1``)."""
-        n, m = len(episode), self.max_bars
+        """Previous session (rows ``0 .. M - 1``) and the current one up to the decision (rows ``M .. 2M - 1``),
+        from scratch: every row is gathered, then multiplied by its mask (so a hidden row is a signed zero)."""
         previous = self.previous[episode]
-        out = np.empty((n, 2 * m, self.n_features + 1), np.float32)
-        out[:, :m, :-1] = self.features[np.maximum(previous, 0)]
-        out[:, m:, :-1] = self.features[episode]
-        out[:, :m, -1] = (previous[:, None] >= 0) & (self._window < self.lengths[np.maximum(previous, 0)][:, None])
-        out[:, m:, -1] = self._window < decision_bar[:, None]
+        known = np.maximum(previous, 0)
+        shown = np.stack([np.where(previous >= 0, self.lengths[known], 0), decision_bar], axis=1)
+        out = self.features[np.stack([known, episode], axis=1)].reshape(len(episode), *self.shape)
         out[..., 0] -= reference[:, None]
-        out[..., :-1] *= out[..., -1:]
+        out *= self._prefix[shown].reshape(out.shape)
         return out
+
+    def reveal(
+        self,
+        public: np.ndarray,
+        episode: np.ndarray,
+        since: np.ndarray,
+        decision_bar: np.ndarray,
+        reference: np.ndarray,
+    ) -> None:
+        """Bring session observations ``public`` (N, 2M, F + 1) of the decision bars ``since`` up to ``decision_bar``
+        in place (``since <= decision_bar``), as :meth:`public` would build them: write the current session's bars
+        ``since .. decision_bar - 1`` (rows ``M + bar``), the only rows that differ."""
+        new = decision_bar - since
+        slot = np.flatnonzero(new)
+        if len(slot) == 0:
+            return
+        m, count = self.max_bars, new[slot, None]
+        # Each slot's new bars, its last one repeated up to the most new bars (a row written twice gets one value).
+        bar = since[slot, None] + np.minimum(np.arange(count.max()), count - 1)
+        rows = np.take(self._rows, episode[slot, None] * m + bar)
+        rows.view(np.float32).reshape(*bar.shape, -1)[..., 0] -= reference[slot, None]
+        np.put(row_items(public), (slot * (2 * m) + m)[:, None] + bar, rows)
 
     def privileged(self, episode: np.ndarray, start: np.ndarray, length: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """``(N, max_bars, 5)``: every bar of each order's window, future included, zero after its end; the

@@ -20,6 +20,10 @@ from order_exec_gym.features import N_PRIVILEGED, PRIVATE_FIELDS, FeatureBuilder
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.simulator import ExecutionSimulator
 
+#: Bytes of session observations built at once when orders start (larger batches run out of the CPU's cache).
+CACHE_BYTES = 2**20
+
+
 def public_space(shape: tuple[int, int], masked: bool) -> spaces.Box:
     """The ``public`` Box: unbounded features, and a last column bounded to [0, 1] when it is a mask."""
     low, high = np.full(shape, -np.inf, np.float32), np.full(shape, np.inf, np.float32)
@@ -61,7 +65,12 @@ class ExecutionTask:
         self.reference = np.zeros(num_orders, dtype=np.float32)
         # remaining, elapsed, side, 1/T: the last two are set per order at reset, the first two at every step
         self._private = np.zeros((num_orders, len(PRIVATE_FIELDS)), dtype=np.float32)
+        #: Each slot's window (privileged): replaced by a new array when slots are reset, never written into.
         self.window = np.zeros((num_orders, self.dataset.max_bars, N_PRIVILEGED), np.float32) if config.privileged else None
+        # history="session": each slot's public observation, kept up to date bar by bar, and the decision bar it is at.
+        session = config.history == "session"
+        self._session = np.zeros((num_orders, *self.features.shape), np.float32) if session else None
+        self._shown = np.zeros(num_orders, dtype=np.int64)
 
         observation = {
             "private": spaces.Box(np.array([0, 0, -1, 0], np.float32), np.array([1, 1, 1, 1], np.float32)),
@@ -82,15 +91,28 @@ class ExecutionTask:
     def reset(self, orders: Orders, slots: np.ndarray | slice = slice(None)) -> None:
         """Start ``orders`` in ``slots`` of the simulator and cache their per-episode observation parts.
 
-        Orders that do not fit the dataset raise ``ValueError``.
+        Orders that do not fit the dataset raise ``ValueError``. Orders start through this method, not the
+        simulator's ``reset``, so the observation state follows.
         """
         self.sim.reset(orders.check(self.dataset), slots)
         self._private[slots, 2] = orders.side
         self._private[slots, 3] = 1.0 / self.sim.n_steps[slots]
         rows = self.market_rows[orders.episode]
         self.reference[slots] = self.features.reference(rows, orders.start)
-        if self.window is not None:
-            self.window[slots] = self.features.privileged(rows, orders.start, orders.length, self.reference[slots])
+        if self._session is not None:
+            self._reset_session(np.arange(self.sim.num_orders)[slots], rows, orders.start)
+        if self.window is not None:  # copy on write: windows already observed stay as they were
+            window = self.window.copy()
+            window[slots] = self.features.privileged(rows, orders.start, orders.length, self.reference[slots])
+            self.window = window
+
+    def _reset_session(self, slots: np.ndarray, rows: np.ndarray, start: np.ndarray) -> None:
+        """Build the session observations of new orders in ``slots`` from scratch, in batches that stay in cache."""
+        batch = max(1, CACHE_BYTES // self._session[0].nbytes)
+        for first in range(0, len(slots), batch):
+            part = slice(first, first + batch)
+            self._session[slots[part]] = self.features.public(rows[part], start[part], self.reference[slots[part]])
+        self._shown[slots] = start
 
     def ratios(self, actions: np.ndarray) -> np.ndarray:
         """Decode a batch of actions (N,) for discrete, (N, 1) for continuous into ratios of the order.
@@ -120,14 +142,28 @@ class ExecutionTask:
         return np.clip(actions, 0.0, 1.0)
 
     def observe(self) -> dict[str, np.ndarray]:
-        """The batched observation of every slot."""
+        """The batched observation of every slot.
+
+        The arrays returned are never written to afterwards, so callers may keep them, but must not write into
+        them: ``private`` and ``public`` are new arrays, ``privileged`` is :attr:`window`, shared by the
+        observations until a reset replaces it.
+        """
         sim = self.sim
         private = self._private
         private[:, 0] = sim.remaining
         private[:, 1] = sim.elapsed
-        private = private.copy()
-        public = self.features.public(self.market_rows[sim.episode], sim.decision_bar, self.reference)
-        obs = {"private": private, "public": public}
+        obs = {"private": private.copy(), "public": self._public()}
         if self.window is not None:
-            obs["privileged"] = self.window.copy()
+            obs["privileged"] = self.window
         return obs
+
+    def _public(self) -> np.ndarray:
+        """``public`` of every slot: with ``history="session"``, the kept state brought up to the decision bars
+        (only the bars revealed since the last observation are written), then copied."""
+        sim = self.sim
+        rows = self.market_rows[sim.episode]
+        if self._session is None:
+            return self.features.public(rows, sim.decision_bar, self.reference)
+        self.features.reveal(self._session, rows, self._shown, sim.decision_bar, self.reference)
+        self._shown[:] = sim.decision_bar
+        return self._session.copy()

@@ -30,6 +30,10 @@ class OrderExecutionVectorEnv(VectorEnv):
     ``infos`` holds arrays over the sub-envs: ``executed``, ``exec_price``, ``remaining``, ``forced``, and,
     masked by ``_price_advantage`` (and alike), the ``benchmark_price``, ``price_advantage`` and
     ``episode_reward`` of sub-envs whose episode ended in this step.
+
+    Observations are never written to once returned, so they may be kept, but not written into: ``privileged``
+    is one array shared by successive observations until a sub-env starts a new order (see
+    :meth:`~order_exec_gym.task.ExecutionTask.observe`).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -112,9 +116,9 @@ class OrderExecutionVectorEnv(VectorEnv):
             self._needs_reset = done
             return task.observe(), rewards, done, truncations, infos
         obs = task.observe()
-        if done.any():
+        if done.any():  # the observation just made is the final one: observations are never written to later
             slots = np.flatnonzero(done)
-            infos["final_obs"] = {key: value.copy() for key, value in obs.items()}
+            infos["final_obs"] = obs
             infos["final_info"] = {key: value.copy() for key, value in infos.items()}
             infos["_final_obs"] = infos["_final_info"] = done
             task.reset(task.sample(len(slots), self.np_random), slots)

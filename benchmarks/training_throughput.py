@@ -1,17 +1,22 @@
-"""Training throughput: what distillation costs over RecurrentPPO as users train it without distillation.
+"""Training throughput of the paper's student: sb3-contrib's RecurrentPPO against our recurrent learner.
 
-Run: ``python benchmarks/training_throughput.py [--network gru]``. The baseline is RecurrentPPO on the public env
-(``privileged=False``); the student is DistillRecurrentPPO with the ``OracleTeacher`` (``--mu``) on the privileged
-env. Both use :data:`sb3_distill.training.STUDENT_KWARGS` and the same network (``--network``, from
-:data:`sb3_distill.training.NETWORKS`: ``lstm``, today's default, on the default env; ``gru``, the paper's student
-network, on the paper's env ``PAPER_CONFIG``: whole-session history with market features) on the default synthetic
-market. The two alternate within each round (the order
-flips every round) and the script prints each one's best and median rate and the distillation overhead
-``rate(RecurrentPPO) / rate(DistillRecurrentPPO) - 1`` from the best rates and from the median of the rounds' paired
-ratios (target: <= 10%). The overhead includes everything distillation brings: the env building the privileged
-window, the teacher's labels, the extra loss term. Rates are env steps per second of this process's CPU time (one
-torch thread), which other processes on a shared machine disturb far less than wall time. ``--profile`` adds a
-cProfile of one run of each. Compare the ratio, not the absolute numbers.
+Run: ``python benchmarks/training_throughput.py [--steps N] [--rounds R] [--profile]``. Everything on the paper's
+settings (``PAPER_CONFIG``: whole-session history with market features, 30-minute steps) on the default synthetic
+market, with the paper's network ``NETWORKS["gru"]`` and the recipes' ``STUDENT_KWARGS``:
+
+- ``sb3-contrib RecurrentPPO``: sb3-contrib's algorithm and rollout buffer, the network evaluated as sb3-contrib
+  evaluates any recurrent policy (features row by row, so the session's bars are encoded again at every decision;
+  the recurrent layers step by step): :class:`SB3ContribGruPolicy`, on 16 orders. How the student trained before.
+- ``ours, control``: the ``recurrent_ppo`` recipe of :func:`sb3_distill.training.make_model` (DistillRecurrentPPO at
+  ``distill_coef=0``: dense sequence minibatches, compact session observations, the encoder once per sequence).
+- ``ours, student``: the ``student`` recipe with the ``OracleTeacher`` at ``--mu`` (the privileged env, the labels
+  and the distillation term included).
+
+Each learner runs ``--rounds`` times (the order rotates every round) after a warm-up rollout and update; a rate is
+env steps per second of this process's CPU time (one torch thread; other processes disturb it far less than wall
+time) and per wall second. The script prints each learner's best and median rates and the speed-up of each of ours
+over sb3-contrib's from the median of the rounds' paired ratios. Compare the ratios, not the absolute numbers.
+``--profile`` adds a cProfile of one run of each.
 """
 
 from __future__ import annotations
@@ -21,79 +26,89 @@ import cProfile
 import pstats
 import statistics
 import time
+from collections.abc import Callable
 
 import torch as th
 from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from stable_baselines3.common.base_class import BaseAlgorithm
 
-from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym import PAPER_CONFIG
-from sb3_distill import DistillRecurrentPPO, OracleTeacher
-from sb3_distill.training import NETWORKS, STUDENT_KWARGS, make_training_env
-
-ALGORITHMS = ("RecurrentPPO", "DistillRecurrentPPO")
-
-
-def build(algorithm: str, data: MarketDataset, n_envs: int, mu: float, network: str) -> RecurrentPPO:
-    """RecurrentPPO on the public env, or DistillRecurrentPPO (OracleTeacher, ``mu``) on the privileged env."""
-    policy, policy_kwargs = NETWORKS[network]
-    settings = {"data": data, **(PAPER_CONFIG if network == "gru" else {})}
-    kwargs = {**STUDENT_KWARGS, "policy_kwargs": policy_kwargs, "seed": 0}
-    if algorithm == "RecurrentPPO":
-        return RecurrentPPO(policy, make_training_env(settings, n_envs, seed=0, privileged=False), **kwargs)
-    env = make_training_env(settings, n_envs, seed=0, privileged=True)
-    return DistillRecurrentPPO(policy, env, teacher=OracleTeacher(env), distill_coef=mu, **kwargs)
+from order_exec_gym.data.dataset import MarketDataset
+from sb3_distill.policies import StudentGruPolicy
+from sb3_distill.training import NETWORKS, STUDENT_KWARGS, make_model, make_training_env
 
 
-def rate(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int, network: str) -> float:
-    """Env steps per CPU second of ``learn(steps)``, after one warm-up rollout and update."""
-    model = build(algorithm, data, n_envs, mu, network)
-    model.learn(model.n_steps * n_envs)
-    start = time.process_time()
+class SB3ContribGruPolicy(StudentGruPolicy):
+    """The paper's network evaluated in training as sb3-contrib evaluates a recurrent policy: row by row, the
+    recurrent layers step by step (``RecurrentActorCriticPolicy.evaluate_actions``)."""
+
+    evaluate_actions = RecurrentActorCriticPolicy.evaluate_actions
+
+
+def sb3_contrib_model(data: MarketDataset, n_envs: int = 16, seed: int = 0, **settings) -> RecurrentPPO:
+    """sb3-contrib's RecurrentPPO with the paper's network on the public env, as the student trained before."""
+    env = make_training_env({"data": data, **PAPER_CONFIG, **settings}, n_envs, seed=seed, privileged=False)
+    return RecurrentPPO(SB3ContribGruPolicy, env, policy_kwargs=NETWORKS["gru"][1], seed=seed, **STUDENT_KWARGS)
+
+
+def learners(data: MarketDataset, mu: float) -> dict[str, Callable[[], BaseAlgorithm]]:
+    env_kwargs = {"data": data, **PAPER_CONFIG}
+    return {
+        "sb3-contrib RecurrentPPO": lambda: sb3_contrib_model(data),
+        "ours, control (mu=0)": lambda: make_model("recurrent_ppo", env_kwargs, network="gru"),
+        f"ours, student (mu={mu:g})": lambda: make_model("student", env_kwargs, network="gru", teacher="oracle",
+                                                         distill_coef=mu),
+    }  # fmt: skip
+
+
+def rates(build: Callable[[], BaseAlgorithm], steps: int) -> tuple[float, float]:
+    """Env steps per CPU second and per wall second of ``learn(steps)``, after one warm-up rollout and update."""
+    model = build()
+    model.learn(model.n_steps * model.n_envs)
+    cpu, wall = time.process_time(), time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
-    return steps / (time.process_time() - start)
-
-
-def profile(algorithm: str, data: MarketDataset, n_envs: int, mu: float, steps: int, network: str) -> None:
-    """Print a cProfile of ``learn(steps)``: the costliest functions, then what distillation adds."""
-    model = build(algorithm, data, n_envs, mu, network)
-    profiler = cProfile.Profile()
-    profiler.runcall(model.learn, steps)
-    print(f"\n===== cProfile: {algorithm}")
-    stats = pstats.Stats(profiler).sort_stats("tottime")
-    stats.print_stats(15)
-    stats.sort_stats("cumulative").print_stats("distill_ppo|teachers|oracle")
+    return steps / (time.process_time() - cpu), steps / (time.perf_counter() - wall)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=16_384, help="env steps per measured run")
-    parser.add_argument("--n-envs", type=int, default=16, help="parallel orders")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating runs per algorithm")
-    parser.add_argument("--mu", type=float, default=0.01, help="distillation coefficient")
-    parser.add_argument("--network", choices=tuple(NETWORKS), default="lstm", help="the student's network")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of one run of each algorithm")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per learner")
+    parser.add_argument("--mu", type=float, default=0.01, help="the student's distillation coefficient")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one run of each learner")
     args = parser.parse_args()
     th.set_num_threads(1)
     data = MarketDataset.synthetic()
-    print(f"data: {data}")
-    print(f"settings: network={args.network}, n_envs={args.n_envs}, steps={args.steps}, {STUDENT_KWARGS}")
+    runs = learners(data, args.mu)
+    print(f"data: {data}\nsettings: PAPER_CONFIG, NETWORKS['gru'], {STUDENT_KWARGS}, steps={args.steps:,}")
 
-    rates: dict[str, list[float]] = {algorithm: [] for algorithm in ALGORITHMS}
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    names = list(runs)
     for round_ in range(args.rounds):
-        for algorithm in ALGORITHMS if round_ % 2 == 0 else ALGORITHMS[::-1]:
-            rates[algorithm].append(rate(algorithm, data, args.n_envs, args.mu, args.steps, args.network))
-            print(f"round {round_ + 1}  {algorithm:<20} {rates[algorithm][-1]:>8,.0f} env-steps/s", flush=True)
-    labels = {"RecurrentPPO": "RecurrentPPO, public env", "DistillRecurrentPPO": f"DistillRecurrentPPO, mu={args.mu:g}"}
-    for algorithm, values in rates.items():
-        best, median = max(values), statistics.median(values)
-        print(f"{labels[algorithm]:<30} best {best:>8,.0f}  median {median:>8,.0f} env-steps/s")
-    base, distill = rates["RecurrentPPO"], rates["DistillRecurrentPPO"]
-    paired = statistics.median(b / d for b, d in zip(base, distill, strict=True))
-    print(f"distillation overhead: {max(base) / max(distill) - 1:+.1%} (best), {paired - 1:+.1%} (median of rounds)")
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            measured[name].append(rates(runs[name], args.steps))
+            cpu, wall = measured[name][-1]
+            print(f"round {round_ + 1}  {name:<28} {cpu:>8,.0f} env-steps/CPU-s {wall:>8,.0f} env-steps/wall-s", flush=True)
+    print()
+    for name, values in measured.items():
+        cpu = [c for c, _ in values]
+        wall = [w for _, w in values]
+        print(f"{name:<28} CPU: best {max(cpu):>7,.0f} median {statistics.median(cpu):>7,.0f}   "
+              f"wall: best {max(wall):>7,.0f} median {statistics.median(wall):>7,.0f} env-steps/s")  # fmt: skip
+    reference = measured[names[0]]
+    for name in names[1:]:
+        for unit, i in (("CPU", 0), ("wall", 1)):
+            ratio = statistics.median(ours[i] / base[i] for ours, base in zip(measured[name], reference, strict=True))
+            print(f"speed-up of {name} over sb3-contrib ({unit} time, median of paired rounds): {ratio:.1f}x")
 
     if args.profile:
-        for algorithm in ALGORITHMS:
-            profile(algorithm, data, args.n_envs, args.mu, args.steps, args.network)
+        for name, build in runs.items():
+            model = build()
+            profiler = cProfile.Profile()
+            profiler.runcall(model.learn, args.steps)
+            print(f"\n===== cProfile: {name}")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":

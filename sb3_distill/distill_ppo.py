@@ -1,100 +1,47 @@
 """DistillRecurrentPPO: RecurrentPPO plus oracle policy distillation (Fang et al., AAAI 2021).
 
-``DistillRecurrentPPO.train`` is a copy of ``RecurrentPPO.train`` from sb3-contrib 2.9.2 (unchanged since 2.8.0;
-pyproject.toml pins sb3-contrib and stable-baselines3 to ``>=2.8,<2.10``) with the distillation term and its logs
-added.
+The update is sb3-contrib's: ``DistillRecurrentPPO._recurrent_ppo_train`` is ``RecurrentPPO.train`` of sb3-contrib
+2.9.2 (unchanged since 2.8.0; pyproject.toml pins sb3-contrib and stable-baselines3 to ``>=2.8,<2.10``) copied line
+for line, plus one hook that adds the distillation term; a test compares the copy with the installed source. What
+makes it fast lives elsewhere and leaves the update's arithmetic alone: the rollout buffer serves whole sequences
+as dense tensors (:mod:`sb3_distill.buffers`), and the student policies evaluate a minibatch of sequences with one
+recurrent call per layer and encode each sequence's bars once (:mod:`sb3_distill.policies`).
 """
 
 from __future__ import annotations
 
 import io
 import pathlib
-from collections.abc import Generator
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
-from sb3_contrib.common.recurrent.buffers import RecurrentDictRolloutBuffer
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule, TensorDict
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule, explained_variance
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv
 
+from sb3_distill.buffers import DistillRolloutBuffer, DistillRolloutBufferSamples
 from sb3_distill.policies import PRIVILEGED_KEY, StudentGruPolicy, StudentLstmPolicy
 from sb3_distill.teachers import Teacher
 
 SelfDistillRecurrentPPO = TypeVar("SelfDistillRecurrentPPO", bound="DistillRecurrentPPO")
 
 
-class DistillRolloutBufferSamples(NamedTuple):
-    observations: TensorDict
-    actions: th.Tensor
-    old_values: th.Tensor
-    old_log_prob: th.Tensor
-    advantages: th.Tensor
-    returns: th.Tensor
-    lstm_states: RNNStates
-    episode_starts: th.Tensor
-    mask: th.Tensor
-    teacher_actions: th.Tensor
+@dataclass
+class DistillationTerm:
+    """The distillation term of one update: its coefficient (0: none) and, per minibatch, ``L_d`` and the teacher
+    fit (``train/teacher_agreement`` or ``train/teacher_distance``)."""
 
-
-class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
-    """sb3-contrib's ``RecurrentDictRolloutBuffer`` that also holds the teacher's action for every stored step
-    (``teacher_actions``, shaped like ``actions``) and serves it in the minibatches, padded like ``actions``.
-
-    Build it over the keys the student reads: ``add`` takes the whole observation (privileged key included) and
-    stores only the buffer's keys. While ``teacher`` is set, ``add`` also keeps a copy of the whole observation with
-    its position, and the teacher labels the waiting rows in one call once ``label_batch_size`` of them wait or the
-    buffer is full. So each row's label is the teacher's action on exactly that row's observation, the teacher's
-    cost per call (most of its cost on a few rows) is paid a few times per rollout rather than at every step, and no
-    more than about ``label_batch_size`` privileged rows are held.
-    """
-
-    #: Labels the observations given to ``add``; None: no labels (``teacher_actions`` stay zero)
-    teacher: Teacher | None = None
-    #: Rows the teacher labels in one call (fewer when the buffer fills first)
-    label_batch_size: int = 1024
-
-    def reset(self) -> None:
-        super().reset()
-        self.teacher_actions = np.zeros_like(self.actions)
-        self.unlabelled: list[tuple[int, dict[str, np.ndarray]]] = []
-
-    def add(self, obs: dict[str, np.ndarray], *args: Any, **kwargs: Any) -> None:
-        if self.teacher is not None:
-            self.unlabelled.append((self.pos, {key: np.array(value) for key, value in obs.items()}))
-        super().add(obs, *args, **kwargs)
-        if self.unlabelled and (self.full or len(self.unlabelled) * self.n_envs >= self.label_batch_size):
-            self._label()
-
-    def _label(self) -> None:
-        """Store the teacher's actions on the observations waiting for them, at their positions."""
-        positions = [pos for pos, _ in self.unlabelled]
-        observations = {key: np.concatenate([obs[key] for _, obs in self.unlabelled]) for key in self.unlabelled[0][1]}
-        actions = np.asarray(self.teacher(observations))  # type: ignore[misc]
-        self.teacher_actions[positions] = actions.reshape(len(positions), self.n_envs, self.action_dim)
-        self.unlabelled = []
-
-    def get(self, batch_size: int | None = None) -> Generator[DistillRolloutBufferSamples, None, None]:
-        if not self.generator_ready:
-            self.teacher_actions = self.swap_and_flatten(self.teacher_actions)
-        yield from super().get(batch_size)
-
-    def _get_samples(
-        self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None
-    ) -> DistillRolloutBufferSamples:
-        samples = super()._get_samples(batch_inds, env_change, env)
-        # Padding keeps the rows' order, so the valid (unpadded) rows are batch_inds in order: scatter, no loop
-        teacher_actions = th.zeros_like(samples.actions)
-        teacher_actions[samples.mask > 0] = th.as_tensor(self.teacher_actions[batch_inds], device=self.device)
-        return DistillRolloutBufferSamples(*samples, teacher_actions=teacher_actions)
+    coef: float
+    losses: list[float] = field(default_factory=list)
+    fits: list[float] = field(default_factory=list)
 
 
 class DistillRecurrentPPO(RecurrentPPO):
@@ -256,6 +203,9 @@ class DistillRecurrentPPO(RecurrentPPO):
             gae_lambda=self.gae_lambda,
             n_envs=self.n_envs,
         )
+        if isinstance(self.policy, StudentLstmPolicy):  # it reads compact samples
+            self.rollout_buffer.compact = True
+            self.rollout_buffer.cumulative_key = self.policy.cumulative_key
         self.distill_coef = FloatSchedule(self.distill_coef)
 
     def collect_rollouts(
@@ -274,9 +224,37 @@ class DistillRecurrentPPO(RecurrentPPO):
         return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
     def train(self) -> None:
-        """
-        Update policy using the currently gathered rollout buffer.
-        """
+        """RecurrentPPO's update (:meth:`_recurrent_ppo_train`, its copy) plus ``distill_coef * L_d`` when this
+        rollout was labelled (``distill_coef`` positive and a teacher), and the distillation logs."""
+        distill_coef = self.distill_coef(self._current_progress_remaining)
+        labelled = distill_coef > 0 and self.rollout_buffer.teacher is not None
+        self._distillation = DistillationTerm(distill_coef if labelled else 0.0)
+        self._recurrent_ppo_train()
+        self.logger.record("train/distill_coef", distill_coef)
+        if self._distillation.losses:
+            self.logger.record("train/distill_loss", np.mean(self._distillation.losses))
+            fit = "train/teacher_distance" if isinstance(self.action_space, spaces.Box) else "train/teacher_agreement"
+            self.logger.record(fit, np.mean(self._distillation.fits))
+
+    def _add_distillation_loss(self, loss: th.Tensor, rollout_data: DistillRolloutBufferSamples, mask: th.Tensor) -> th.Tensor:
+        """The hook in :meth:`_recurrent_ppo_train`: ``loss + mu * L_d`` on this minibatch (``loss`` itself when the
+        update does not distil), ``L_d`` the negative log-likelihood of the teacher's actions under the student's
+        distribution, which ``evaluate_actions`` left in ``policy.action_dist``."""
+        term = self._distillation
+        if term.coef == 0:
+            return loss
+        distribution = self.policy.action_dist
+        teacher_actions = rollout_data.teacher_actions
+        if isinstance(self.action_space, spaces.Discrete):
+            teacher_actions = teacher_actions.long().flatten()
+        distill_loss = -th.mean(distribution.log_prob(teacher_actions)[mask])
+        term.losses.append(distill_loss.item())
+        term.fits.append(self._teacher_fit(distribution.mode(), teacher_actions, mask))
+        return loss + term.coef * distill_loss
+
+    def _recurrent_ppo_train(self) -> None:
+        """COPIED from sb3-contrib 2.9.2: ``RecurrentPPO.train``'s body, line for line, with one line added (marked
+        ``# OPD hook``); ``tests/test_distill.py`` fails when the installed sb3-contrib's differs."""
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
         # Update optimizer learning rate
@@ -286,14 +264,10 @@ class DistillRecurrentPPO(RecurrentPPO):
         # Optional: clip range for the value function
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)
-        # Distillation coefficient; if it is positive, the teacher labelled this rollout (collect_rollouts)
-        distill_coef = self.distill_coef(self._current_progress_remaining)
-        distill = distill_coef > 0 and self.rollout_buffer.teacher is not None
 
         entropy_losses = []
         pg_losses, value_losses = [], []
         clip_fractions = []
-        distill_losses, teacher_fits = [], []
 
         continue_training = True
 
@@ -361,19 +335,7 @@ class DistillRecurrentPPO(RecurrentPPO):
                 entropy_losses.append(entropy_loss.item())
 
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-
-                if distill:
-                    # Distillation loss: negative log-likelihood of the teacher's actions under the student's
-                    # distribution for this minibatch, which evaluate_actions() left in policy.action_dist
-                    distribution = self.policy.action_dist
-                    teacher_actions = rollout_data.teacher_actions
-                    if isinstance(self.action_space, spaces.Discrete):
-                        teacher_actions = teacher_actions.long().flatten()
-                    distill_loss = -th.mean(distribution.log_prob(teacher_actions)[mask])
-                    loss = loss + distill_coef * distill_loss
-
-                    distill_losses.append(distill_loss.item())
-                    teacher_fits.append(self._teacher_fit(distribution.mode(), teacher_actions, mask))
+                loss = self._add_distillation_loss(loss, rollout_data, mask)  # OPD hook
 
                 # Calculate approximate form of reverse KL Divergence for early stopping
                 # see issue #417: https://github.com/DLR-RM/stable-baselines3/issues/417
@@ -413,11 +375,6 @@ class DistillRecurrentPPO(RecurrentPPO):
         self.logger.record("train/explained_variance", explained_var)
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
-        self.logger.record("train/distill_coef", distill_coef)
-        if distill_losses:
-            self.logger.record("train/distill_loss", np.mean(distill_losses))
-            fit = "train/teacher_distance" if isinstance(self.action_space, spaces.Box) else "train/teacher_agreement"
-            self.logger.record(fit, np.mean(teacher_fits))
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/clip_range", clip_range)

@@ -15,15 +15,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentMultiInputActorCriticPolicy
-from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.policies import BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor
 from torch import nn
+
+from sb3_distill.buffers import LAST_BAR_KEY, LENGTH_KEY, last_bars
 
 PRIVILEGED_KEY = "privileged"
 
@@ -78,21 +82,95 @@ class SequenceExtractor(BaseFeaturesExtractor):
         self.pool = nn.Conv1d(n_features, hidden_size, kernel_size=self.pool_bars, stride=self.pool_bars)
         self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
 
+    #: While set (by :func:`sequence_batches`), ``forward`` reads its batch as this many sequences of equal length,
+    #: each the decisions of one order in time order (as in a recurrent minibatch)
+    sequences: int | None = None
+    #: While set with :attr:`sequences`, ``public`` holds one row per sequence and these are each row's last bar
+    #: (a compact sample of :class:`~sb3_distill.buffers.DistillRolloutBuffer`)
+    last_bar: th.Tensor | None = None
+
+    @property
+    def cumulative_key(self) -> str | None:
+        """The observation key whose rows only grow along an order's decisions (masked ``public``), or None."""
+        return "public" if self.masked else None
+
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        if self.masked and self.sequences:
+            return self.forward_sequences(observations, self.sequences, self.last_bar)
         public = observations["public"]
-        # zero rows make whole groups: after the session's rows when masked (future), before the oldest otherwise
-        short = -public.shape[1] % self.pool_bars
-        padding = (0, 0, 0, short) if self.masked else (0, 0, short, 0)
-        grouped = th.nn.functional.pad(public, padding)
+        grouped = self._whole_groups(public)
         groups = self.pool(grouped.transpose(1, 2)).transpose(1, 2)  # (B, ceil(L / pool), H)
         output, _ = self.gru(th.tanh(groups))
         if self.masked:  # the rows of ``grouped`` make whole groups, so the last bar's group is a row of ``output``
-            filled = grouped[..., -1] > 0.5
-            last_bar = (filled * th.arange(1, grouped.shape[1] + 1, device=public.device)).amax(dim=1) - 1
+            last_bar = last_bars(grouped)
             latest = output[th.arange(len(public), device=public.device), th.clamp(last_bar, min=0) // self.pool_bars]
         else:
             latest = output[:, -1]
         return th.cat([latest, observations["private"]], dim=1)
+
+    def forward_sequences(
+        self, observations: dict[str, th.Tensor], n_sequences: int, last_bar: th.Tensor | None = None
+    ) -> th.Tensor:
+        """``forward`` of a batch of ``n_sequences`` equal-length sequences of one order each (masked ``public``
+        only), encoding each sequence's bars once instead of once per decision.
+
+        Within a sequence a decision's ``public`` is the sequence's fullest one with the rows after its own last bar
+        zeroed (the bars already seen never change), so the groups wholly before a decision's last bar are the same
+        for every decision: the GRU runs over the fullest observation's groups once, and each decision takes one GRU
+        step from the state before its last bar's group, on that group pooled over the rows it has seen. Equal to
+        ``forward`` row by row up to rounding.
+
+        :param last_bar: each row's last bar when ``public`` holds only the fullest row of each sequence; None:
+            ``public`` holds every row
+        """
+        public = observations["public"]
+        sequence = th.arange(n_sequences, device=public.device)
+        if last_bar is None:
+            last_bar = last_bars(public).reshape(n_sequences, -1)  # (S, D): D decisions per sequence
+            public = public.reshape(n_sequences, -1, *public.shape[1:])[sequence, last_bar.argmax(dim=1)]
+        last_bar = last_bar.reshape(n_sequences, -1)
+        bars = self._whole_groups(public)  # the fullest of each sequence: (S, G * pool, F)
+        groups = bars.reshape(n_sequences, -1, self.pool_bars * bars.shape[-1])  # (S, G, pool * F)
+        weight = self.pool.weight.permute(2, 1, 0).reshape(groups.shape[-1], -1)  # the pooling as a matrix
+        output, _ = self.gru(th.tanh(th.addmm(self.pool.bias, groups.flatten(0, 1), weight).view(*groups.shape[:2], -1)))
+        before = th.nn.functional.pad(output, (0, 0, 1, 0))  # before[:, g]: the state before group g
+        group = th.clamp(last_bar, min=0) // self.pool_bars
+        offset = th.arange(self.pool_bars, device=public.device)
+        seen = group[..., None] * self.pool_bars + offset <= last_bar[..., None]  # (S, D, pool)
+        rows = groups[sequence[:, None], group].view(*seen.shape, -1) * seen[..., None]  # each decision's last group
+        pooled = th.addmm(self.pool.bias, rows.flatten(0, 1).flatten(1), weight)
+        hidden = pooled.shape[-1]
+        latest = th.gru_cell(
+            th.tanh(pooled),
+            before[sequence[:, None], group].reshape(-1, hidden),
+            self.gru.weight_ih_l0, self.gru.weight_hh_l0, self.gru.bias_ih_l0, self.gru.bias_hh_l0,
+        )  # fmt: skip
+        return th.cat([latest, observations["private"]], dim=1)
+
+    def _whole_groups(self, public: th.Tensor) -> th.Tensor:
+        """``public`` with zero rows making whole groups: after the session's rows when masked (the future), before
+        the oldest otherwise."""
+        short = -public.shape[1] % self.pool_bars
+        return th.nn.functional.pad(public, (0, 0, 0, short) if self.masked else (0, 0, short, 0))
+
+
+def sequence_extractors(policy: BasePolicy) -> list[SequenceExtractor]:
+    """The policy's :class:`SequenceExtractor` s."""
+    return [module for module in policy.modules() if isinstance(module, SequenceExtractor)]
+
+
+@contextmanager
+def sequence_batches(policy: BasePolicy, n_sequences: int, last_bar: th.Tensor | None = None) -> Iterator[None]:
+    """While open, the policy's :class:`SequenceExtractor` s read their batches as ``n_sequences`` equal-length
+    sequences of one order each (:meth:`SequenceExtractor.forward_sequences`; ``last_bar``: compact samples)."""
+    extractors = sequence_extractors(policy)
+    for extractor in extractors:
+        extractor.sequences, extractor.last_bar = n_sequences, last_bar
+    try:
+        yield
+    finally:
+        for extractor in extractors:
+            extractor.sequences, extractor.last_bar = None, None
 
 
 class _GRU(nn.GRU):
@@ -124,6 +202,64 @@ class StudentLstmPolicy(RecurrentMultiInputActorCriticPolicy):
         super().__init__(*args, **kwargs)
         if self.recurrent_cell is not nn.LSTM:
             self._replace_recurrent_cells()
+
+    @property
+    def cumulative_key(self) -> str | None:
+        """The observation key a rollout buffer may serve compactly to :meth:`evaluate_actions` (see
+        :class:`~sb3_distill.buffers.DistillRolloutBuffer`): the masked ``public`` read by a
+        :class:`SequenceExtractor` (the only features extractor); None otherwise."""
+        keys = {getattr(extractor, "cumulative_key", None) for extractor in (self.pi_features_extractor, self.vf_features_extractor)}
+        return keys.pop() if len(keys) == 1 else None
+
+    def evaluate_actions(
+        self, obs: dict[str, th.Tensor], actions: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """sb3-contrib's, on a minibatch of sequences (``n_seq * max_length`` rows, sequence by sequence, the states
+        at each sequence's first row), faster when no episode starts inside a sequence (as in every minibatch of
+        sb3-contrib's buffer and of :class:`~sb3_distill.buffers.DistillRolloutBuffer`): the states of sequences that
+        start an episode are reset up front, each recurrent layer runs over the whole minibatch in one call (over the
+        valid rows only, given ``obs[LENGTH_KEY]``), and a :class:`SequenceExtractor` encodes each sequence's bars
+        once (from one row of ``public`` per sequence and ``obs[LAST_BAR_KEY]`` in a compact sample). Otherwise
+        sb3-contrib's step-by-step path. Outputs on padding rows are not sb3-contrib's (every loss masks them)."""
+        n_seq = lstm_states.pi[0].shape[1]
+        starts = episode_starts.reshape(n_seq, -1)
+        obs = dict(obs)
+        last_bar, lengths = obs.pop(LAST_BAR_KEY, None), obs.pop(LENGTH_KEY, None)
+        if bool(starts[:, 1:].any()):
+            if lengths is not None:
+                raise ValueError("a compact sample must not start an episode inside a sequence")
+            return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
+        keep = (1.0 - starts[:, 0]).view(1, n_seq, 1)
+        states = RNNStates(*(tuple(keep * state for state in pair) for pair in lstm_states))
+        with sequence_batches(self, n_seq, last_bar):
+            if lengths is None:
+                return super().evaluate_actions(obs, actions, states, th.zeros_like(episode_starts))
+            features = self.extract_features(obs)
+        # RecurrentActorCriticPolicy.evaluate_actions with the recurrent layers over the valid rows
+        pi_features, vf_features = (features, features) if self.share_features_extractor else features
+        latent_pi = self._packed_sequence(pi_features, states.pi, lengths, self.lstm_actor)
+        if self.lstm_critic is not None:
+            latent_vf = self._packed_sequence(vf_features, states.vf, lengths, self.lstm_critic)
+        elif self.shared_lstm:
+            latent_vf = latent_pi.detach()
+        else:
+            latent_vf = self.critic(vf_features)
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent_pi))
+        values = self.value_net(self.mlp_extractor.forward_critic(latent_vf))
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    @staticmethod
+    def _packed_sequence(
+        features: th.Tensor, states: tuple[th.Tensor, th.Tensor], lengths: th.Tensor, lstm: nn.Module
+    ) -> th.Tensor:
+        """The recurrent layer over ``len(lengths)`` sequences of ``features`` (flattened sequence by sequence, padded
+        to the longest) from ``states``, skipping the padding; zeros on padding rows."""
+        n_seq = len(lengths)
+        sequence = features.reshape(n_seq, -1, features.shape[-1]).transpose(0, 1)
+        packed = th.nn.utils.rnn.pack_padded_sequence(sequence, lengths, enforce_sorted=False)
+        output, _ = lstm(packed, states)
+        output, _ = th.nn.utils.rnn.pad_packed_sequence(output, total_length=sequence.shape[0])
+        return output.transpose(0, 1).reshape(-1, output.shape[-1])
 
     def _replace_recurrent_cells(self) -> None:
         """Swap the actor's and critic's LSTMs for ``recurrent_cell`` modules of the same size; rebuild the

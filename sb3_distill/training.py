@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch as th
-from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -36,10 +35,13 @@ from sb3_distill.vec_env import OrderExecutionVecEnv
 TEACHER_KWARGS: dict[str, Any] = dict(
     n_steps=256, batch_size=256, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
 )  # fmt: skip
-#: RecurrentPPO settings shared by the student and the recurrent baseline without distillation.
+#: Recurrent PPO settings shared by the student and its control without distillation (the same learner,
+#: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO`, at ``distill_coef=0``).
 STUDENT_KWARGS: dict[str, Any] = dict(
     n_steps=128, batch_size=512, n_epochs=5, gamma=1.0, gae_lambda=0.95, learning_rate=3e-4, ent_coef=0.0,
 )  # fmt: skip
+#: The control of the student: its learner and settings without distillation.
+CONTROL_KWARGS: dict[str, Any] = {**STUDENT_KWARGS, "distill_coef": 0.0}
 #: The recurrent networks of the student and its no-distillation control (the same for both): ``"lstm"``, the
 #: flattened observation into an LSTM over the decisions; ``"gru"``, the paper's: a GRU over the public bars
 #: (:class:`~sb3_distill.policies.SequenceExtractor`) with the private state, into a GRU over the decisions.
@@ -116,7 +118,7 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "teacher": Recipe(PPO, TeacherPolicy, TEACHER_KWARGS, privileged=True),
     "student": Recipe(DistillRecurrentPPO, None, STUDENT_KWARGS, privileged=True),
-    "recurrent_ppo": Recipe(RecurrentPPO, None, STUDENT_KWARGS, privileged=False),
+    "recurrent_ppo": Recipe(DistillRecurrentPPO, None, CONTROL_KWARGS, privileged=False),
     "ppo": Recipe(PPO, "MultiInputPolicy", TEACHER_KWARGS, privileged=False),
     "dqn": Recipe(DQN, "MultiInputPolicy", DQN_KWARGS, privileged=False),
 }
@@ -135,7 +137,7 @@ def train(
     network: str = "lstm",
     **algo_kwargs: Any,
 ) -> BaseAlgorithm:
-    """Train the model of :data:`RECIPES` ``kind`` on :func:`make_training_env` and return it.
+    """Train the model of :data:`RECIPES` ``kind`` (:func:`make_model`) and return it.
 
     :param kind: ``"teacher"``, ``"student"``, ``"recurrent_ppo"``, ``"ppo"`` or ``"dqn"``
     :param env_kwargs: ``OrderExec-v0`` keyword arguments (``data``, ``split`` and the settings; ``privileged`` is
@@ -150,6 +152,22 @@ def train(
     :param network: the recurrent network of the student and of ``recurrent_ppo`` (:data:`NETWORKS`)
     :param algo_kwargs: arguments of the algorithm overriding the recipe's defaults
     """
+    model = make_model(kind, env_kwargs, seed, n_envs, tensorboard_log, verbose, network, **algo_kwargs)
+    callbacks = [c for c in (ProgressBar(kind) if progress_bar else None, callback) if c is not None]
+    return model.learn(total_timesteps, callback=callbacks, tb_log_name=kind)
+
+
+def make_model(
+    kind: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    n_envs: int = 16,
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+    network: str = "lstm",
+    **algo_kwargs: Any,
+) -> BaseAlgorithm:
+    """The untrained model of :data:`RECIPES` ``kind`` on :func:`make_training_env`; arguments as in :func:`train`."""
     if kind not in RECIPES:
         raise ValueError(f"unknown kind {kind!r}; choose from {list(RECIPES)}")
     if network not in NETWORKS:
@@ -163,9 +181,7 @@ def train(
         kwargs["policy_kwargs"] = {**network_kwargs, **kwargs.get("policy_kwargs", {})}
     if kind == "student":
         kwargs["teacher"] = as_teacher(kwargs.get("teacher"), env)
-    model = recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
-    callbacks = [c for c in (ProgressBar(kind) if progress_bar else None, callback) if c is not None]
-    return model.learn(total_timesteps, callback=callbacks, tb_log_name=kind)
+    return recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
 
 
 def as_teacher(teacher: Teacher | BaseAlgorithm | str | None, env: VecEnv) -> Teacher:
@@ -202,11 +218,14 @@ def train_student(
     return train("student", env_kwargs, teacher=teacher, **kwargs)
 
 
-def train_ppo(env_kwargs: Mapping[str, Any] | None = None, recurrent: bool = True, **kwargs: Any) -> RecurrentPPO | PPO:
+def train_ppo(
+    env_kwargs: Mapping[str, Any] | None = None, recurrent: bool = True, **kwargs: Any
+) -> DistillRecurrentPPO | PPO:
     """Train the baseline without distillation on the public env (no privileged key).
 
-    :param recurrent: RecurrentPPO with the student's settings and network (:data:`STUDENT_KWARGS`, ``network``);
-        False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
+    :param recurrent: recurrent PPO with the student's learner, settings and network at ``distill_coef=0``
+        (:data:`CONTROL_KWARGS`, ``network``): the student's control, which differs from it by the distillation
+        term alone; False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
 
     Other arguments as in :func:`train`.
     """

@@ -10,8 +10,8 @@ import numpy as np
 
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.orders import Orders
-from order_exec_gym.task import ExecutionTask
+from order_exec_gym.orders import Orders, whole_number
+from order_exec_gym.task import ExecutionTask, check_options
 
 #: The default settings: the env's keyword defaults are read from here, so they have one owner.
 DEFAULTS = ExecutionConfig()
@@ -165,11 +165,12 @@ class OrderExecutionEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        options = options or {}
+        options = check_options(options, ("order", "episode"))
         if "order" in options:
             orders = Orders.from_orders([options["order"]], self.dataset)
         elif "episode" in options:
-            orders = self.task.sample(None, self.np_random, episode=np.array([int(options["episode"])]))
+            episode = whole_number(options["episode"], "reset option 'episode'")
+            orders = self.task.sample(None, self.np_random, episode=np.array([episode]))
         else:
             orders = self.task.sample(1, self.np_random)
         self.task.reset(orders)
@@ -183,7 +184,7 @@ class OrderExecutionEnv(gym.Env):
         if self.config.action_type == "discrete":
             ratios = task.ratios(np.asarray(action).reshape(1))
         else:
-            ratios = task.ratios(np.asarray(action, dtype=np.float64).reshape(1, -1))
+            ratios = task.ratios(np.asarray(action).reshape(1, -1))
         result = sim.step(ratios)
         done = bool(result.done[0])
         self._done = done

@@ -5,13 +5,23 @@ An order is replayable: evaluation draws a fixed :class:`Orders` batch once and 
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from order_exec_gym.data.dataset import MarketDataset
 
 SIDES = {"sell": 1, "buy": -1}
+
+
+def whole_number(value: Any, name: str) -> int:
+    """``value`` as an ``int`` if it is a whole number (Python or numpy integer, not a bool); ``ValueError`` naming
+    ``name`` otherwise (no float, string or bool is converted)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,12 @@ class Orders:
     def from_orders(cls, orders: list[Order], dataset: MarketDataset) -> Orders:
         """Arrays from a list of :class:`Order`, checked against ``dataset`` (a window defaults to the session)."""
         for o in orders:
+            if not isinstance(o, Order):
+                raise ValueError(f"expected an Order, got {o!r}")
             if o.side not in SIDES:
                 raise ValueError(f"order side must be one of {list(SIDES)}, got {o.side!r}")
+            for name in ("episode", "start") + (("length",) if o.length is not None else ()):
+                whole_number(getattr(o, name), f"order {name}")
         episode = np.array([o.episode for o in orders], dtype=np.int64)
         side = np.array([SIDES[o.side] for o in orders], dtype=np.float64)
         start = np.array([o.start for o in orders], dtype=np.int64)

@@ -24,6 +24,15 @@ from order_exec_gym.simulator import ExecutionSimulator
 CACHE_BYTES = 2**20
 
 
+def check_options(options: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    """``reset``'s options (None: none), refusing keys other than ``allowed`` with a ``ValueError`` naming them."""
+    options = {} if options is None else options
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; this env takes {list(allowed)}")
+    return options
+
+
 def public_space(shape: tuple[int, int], masked: bool) -> spaces.Box:
     """The ``public`` Box: unbounded features, and a last column bounded to [0, 1] when it is a mask."""
     low, high = np.full(shape, -np.inf, np.float32), np.full(shape, np.inf, np.float32)
@@ -118,8 +127,8 @@ class ExecutionTask:
         """Decode a batch of actions (N,) for discrete, (N, 1) for continuous into ratios of the order.
 
         Discrete: an integer index into ``levels`` (others raise ``ValueError``); the ratio is
-        ``levels[i] / T`` (``level_unit="twap"``) or ``levels[i]`` (``"order"``). Continuous: NaN or infinite values raise ``ValueError``; finite values are clipped
-        to [0, 1].
+        ``levels[i] / T`` (``level_unit="twap"``) or ``levels[i]`` (``"order"``). Continuous: numbers only (strings
+        and bools raise ``ValueError``, as do NaN and infinite values); finite values are clipped to [0, 1].
         """
         n = self.sim.num_orders
         actions = np.asarray(actions)
@@ -136,6 +145,8 @@ class ExecutionTask:
             return self.levels[index] / self.sim.n_steps if self.config.level_unit == "twap" else self.levels[index]
         if actions.shape not in ((n, 1), (n,)):
             raise ValueError(f"expected continuous action(s) of shape ({n}, 1), got shape {actions.shape}")
+        if actions.dtype.kind not in "iuf":
+            raise ValueError(f"continuous actions must be numbers, got {actions.dtype} values {actions}")
         actions = actions.reshape(n).astype(np.float64)
         if not np.all(np.isfinite(actions)):
             raise ValueError(f"continuous actions must be finite, got {actions}")

@@ -11,7 +11,8 @@ from gymnasium.vector.utils import batch_space
 
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.task import ExecutionTask
+from order_exec_gym.orders import Orders
+from order_exec_gym.task import ExecutionTask, check_options
 
 
 class OrderExecutionVectorEnv(VectorEnv):
@@ -62,6 +63,7 @@ class OrderExecutionVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._sim = self.task.sim
         self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._started = False
         self._np_random, self._np_random_seed = seeding.np_random()
 
     @property
@@ -74,17 +76,22 @@ class OrderExecutionVectorEnv(VectorEnv):
             self._np_random, self._np_random_seed = seeding.np_random(seed)
             self.single_observation_space.seed(seed)
             self.single_action_space.seed(seed)
-        options = options or {}
+        options = check_options(options, ("orders",))
         orders = options.get("orders")
         if orders is None:
             orders = self.task.sample(self.num_envs, self.np_random)
+        elif not isinstance(orders, Orders):
+            raise ValueError(f"reset option 'orders' must be an Orders batch (e.g. Orders.from_orders), got {orders!r}")
         elif len(orders) != self.num_envs:
             raise ValueError(f"reset got {len(orders)} orders for {self.num_envs} sub-envs")
         self.task.reset(orders)
         self._needs_reset[:] = False
+        self._started = True
         return self.task.observe(), {}
 
     def step(self, actions):
+        if not self._started:
+            raise RuntimeError("step() called before reset(): call reset() first")
         task, sim = self.task, self._sim
         ratios = task.ratios(actions)
         restart = self._needs_reset

@@ -329,6 +329,11 @@ def test_same_seed_gives_identical_episodes(small_market):
         ("continuous", np.array([np.nan], np.float32), "finite"),
         ("continuous", np.array([np.inf], np.float32), "finite"),
         ("continuous", np.array([0.1, 0.2], np.float32), "shape"),
+        ("continuous", "0.5", "numbers"),  # not converted: a string is no action
+        ("continuous", True, "numbers"),  # not the whole order
+        ("continuous", np.array(["0.5"]), "numbers"),
+        ("discrete", True, "integers in"),
+        ("discrete", "2", "integers in"),
     ],
 )
 def test_invalid_actions_raise(small_market, action_type, action, message):
@@ -345,6 +350,49 @@ def test_continuous_actions_are_clipped_and_never_oversell(small_market):
     _, infos, _ = run_episode(env, [np.array([-3.0], np.float32)], seed=0)
     assert [i["executed"] for i in infos[:-1]] == [0.0] * 7
     assert infos[-1]["executed"] == 1.0 and infos[-1]["forced"]
+
+
+@pytest.mark.parametrize("actions", [np.array(["0.5", "0.5"]), np.array([True, False])])
+def test_the_vector_env_refuses_actions_that_are_not_numbers(small_market, actions):
+    venv = OrderExecutionVectorEnv(2, data=small_market, action_type="continuous")
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="numbers"):
+        venv.step(actions)
+
+
+def test_a_vector_env_stepped_before_reset_says_so(small_market):
+    """Not finished orders with a PA of -10000 bps: an error."""
+    venv = OrderExecutionVectorEnv(2, data=small_market)
+    with pytest.raises(RuntimeError, match="before reset"):
+        venv.step(np.array([2, 2]))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"episode": 1.7}, "whole number"),
+        ({"episode": "3"}, "whole number"),
+        ({"episode": True}, "whole number"),
+        ({"episod": 3}, r"unknown reset option\(s\) \['episod'\]"),
+        ({"order": Order(1.7)}, "order episode must be a whole number"),
+        ({"order": Order(1, start="0")}, "order start must be a whole number"),
+        ({"order": Order(1, length=100.0)}, "order length must be a whole number"),
+        ({"order": (1, "sell")}, "expected an Order"),
+    ],
+)
+def test_reset_options_are_checked_not_converted(small_market, options, message):
+    env = OrderExecutionEnv(data=small_market)
+    with pytest.raises(ValueError, match=message):
+        env.reset(options=options)
+    assert env.reset(options={"episode": np.int64(3)})[1]["episode_index"] == 3  # numpy integers are whole numbers
+
+
+def test_vector_reset_options_are_checked(small_market):
+    venv = OrderExecutionVectorEnv(2, data=small_market)
+    with pytest.raises(ValueError, match="unknown reset option"):
+        venv.reset(options={"order": Order(0)})
+    with pytest.raises(ValueError, match="Orders batch"):
+        venv.reset(options={"orders": [Order(0), Order(1)]})
 
 
 def test_orders_that_do_not_fit_are_rejected(small_market):

@@ -38,6 +38,10 @@ def _setting(default: Any, help: str, **metadata: Any) -> Any:
     return field(default=default, metadata={"help": help, **metadata})
 
 
+#: The longest setting in minutes (a year): longer ones are mistakes and overflow the step arithmetic.
+MAX_MINUTES = 366 * 24 * 60
+
+
 @dataclass(frozen=True)
 class ExecutionConfig(Mapping):
     """The settings of an order-execution problem (see :class:`~order_exec_gym.env.OrderExecutionEnv`).
@@ -81,8 +85,8 @@ class ExecutionConfig(Mapping):
             value = getattr(self, name)
             if value is None and name == "window_minutes":
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number of minutes, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= MAX_MINUTES:
+                raise ValueError(f"{name} must be a whole number of minutes in [1, {MAX_MINUTES}] (a year), got {value!r}")
             object.__setattr__(self, name, int(value))
         object.__setattr__(self, "alpha", _finite("alpha", self.alpha, low=0.0))
         object.__setattr__(self, "reward_scale", _finite("reward_scale", self.reward_scale, low=0.0, strict=True))
@@ -172,7 +176,10 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
 def _finite(name: str, value: Any, low: float, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got a number too large for a float: {value!r}") from None
     if not math.isfinite(value) or value < low or (strict and value == low):
         raise ValueError(f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}")
     return value
@@ -181,6 +188,8 @@ def _finite(name: str, value: Any, low: float, strict: bool = False) -> float:
 def _levels(levels: Any) -> tuple[float, ...]:
     try:
         values = np.asarray(levels, dtype=np.float64)
+    except OverflowError:
+        raise ValueError(f"levels must be finite, got a number too large for a float in {levels!r}") from None
     except (TypeError, ValueError):
         raise ValueError(f"levels must be a sequence of numbers, got {levels!r}") from None
     if values.ndim != 1 or len(values) < 2:

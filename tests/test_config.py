@@ -54,6 +54,7 @@ def test_every_setting_reaches_the_env_unchanged(small_market):
         ("levels", "0,1"), ("levels", ((0, 1), (2, 3))),
         ("step_minutes", "30"), ("step_minutes", 0), ("step_minutes", 30.0), ("step_minutes", True),
         ("lookback", -5), ("window_minutes", 0), ("window_minutes", 2.5),
+        ("step_minutes", 10**20), ("window_minutes", 10**30), ("levels", (0, 10**400)), ("alpha", 10**400),  # no OverflowError
         ("side", "short"), ("action_type", "box"), ("benchmark", "twap"), ("privileged", "yes"),
     ],
 )  # fmt: skip

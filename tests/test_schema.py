@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -333,6 +333,31 @@ def test_read_bars_converts_utc_timestamps_to_the_exchange_zone(tmp_path):
     path = write_zoned(tmp_path, ".csv", "Z")  # 09:31 UTC = 04:31 in New York (EST)
     table = read_bars(path, bar_minutes=1, time_zone="America/New_York")
     assert table.frame["timestamp"].to_list() == [datetime(2024, 3, 1, 4, 31), datetime(2024, 3, 1, 16, 31)]
+
+
+def write_bars(path, minutes: int, n_bars: int = 48, n_days: int = 3):
+    """A CSV of one symbol's bars ``minutes`` apart from 09:35, ``n_bars`` a day."""
+    lines = ["symbol,timestamp,open,high,low,close,volume"]
+    for day in range(n_days):
+        start = datetime(2024, 3, 4 + day, 9, 30)
+        lines += [f"S,{start + timedelta(minutes=minutes * (i + 1)):%Y-%m-%d %H:%M},10,10.1,9.9,10,100" for i in range(n_bars)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_bar_length_that_does_not_match_the_timestamps_is_an_error(tmp_path):
+    """5-minute bars read as 1-minute bars would give 2 decisions where 8 were meant; 1-minute bars read as 5-minute
+    bars would spread a step over five times the minutes. Both say what they look like instead."""
+    five = write_bars(tmp_path / "five.csv", minutes=5)
+    with pytest.raises(DataError, match=r"bar_minutes does not match the timestamps.*pass bar_minutes=5"):
+        read_bars(five, bar_minutes=1)
+    assert read_bars(five, bar_minutes=5).frame.height == 3 * 48
+    one = write_bars(tmp_path / "one.csv", minutes=1)
+    with pytest.raises(DataError, match="bars closer than bar_minutes.*bar_minutes=5") as error:
+        read_bars(one, bar_minutes=5)
+    assert "symbol S" in str(error.value)
+    sparse = write_bars(tmp_path / "sparse.csv", minutes=5, n_bars=4)  # too few pairs to tell: kept
+    assert read_bars(sparse, bar_minutes=1).frame.height == 3 * 4
 
 
 HEADER = "symbol,timestamp,open,high,low,close,volume\n"

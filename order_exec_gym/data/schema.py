@@ -208,7 +208,8 @@ def validate(
     out-of-range price (outside :data:`PRICE_RANGE`, infinite included); NaN or missing, negative, or out-of-range
     volume (a volume > 0 outside :data:`VOLUME_RANGE`); high < low; close or price outside [low, high]; with
     ``session``, a bar outside the session (its end time not one of ``session``); unsorted or duplicated timestamps
-    within a symbol; empty day (a symbol-day in which no bar traded). Raises :class:`DataError` at the first
+    within a symbol; with ``bar_minutes``, bars of a day closer than ``bar_minutes`` or never that close (the bar
+    length does not match the timestamps); empty day (a symbol-day in which no bar traded). Raises :class:`DataError` at the first
     violation, naming the rule, ``source``, the symbol, the timestamp and the offending value.
 
     A day is :func:`bar_day`, the date of the bar's START, when ``bar_minutes`` is given (the rule the dataset uses,
@@ -219,6 +220,8 @@ def validate(
         raise DataError("empty table", source=source, detail="no bars")
     frame = frame.sort("symbol", maintain_order=True)
     check(frame, _row_rules(session), source)
+    if bar_minutes is not None:
+        _check_bar_length(frame, bar_minutes, source)
     days = (
         frame.group_by("symbol", bar_day(bar_minutes or 0).alias("day"))
         .agg(pl.col("volume").sum(), pl.col("timestamp").first())
@@ -226,6 +229,28 @@ def validate(
     )
     check(days, [("empty day", pl.col("volume") <= 0, None, "no bar traded in the session")], source)
     return frame
+
+
+#: Pairs of consecutive bars of a day none of which is ``bar_minutes`` apart that make the bar length an error (fewer
+#: are too sparse to tell: a few bars a day may all be far apart).
+BAR_LENGTH_EVIDENCE = 100
+
+
+def _check_bar_length(frame: pl.DataFrame, bar_minutes: int, source: str) -> None:
+    """The timestamps agree with ``bar_minutes``: no two bars of a symbol-day closer than ``bar_minutes``, and, among
+    at least :data:`BAR_LENGTH_EVIDENCE` pairs of consecutive bars of a day, some ``bar_minutes`` apart (bars whose
+    closest neighbours are always further apart are longer bars)."""
+    same_day = (pl.col("symbol") == pl.col("symbol").shift(1)) & (bar_day(bar_minutes) == bar_day(bar_minutes).shift(1))
+    step = (pl.col("timestamp") - pl.col("timestamp").shift(1)).dt.total_minutes()
+    declared = f"bar_minutes={bar_minutes}"
+    check(frame, [("bars closer than bar_minutes", same_day & (step < bar_minutes), None, declared)], source)
+    closest, pairs = frame.select(step.filter(same_day).min(), same_day.sum()).row(0)
+    if pairs >= BAR_LENGTH_EVIDENCE and closest > bar_minutes:
+        raise DataError(
+            "bar_minutes does not match the timestamps", source=source,
+            detail=f"{declared}, but no two bars of a day are closer than {closest} minutes: {closest}-minute bars? "
+            f"(pass bar_minutes={closest})",
+        )  # fmt: skip
 
 
 def _row_rules(session: Sequence[time] | None) -> list[Rule]:

@@ -181,7 +181,7 @@ def test_open_reads_no_bar_file(sharded, tmp_path):
     opened = ShardedMarket.open(copy)  # no shard directory at all: nothing but the meta and the index is read
     assert len(opened) == len(market) and opened.n_shards == 3 and "3 shards" in opened.summary()
     assert isinstance(opened.symbols, np.memmap)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="incomplete data directory.*shards/00000"):
         opened.shard(0)
     with pytest.raises(ValueError, match="shard 3 out of range"):
         market.shard(3)

@@ -20,8 +20,8 @@ import datetime as dt
 import functools
 import hashlib
 import inspect
-import json
 import os
+import warnings
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,12 +32,13 @@ import polars as pl
 
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.schema import BarTable, bar_day
+from order_exec_gym.data.store import file_digest, load_array, read_meta, replace_directory, temporary_directory, write_meta
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
 FIELDS = ("open", "high", "low", "close", "volume", "price")
 SPLIT_NAMES = ("train", "valid", "test")
-CACHE_VERSION = 2  # bump when the episodes built from the same files change
+CACHE_VERSION = 3  # bump when the episodes built from the same files change (3: checksums in meta.json)
 SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
 MARKET_CONTEXT = "market_context"  # the derived-cache key of (context, day), see data.context.market_context
 
@@ -329,8 +330,11 @@ class MarketDataset:
         folder = preset_path(preset, path)
         key = _cache_key(name, folder, min_coverage)
         cache_dir = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / key
-        if cache_dir is not None and (cache_dir / "meta.json").exists():
-            return cls.load(cache_dir)
+        if cache_dir is not None and cache_dir.exists():
+            try:
+                return cls.load(cache_dir)
+            except DataError as error:  # a damaged cache is rebuilt, never trusted nor left broken
+                warnings.warn(f"rebuilding the damaged cache of {name!r}: {error}", stacklevel=2)
         dataset = cls.from_bars(load_preset(name, folder), splits=preset.splits, min_coverage=min_coverage)
         if cache_dir is not None:
             dataset.save(cache_dir)
@@ -339,10 +343,10 @@ class MarketDataset:
     # --------------------------------------------------------------------------------------------- persistence
 
     def save(self, directory: str | Path) -> None:
-        """Write the dataset as ``.npy`` arrays plus ``meta.json`` (atomically: a temp dir renamed)."""
+        """Write the dataset as ``.npy`` arrays plus a ``meta.json`` that holds their checksums, atomically: into a
+        temporary directory, then moved into place (:mod:`~order_exec_gym.data.store`)."""
         directory = Path(directory)
-        tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
-        tmp.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_directory(directory)
         arrays = {"symbols": self.symbols, "dates": self.dates.astype("int64"), "lengths": self.lengths, **self.bars}
         for name, values in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(values))
@@ -354,24 +358,21 @@ class MarketDataset:
             "model": self.model,
             "splits": {k: [str(a), str(b)] for k, (a, b) in self.splits.items()},
         }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if directory.exists():
-            import shutil
-
-            shutil.rmtree(directory)
-        tmp.rename(directory)
+        write_meta(tmp, meta)
+        replace_directory(tmp, directory)
 
     @classmethod
     def load(cls, directory: str | Path, mmap: bool = True) -> MarketDataset:
-        """Read a dataset written by :meth:`save`; bar arrays are memory-mapped when ``mmap``."""
+        """Read a dataset written by :meth:`save`, verified first (:func:`~order_exec_gym.data.store.read_meta`:
+        a missing, truncated or changed file raises :class:`DataError` naming it); bar arrays are memory-mapped
+        when ``mmap``."""
         directory = Path(directory)
-        meta = json.loads((directory / "meta.json").read_text())
-        mode = "r" if mmap else None
+        meta = read_meta(directory)
         return cls(
-            symbols=np.load(directory / "symbols.npy"),
-            dates=np.load(directory / "dates.npy").astype("datetime64[D]"),
-            lengths=np.load(directory / "lengths.npy"),
-            bars={name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in FIELDS},
+            symbols=load_array(directory, "symbols"),
+            dates=load_array(directory, "dates").astype("datetime64[D]"),
+            lengths=load_array(directory, "lengths"),
+            bars={name: load_array(directory, name, mmap=mmap) for name in FIELDS},
             bar_minutes=meta["bar_minutes"],
             splits=_parse_splits(meta["splits"]),
             source=meta["source"],
@@ -487,9 +488,9 @@ def _previous_session(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
 
 
 def _cache_key(name: str, folder: Path, min_coverage: float) -> str:
+    """The cache's name: the preset, the settings and the contents (not the sizes and times) of every file."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     digest = hashlib.sha256(f"{CACHE_VERSION}|{name}|{min_coverage}".encode())
     for p in files:
-        stat = p.stat()
-        digest.update(f"{p.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest.update(f"{p.relative_to(folder)}|{file_digest(p)}".encode())
     return f"{name}-{digest.hexdigest()[:16]}"

@@ -3,7 +3,8 @@
 A sharded market is a directory::
 
     meta.json            format version, bar_minutes, max_bars, splits, source, report (summed over the shards),
-                         model (the synthetic options, else {}), the shard names
+                         model (the synthetic options, else {}), the shard names and the checksums of their
+                         meta.json, the checksum of every array file here (data.store: verified when opened)
     symbols.npy  dates.npy  lengths.npy  shards.npy  rows.npy
                          the index: one entry per episode of the whole market, sorted by (date, symbol) as
                          MarketDataset.from_bars sorts them; episode e is row rows[e] of shard shards[e]
@@ -27,9 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import json
 import operator
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -53,9 +52,10 @@ from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import matching_files
 from order_exec_gym.data.schema import BarTable
 from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.data.store import load_array, read_meta, replace_directory, temporary_directory, write_meta
 from order_exec_gym.errors import DataError
 
-SHARDS_VERSION = 1  # bump when the layout of a sharded market changes
+SHARDS_VERSION = 2  # bump when the layout of a sharded market changes (2: checksums)
 SHARDS = "shards"
 INDEX = ("symbols", "dates", "lengths", "shards", "rows")
 #: The presets :func:`preset_shards` streams, and the glob of their data files (one per date, every instrument's
@@ -75,6 +75,8 @@ class ShardedMarket:
     :param report: what was dropped or filled while building, summed over the shards
     :param model: the options of the synthetic generator (see :func:`synthetic_shards`); empty for real data
     :param shard_names: the shards, in order (``shards/<name>/``)
+    :param shard_checksums: the checksum of each shard's ``meta.json`` when the market was written (a shard that is
+        not the one written there, e.g. another shard's copy, is refused when opened)
     :param symbols: instrument of each episode of the market, sorted by (date, symbol), shape (E,)
     :param dates: date of each episode, ``datetime64[D]``
     :param lengths: bars of each episode
@@ -91,6 +93,7 @@ class ShardedMarket:
     report: dict[str, int]
     model: dict[str, Any]
     shard_names: tuple[str, ...]
+    shard_checksums: tuple[str, ...]
     symbols: np.ndarray
     dates: np.ndarray
     lengths: np.ndarray
@@ -102,11 +105,11 @@ class ShardedMarket:
     def open(cls, directory: str | Path) -> ShardedMarket:
         """Read the metadata and memory-map the index of the market in ``directory``; no bar array is read."""
         directory = Path(directory)
-        meta = json.loads((directory / "meta.json").read_text())
+        meta = read_meta(directory)
         if meta.get("version") != SHARDS_VERSION:
             detail = f"format version {meta.get('version')}, this library reads {SHARDS_VERSION}: write it again"
             raise DataError("unsupported sharded market", source=str(directory), detail=detail)
-        index = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in INDEX}
+        index = {name: load_array(directory, name, mmap=True) for name in INDEX}
         return cls(
             directory=directory,
             bar_minutes=meta["bar_minutes"],
@@ -116,7 +119,8 @@ class ShardedMarket:
             report=meta["report"],
             model=meta["model"],
             shard_names=tuple(meta["shards"]),
-            context_dates=np.load(directory / "context_dates.npy"),
+            shard_checksums=tuple(meta["shard_checksums"]),
+            context_dates=load_array(directory, "context_dates"),
             **index,
         )
 
@@ -154,7 +158,11 @@ class ShardedMarket:
         i = operator.index(i)
         if not 0 <= i < self.n_shards:
             raise ValueError(f"shard {i} out of range: {self.directory} has {self.n_shards} shards")
-        return self._with_context(MarketDataset.load(self.directory / SHARDS / self.shard_names[i], mmap=True))
+        path = self.directory / SHARDS / self.shard_names[i]
+        if read_meta(path)["checksum"] != self.shard_checksums[i]:
+            detail = f"not the shard {self.shard_names[i]} that {self.directory} was written with"
+            raise DataError("replaced shard", source=str(path), detail=detail)
+        return self._with_context(MarketDataset.load(path, mmap=True))
 
     def iter_shards(self) -> Iterator[tuple[int, MarketDataset]]:
         """``(i, shard(i))`` for every shard, in order."""
@@ -186,7 +194,7 @@ class ShardedMarket:
 
     def _with_context(self, dataset: MarketDataset) -> MarketDataset:
         """``dataset`` with the global market context primed in its derived cache."""
-        context = np.load(self.directory / "context.npy", mmap_mode="r")
+        context = load_array(self.directory, "context", mmap=True)
         day = np.searchsorted(self.context_dates, dataset.dates)
         dataset.derived(MARKET_CONTEXT, lambda: (context, day))
         return dataset
@@ -227,18 +235,14 @@ def write_shards(
     :param model: the synthetic generator's options, recorded in the market and its shards
     """
     directory = Path(directory)
-    tmp = directory.with_name(f"{directory.name}.tmp{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    (tmp / SHARDS).mkdir(parents=True)
+    tmp = temporary_directory(directory)
+    (tmp / SHARDS).mkdir()
     try:
         _write(tables, tmp, splits, min_coverage, source, dict(model or {}))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    tmp.rename(directory)
+    replace_directory(tmp, directory)
     return ShardedMarket.open(directory)
 
 
@@ -306,7 +310,7 @@ def _write(
     as_text = {key: [str(first), str(last)] for key, (first, last) in ranges.items()}
     if not splits:
         for name in names:
-            _set_meta(tmp / SHARDS / name, splits=as_text)
+            write_meta(tmp / SHARDS / name, read_meta(tmp / SHARDS / name) | {"splits": as_text})
     meta = {
         "version": SHARDS_VERSION,
         "bar_minutes": calendar[0],
@@ -316,8 +320,9 @@ def _write(
         "report": report,
         "model": model,
         "shards": names,
+        "shard_checksums": [read_meta(tmp / SHARDS / name)["checksum"] for name in names],
     }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_meta(tmp, meta)
 
 
 def _check_calendar(
@@ -338,12 +343,6 @@ def _check_calendar(
         )
         raise DataError("another calendar", source=table.source, detail=detail)
     return own
-
-
-def _set_meta(directory: Path, **changes: Any) -> None:
-    """Update the ``meta.json`` of the saved dataset in ``directory``."""
-    path = directory / "meta.json"
-    path.write_text(json.dumps(json.loads(path.read_text()) | changes, indent=1))
 
 
 # --------------------------------------------------------------------------------------------------------------

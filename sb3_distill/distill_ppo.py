@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -20,6 +21,7 @@ import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor
@@ -29,7 +31,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_distill.buffers import DistillRolloutBuffer, DistillRolloutBufferSamples
 from sb3_distill.policies import PRIVILEGED_KEY, StudentGruPolicy, StudentLstmPolicy
-from sb3_distill.teachers import Teacher
+from sb3_distill.teachers import Teacher, as_teacher
 
 SelfDistillRecurrentPPO = TypeVar("SelfDistillRecurrentPPO", bound="DistillRecurrentPPO")
 
@@ -54,8 +56,11 @@ class DistillRecurrentPPO(RecurrentPPO):
     trained on the privileged observation, or the exact oracle) labels every step with its action ``a~_t`` while the
     rollout is collected, and the loss becomes RecurrentPPO's plus ``distill_coef * L_d`` with
     ``L_d = -mean log pi_student(a~_t | s_t)`` over the valid (unpadded) rows of each sequence minibatch. The rollout
-    buffer keeps the labels, not the privileged key. With ``distill_coef == 0`` or no teacher, the teacher is never
-    called and updates are exactly RecurrentPPO's. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
+    buffer (:class:`~sb3_distill.buffers.DistillRolloutBuffer`) keeps the labels, not the privileged key, and serves
+    minibatches of whole sequences; with the student policies, compact ones that they evaluate several times faster
+    than sb3-contrib's (same loss and gradients on the same sequences, tested). With ``distill_coef == 0`` or no
+    teacher, the teacher is never called and the update is RecurrentPPO's loss on these minibatches: the student's
+    control without distillation is this class at ``distill_coef=0``. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
     ``train/distill_loss`` and, for ``Discrete`` actions, ``train/teacher_agreement`` (share of rows where the
     student's most likely action is the teacher's) or, for ``Box`` actions, ``train/teacher_distance`` (mean
     ``|a - a~|`` between the student's mean action, clipped to the bounds, and the teacher's).
@@ -403,6 +408,13 @@ class DistillRecurrentPPO(RecurrentPPO):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfDistillRecurrentPPO:
+        if self.teacher is None and max(self.distill_coef(1.0), self.distill_coef(0.0)) > 0:
+            warnings.warn(
+                f"{type(self).__name__} has no teacher, so it trains without distillation (distill_coef has no "
+                "effect): pass teacher=... (to load as well), or distill_coef=0 for the control",
+                UserWarning,
+                stacklevel=2,
+            )
         return super().learn(
             total_timesteps=total_timesteps,
             callback=callback,
@@ -417,11 +429,21 @@ class DistillRecurrentPPO(RecurrentPPO):
         cls: type[SelfDistillRecurrentPPO],
         path: str | pathlib.Path | io.BufferedIOBase,
         env: GymEnv | None = None,
-        teacher: Teacher | None = None,
+        teacher: Teacher | BaseAlgorithm | str | None = None,
         **kwargs: Any,
     ) -> SelfDistillRecurrentPPO:
-        """Load a model saved with ``save``; the teacher is not saved with it: pass ``teacher`` to train further with
-        distillation (prediction needs none). Other arguments are ``BaseAlgorithm.load``'s."""
+        """Load a model saved with ``save``. The teacher is not saved with it: to train further with distillation,
+        pass ``env`` (made with ``privileged=True``) and ``teacher``, anything ``train_student`` takes (a
+        :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model, or ``"oracle"``; see
+        :func:`~sb3_distill.teachers.as_teacher`). Prediction needs neither. Other arguments are
+        ``BaseAlgorithm.load``'s."""
+        if teacher is not None and env is None:
+            raise ValueError(
+                "a teacher is for training further, which needs the env: load(path, env=..., teacher=...) with an "
+                "env made with privileged=True (prediction needs neither)"
+            )
+        if teacher is not None:
+            teacher = as_teacher(teacher, env)
         return super().load(path, env=env, teacher=teacher, **kwargs)
 
     def _excluded_save_params(self) -> list[str]:

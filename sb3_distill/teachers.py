@@ -103,3 +103,17 @@ class OracleTeacher:
         returns[np.arange(returns.shape[1]) < t[:, None]] = np.nan
         plan = oracle.water_fill(returns, remaining, cost)
         return plan[np.arange(len(plan)), t].astype(np.float32)[:, None]
+
+
+def as_teacher(teacher: Teacher | BaseAlgorithm | str | None, env: Any = None) -> Teacher:
+    """A :class:`Teacher` from a teacher, a trained SB3 model (wrapped in a :class:`PolicyTeacher`), or ``"oracle"``
+    (the :class:`OracleTeacher` of ``env``, which it then needs)."""
+    if isinstance(teacher, BaseAlgorithm):
+        return PolicyTeacher(teacher)
+    if teacher == "oracle":
+        if env is None:
+            raise ValueError("teacher='oracle' needs the env it teaches on: pass env=... (made with privileged=True)")
+        return OracleTeacher(env)
+    if isinstance(teacher, str) or not callable(teacher):
+        raise ValueError(f"teacher must be a Teacher, an SB3 model or 'oracle', got {teacher!r}")
+    return teacher

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from order_exec_gym.config import split_env_kwargs
 from sb3_distill.distill_ppo import DistillRecurrentPPO
 from sb3_distill.policies import SequenceExtractor, StudentGruPolicy, StudentLstmPolicy, TeacherPolicy
-from sb3_distill.teachers import OracleTeacher, PolicyTeacher, Teacher
+from sb3_distill.teachers import Teacher, as_teacher
 from sb3_distill.vec_env import OrderExecutionVecEnv
 
 #: PPO settings of the teacher (a feed-forward policy over the whole window).
@@ -184,19 +184,6 @@ def make_model(
     return recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
 
 
-def as_teacher(teacher: Teacher | BaseAlgorithm | str | None, env: VecEnv) -> Teacher:
-    """A :class:`~sb3_distill.teachers.Teacher` from a teacher, a trained SB3 model (wrapped in a
-    :class:`~sb3_distill.teachers.PolicyTeacher`), or ``"oracle"`` (the :class:`~sb3_distill.teachers.OracleTeacher`
-    of ``env``)."""
-    if isinstance(teacher, BaseAlgorithm):
-        return PolicyTeacher(teacher)
-    if teacher == "oracle":
-        return OracleTeacher(env)
-    if isinstance(teacher, str) or teacher is None:
-        raise ValueError(f"teacher must be a Teacher, an SB3 model or 'oracle', got {teacher!r}")
-    return teacher
-
-
 def train_teacher(env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> PPO:
     """Train the teacher: PPO with a :class:`~sb3_distill.policies.TeacherPolicy` on the privileged env
     (:data:`TEACHER_KWARGS`). Arguments as in :func:`train`."""
@@ -210,7 +197,7 @@ def train_student(
     privileged env (its policy ignores the privileged key; the teacher reads it) (:data:`STUDENT_KWARGS`).
 
     :param teacher: a :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model, or ``"oracle"`` (see
-        :func:`as_teacher`)
+        :func:`~sb3_distill.teachers.as_teacher`)
 
     Other arguments as in :func:`train`, e.g. ``distill_coef`` (mu, a float or a schedule of the progress
     remaining; DistillRecurrentPPO's default otherwise).

@@ -96,7 +96,8 @@ def test_without_distillation_the_updates_are_the_controls_bit_for_bit(small_mar
     (sb3-contrib's RecurrentPPO on the same episodes: tests/test_fast_learner.py)."""
     reference = DistillRecurrentPPO("StudentLstmPolicy", make_env(small_market, action_type=action_type), seed=3,
                                     teacher=None, **TINY)  # fmt: skip
-    reference.learn(3 * 64)
+    with pytest.warns(UserWarning, match="no teacher"):
+        reference.learn(3 * 64)
     env = make_env(small_market, action_type=action_type)
     oracle = Recorder(OracleTeacher(env))
     mu = {"mu=0": 0.0, "schedule at 0": lambda _: 0.0}[variant]
@@ -111,7 +112,7 @@ def test_without_distillation_the_updates_are_the_controls_bit_for_bit(small_mar
 
 def test_distillation_changes_the_updates(small_market):
     """The control of the test above: with mu > 0 the same run ends elsewhere."""
-    reference = DistillRecurrentPPO(StudentLstmPolicy, make_env(small_market), teacher=None, seed=3, **TINY).learn(3 * 64)
+    reference = DistillRecurrentPPO(StudentLstmPolicy, make_env(small_market), teacher=None, distill_coef=0.0, seed=3, **TINY).learn(3 * 64)
     env = make_env(small_market)
     model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), distill_coef=0.01, seed=3, **TINY)
     model.learn(3 * 64)
@@ -325,6 +326,34 @@ def test_save_load_with_and_without_teacher(small_market, tmp_path):
     rows = recorded(taught)
     taught.learn(128, reset_num_timesteps=False)
     assert any("train/distill_loss" in row for row in rows)
+
+
+@pytest.mark.parametrize("given", ["oracle", "PPO", "Teacher"])
+def test_load_takes_every_teacher_train_student_takes(small_market, tmp_path, given):
+    """A trained model, a Teacher or "oracle", as train_student takes them; the student then distils from it."""
+    env = make_env(small_market)
+    DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), seed=0, **TINY).learn(64).save(tmp_path / "s")
+    if given == "PPO":
+        teacher = PPO(TeacherPolicy, make_env(small_market), n_steps=16, batch_size=32).learn(64)
+    else:
+        teacher = "oracle" if given == "oracle" else OracleTeacher(env)
+    loaded = DistillRecurrentPPO.load(tmp_path / "s", env=make_env(small_market), teacher=teacher)
+    assert isinstance(loaded.teacher, {"oracle": OracleTeacher, "PPO": PolicyTeacher, "Teacher": OracleTeacher}[given])
+    rows = recorded(loaded)
+    loaded.learn(128, reset_num_timesteps=False)
+    assert any("train/distill_loss" in row for row in rows)
+
+
+def test_load_says_what_a_teacher_needs(small_market, tmp_path):
+    env = make_env(small_market)
+    DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), seed=0, **TINY).learn(64).save(tmp_path / "s")
+    with pytest.raises(ValueError, match="needs the env"):
+        DistillRecurrentPPO.load(tmp_path / "s", teacher=OracleTeacher(env))
+    with pytest.raises(ValueError, match="teacher must be"):
+        DistillRecurrentPPO.load(tmp_path / "s", env=env, teacher="orcale")
+    without = DistillRecurrentPPO.load(tmp_path / "s", env=make_env(small_market))
+    with pytest.warns(UserWarning, match="without distillation"):
+        without.learn(64, reset_num_timesteps=False)
 
 
 # --------------------------------------------------------------------------------------------- schedules and spaces

@@ -7,6 +7,7 @@ import gzip
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -378,7 +379,12 @@ HEADER = "symbol,timestamp,open,high,low,close,volume\n"
          "unparseable timestamp", "1 value(s) do not match the format of the first timestamp"),
         ("text.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1.5e,1\n").encode(), "not a number (close)", "close = '1.5e'"),
         ("short.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1\n").encode(), "NaN or missing volume", "1 row(s)"),
+        ("utf16.csv", (HEADER + "A,2024-03-01 09:31,1,1,1,1,1\n").encode("utf-16"), "not UTF-8 text", "UTF-16"),
+        ("cut.csv.gz", gzip.compress((HEADER + "A,2024-03-01 09:31,1,1,1,1,1\n").encode())[:30], "unreadable file",
+         "EOFError"),
+        ("noise.csv.gz", b"\x1f\x8b" + bytes(range(100)), "unreadable file", "BadGzipFile"),
     ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "",
 )
 def test_read_bars_unreadable_input_is_a_data_error(tmp_path, name, content, rule, detail):
     path = tmp_path / name
@@ -386,6 +392,18 @@ def test_read_bars_unreadable_input_is_a_data_error(tmp_path, name, content, rul
     with pytest.raises(DataError) as error:
         read_bars(path, bar_minutes=1)
     assert error.value.rule == rule and error.value.source == str(path) and detail in str(error.value)
+
+
+def test_a_long_gzip_cut_after_its_first_rows_is_a_data_error(tmp_path):
+    """The first rows decompress; polars meets the cut later, and the error still names the file."""
+    rng = np.random.default_rng(0)
+    rows = [f"A,2024-03-01 09:31,{p:.6f},{p:.6f},{p:.6f},{p:.6f},1\n" for p in rng.uniform(1, 2, 50_000)]
+    data = gzip.compress((HEADER + "".join(rows)).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError) as error:
+        read_bars(path, bar_minutes=1)
+    assert error.value.rule == "unreadable file" and error.value.source == str(path)
 
 
 def test_read_bars_day_and_month_order_comes_from_timestamp_format(tmp_path):

@@ -20,6 +20,7 @@ Everything is polars: lazy scans, one collect per source, vectorised expressions
 from __future__ import annotations
 
 import gzip
+import zlib
 import math
 import os
 import zipfile
@@ -168,6 +169,7 @@ def _read_file(
     if suffixes.endswith(".parquet"):
         scan = pl.scan_parquet(path)
     elif suffixes.endswith((".csv", ".csv.gz")):
+        _check_text(path)
         scan = pl.scan_csv(path, separator=separator, has_header=has_header, infer_schema=False)
     else:
         raise ValueError(f"{path}: unsupported file type (use .csv, .csv.gz or .parquet)")
@@ -179,6 +181,8 @@ def _read_file(
         frame = scan.select(pl.col(column).alias(name) for name, column in names.items()).collect()
     except pl.exceptions.PolarsError as error:
         raise _unreadable(path, error) from error
+    except (OSError, EOFError, zlib.error) as error:  # e.g. a truncated or corrupt .gz
+        raise DataError("unreadable file", source=str(path), detail=f"{type(error).__name__}: {error}") from error
     source = str(path)
     if symbol is not None:
         frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
@@ -188,12 +192,32 @@ def _read_file(
     return frame.with_columns(pl.col("volume") * volume_multiplier, pl.lit(source).alias(FILE_COLUMN))
 
 
+#: Byte order marks of the encodings text files most often come in instead of UTF-8.
+BYTE_ORDER_MARKS = {b"\xff\xfe": "UTF-16 (little-endian)", b"\xfe\xff": "UTF-16 (big-endian)"}
+
+
+def _check_text(path: Path) -> None:
+    """Refuse a CSV (gzipped or not) that cannot be read as text: a truncated or corrupt gzip, or a UTF-16 file (whose
+    header would otherwise read as one unknown column)."""
+    try:
+        with gzip.open(path) if path.suffix.lower() == ".gz" else open(path, "rb") as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError("unreadable file", source=str(path), detail=f"{type(error).__name__}: {error}") from error
+    for mark, encoding in BYTE_ORDER_MARKS.items():
+        if head.startswith(mark):
+            raise DataError("not UTF-8 text", source=str(path), detail=f"the file is {encoding}; save it as UTF-8")
+
+
 def _unreadable(path: Path, error: pl.exceptions.PolarsError) -> DataError:
     """The :class:`DataError` for a file polars cannot read: empty, not UTF-8, or what polars says."""
     if isinstance(error, pl.exceptions.NoDataError):
         return DataError("empty file", source=str(path), detail="no header and no rows")
     if ".csv" in [suffix.lower() for suffix in path.suffixes]:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix.lower() == ".gz" else path.read_bytes()
+        try:
+            raw = gzip.decompress(path.read_bytes()) if path.suffix.lower() == ".gz" else path.read_bytes()
+        except (OSError, EOFError, zlib.error) as bad:
+            return DataError("unreadable file", source=str(path), detail=f"{type(bad).__name__}: {bad}")
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as bad:

@@ -85,6 +85,27 @@ def evaluation_orders(
     return sample_orders(lengths, n_orders, rng, config.side, window_bars, episode)
 
 
+def check_spaces(agent: Any, task: ExecutionTask) -> None:
+    """Refuse, with a ``ValueError`` naming the key and both shapes, an agent whose ``observation_space`` or
+    ``action_space`` (an SB3 model's) does not fit the task's: a model trained with other settings (``history``,
+    ``lookback``, ``market_features``, ``action_type``, ``levels``) would otherwise fail deep in its network or act
+    on misread observations."""
+    spaces_of = getattr(getattr(agent, "observation_space", None), "spaces", None)
+    hint = "the agent was trained with other settings (history, lookback, market_features, ...): evaluate it with those"
+    for key, space in (spaces_of or {}).items():
+        if key not in task.observation_space.spaces:
+            raise ValueError(f"the agent reads observation {key!r}, which the env does not have ({hint})")
+        if space.shape != task.observation_space[key].shape:
+            shape = task.observation_space[key].shape
+            raise ValueError(f"the agent reads observation {key!r} of shape {space.shape}, the env's is {shape} ({hint})")
+    action_space = getattr(agent, "action_space", None)
+    if action_space is not None and spaces_of is not None and action_space != task.action_space:
+        raise ValueError(
+            f"the agent's actions are {action_space}, the env's {task.action_space}: evaluate it with the "
+            "action_type and levels it was trained with"
+        )
+
+
 def _policy(agent: Any, deterministic: bool) -> Callable:
     if hasattr(agent, "predict"):
         return lambda obs, state, start: agent.predict(obs, state=state, episode_start=start, deterministic=deterministic)
@@ -169,6 +190,7 @@ def evaluate_orders(
     task = ExecutionTask(config, market, split, len(orders))
     if isinstance(agent, str):
         agent = make_baseline(agent, task)
+    check_spaces(agent, task)
     policy = _policy(agent, deterministic)
 
     task.reset(orders)

@@ -176,6 +176,27 @@ def test_sb3_models(small_market, recurrent):
     assert sampled.orders.height == 20
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"lookback": 60}, r"observation 'public' of shape \(30, 4\), the env's is \(60, 4\)"),
+        ({"history": "session"}, r"observation 'public' of shape \(30, 4\), the env's is \(480, 5\)"),
+        ({"action_type": "continuous"}, "the agent's actions are Discrete"),
+        ({"levels": (0, 1, 2)}, "action_type and levels"),
+    ],
+)
+def test_a_model_evaluated_on_other_settings_says_which(small_market, settings, message):
+    """Not 'Sizes of tensors must match' from deep in torch, nor actions read against other levels."""
+    from stable_baselines3 import PPO
+
+    from sb3_distill.vec_env import OrderExecutionVecEnv
+
+    model = PPO("MultiInputPolicy", OrderExecutionVecEnv(2, data=small_market), n_steps=8, batch_size=16, policy_kwargs=dict(net_arch=[8]))
+    assert evaluate(model, small_market, n_orders=4).orders.height == 4
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, small_market, n_orders=4, env_kwargs=settings)
+
+
 def test_compare(small_market):
     table = compare({"AlmgrenChriss": "AlmgrenChriss", "Oracle": "Oracle", "twap again": TWAP(ExecutionTask(data=small_market))}, small_market, n_orders=40, seed=1)
     assert table["agent"].to_list() == ["TWAP", "AlmgrenChriss", "Oracle", "twap again"]

@@ -26,6 +26,8 @@ bars each step reveals, which gives the same arrays bit for bit.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from order_exec_gym.data.context import FEATURE_CLIP, market_context, relative_log_volume
@@ -83,8 +85,10 @@ class FeatureBuilder:
     def __init__(
         self, market: MarketDataset, lookback: int | None, history: str = "lookback", market_features: bool = False
     ):
+        self.market = market
         self.lookback = lookback
         self.history = history
+        self.market_features = market_features
         self.max_bars = market.max_bars
         features = bar_features(market)
         if market_features:  # (a shard of a larger market holds the whole market's context here)
@@ -114,6 +118,11 @@ class FeatureBuilder:
         self._history = np.lib.stride_tricks.sliding_window_view(flat, width, axis=1)[:, :: self.n_features]
         self._offsets = np.arange(lookback)
         self.shape = (lookback, self.n_features)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its market and settings (a few times smaller than its tables, whose sliding-window view would
+        pickle as a full copy) and made again, once per market, where it is unpickled."""
+        return FeatureBuilder.shared, (self.market, self.lookback, self.history, self.market_features)
 
     @classmethod
     def shared(

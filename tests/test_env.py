@@ -459,3 +459,18 @@ def test_sb3_ppo_and_recurrent_ppo_train(small_market):
     model.learn(256)
     action, _ = model.predict(gym.make("OrderExec-v0", data=small_market, action_type="continuous").reset(seed=0)[0])
     assert action.shape == (1,) and model.num_timesteps >= 256
+
+
+def test_a_pickled_env_carries_its_market_not_its_feature_tables():
+    """gym.make's env on the default market pickled to 404 MB (the features' sliding-window view copied in full);
+    now the market, and the features are rebuilt (once per market) where it is unpickled: the same steps follow."""
+    import pickle
+
+    env = gym.make("OrderExec-v0", history="session", market_features=True, privileged=True)
+    env.reset(seed=0)
+    data = pickle.dumps(env)
+    assert len(data) < 40e6
+    clone = pickle.loads(data)
+    for _ in range(4):
+        (obs, reward, *_), (other, other_reward, *_) = env.step(1), clone.step(1)
+        assert reward == other_reward and all(np.array_equal(obs[key], other[key]) for key in obs)

@@ -391,3 +391,29 @@ def test_preset_shards_equals_from_preset_on_the_real_ashare_set(tmp_path):
     assert market.n_shards == 16
     assert_same(market.to_dataset(), whole)
     assert np.array_equal(np.load(market.directory / "context.npy"), market_context(whole)[0])
+
+
+def test_a_split_of_a_shard_and_a_lone_shard_never_get_a_wrong_market_context(sharded):
+    """The hostile finding: a shard's split (shard.split('train') used as the market) lost the primed context and
+    rebuilt it from the shard's own instruments, up to 1.93 off; a shard directory loaded alone did the same. The
+    split keeps the whole market's context; the lone shard refuses to build its own."""
+    market, whole = sharded
+    settings = {"history": "session", "market_features": True}
+    shard = market.shard(1)
+    for split in ("train", "test"):
+        part = shard.split(split)
+        reference = ExecutionTask(settings, data=whole, split=split, num_orders=2)
+        task = ExecutionTask(settings, data=part, split="all", num_orders=2)
+        orders = Orders(np.array([0, 1]), np.ones(2), np.zeros(2, np.int64), np.full(2, 240))
+        task.reset(orders)
+        rows = reference.dataset.rows_of(part.select(np.array([0, 1])))
+        reference.reset(Orders(rows, np.ones(2), np.zeros(2, np.int64), np.full(2, 240)))
+        for _ in range(3):  # today's market-context columns (the previous session may lie outside the split)
+            np.testing.assert_array_equal(task.observe()["public"][:, 240:, 4:7], reference.observe()["public"][:, 240:, 4:7])
+            task.sim.step(np.full(2, 0.1))
+            reference.sim.step(np.full(2, 0.1))
+    alone = MarketDataset.load(market.directory / "shards" / market.shard_names[1])
+    assert alone.shard and len(alone) == len(shard)
+    with pytest.raises(DataError, match="market context of a lone shard.*ShardedMarket.open"):
+        ExecutionTask(settings, data=alone, num_orders=1)
+    ExecutionTask({"history": "session"}, data=alone, num_orders=1)  # no market context needed: fine

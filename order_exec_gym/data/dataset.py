@@ -74,6 +74,8 @@ class MarketDataset:
     :param report: what was dropped or filled while building, as ``{reason: count}``
     :param model: the parameters of the generative model of a synthetic market (the options of
         :func:`~order_exec_gym.data.synthetic.synthetic_bars`); empty for real data
+    :param shard: a shard of a sharded market (:mod:`~order_exec_gym.data.shards`), whose market context covers
+        instruments it does not hold: it cannot be rebuilt from the shard alone
 
     Data derived from the episodes (splits, features, ...) is built once per dataset and shared, see :meth:`derived`.
     """
@@ -87,6 +89,7 @@ class MarketDataset:
     source: str = ""
     report: dict[str, int] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    shard: bool = False
     _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -165,9 +168,13 @@ class MarketDataset:
         else:
             index = np.asarray(index)
             bars = {name: np.ascontiguousarray(values[index]) for name, values in self.bars.items()}
-        return replace(
+        subset = replace(
             self, symbols=self.symbols[index], dates=self.dates[index], lengths=self.lengths[index], bars=bars
         )
+        if MARKET_CONTEXT in self._derived:  # the market's context (a shard's is the whole market's): still true
+            context, day = self._derived[MARKET_CONTEXT]
+            subset._derived[MARKET_CONTEXT] = (context, day[index])
+        return subset
 
     def split(self, name: str) -> MarketDataset:
         """The episodes whose date falls in split ``name`` (``"train"``, ``"valid"``, ``"test"``, or ``"all"``).
@@ -357,6 +364,7 @@ class MarketDataset:
             "report": self.report,
             "model": self.model,
             "splits": {k: [str(a), str(b)] for k, (a, b) in self.splits.items()},
+            "shard": self.shard,
         }
         write_meta(tmp, meta)
         replace_directory(tmp, directory)
@@ -378,6 +386,7 @@ class MarketDataset:
             source=meta["source"],
             report=meta["report"],
             model=meta.get("model", {}),  # caches written before synthetic markets recorded their model: real data
+            shard=meta.get("shard", False),
         )
 
 

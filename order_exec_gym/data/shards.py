@@ -284,7 +284,7 @@ def _write(
                 raise
             detail = f"shard {name} ({symbols[0]}..{symbols[-1]}) has no episode ({error}): use larger groups"
             raise DataError("empty shard", source=table.source, detail=detail) from error
-        dataset = replace(dataset, source=source or table.source, model=model)
+        dataset = replace(dataset, source=source or table.source, model=model, shard=True)
         dataset.save(tmp / SHARDS / name)
         sums = sums or ContextSums(dataset.max_bars)
         sums.add(dataset)

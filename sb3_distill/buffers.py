@@ -3,9 +3,10 @@
 sb3-contrib's ``RecurrentDictRolloutBuffer`` cuts every minibatch out of the flattened rollout, then splits it into
 sequences and pads them one by one in Python (a ``torch.tensor`` and a ``pad_sequence`` per key and per minibatch).
 :class:`DistillRolloutBuffer` keeps its storage, its returns and advantages, and serves the same kind of samples, but
-plans every minibatch with index arithmetic: the rollout is split once into sequences (an episode, or the part of
-one that lies in the rollout), the sequences are shuffled, and each minibatch gathers whole sequences of about
-``batch_size`` rows into ``(n_seq, max_length)`` with one indexing per tensor. The samples are laid out as
+plans every minibatch with index arithmetic: the rollout is split into sequences (an episode, or the part of one
+that lies in the rollout, cut every ``batch_size`` rows), the sequences are shuffled, and each minibatch gathers
+whole sequences of ``batch_size`` to ``2 * batch_size - 1`` rows into ``(n_seq, max_length)`` with one indexing per
+tensor. The samples are laid out as
 sb3-contrib's (flattened ``n_seq * max_length`` rows, sequence by sequence, ``mask`` 0 on padding; the recurrent
 states at each sequence's first row), so ``RecurrentPPO.train`` and any ``RecurrentActorCriticPolicy`` read them
 unchanged; padding repeats a sequence's last row instead of zeros (the rows are masked out of every loss).
@@ -69,23 +70,38 @@ class Sequences(NamedTuple):
     length: np.ndarray
 
 
-def split_sequences(episode_starts: np.ndarray, n_envs: int) -> Sequences:
+def split_sequences(episode_starts: np.ndarray, n_envs: int, max_length: int | None = None) -> Sequences:
     """The sequences of a rollout flattened env by env (``n_envs`` runs of equal length): a sequence starts at each
-    episode start and at each env's first row."""
+    episode start, at each env's first row and, with ``max_length``, every ``max_length`` rows of a longer one (as
+    sb3-contrib cuts sequences at its minibatches' edges: the states are stored at every row)."""
     starts = np.asarray(episode_starts, dtype=bool).reshape(n_envs, -1).copy()
     starts[:, 0] = True
-    start = np.flatnonzero(starts.reshape(-1))
+    starts = starts.reshape(-1)
+    if max_length is not None:
+        first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))  # each row's episode start
+        starts |= (np.arange(starts.size) - first) % max_length == 0
+    start = np.flatnonzero(starts)
     return Sequences(start, np.diff(start, append=starts.size))
 
 
 def plan_minibatches(sequences: Sequences, batch_size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
-    """Shuffled sequences grouped into minibatches of whole sequences, each holding about ``batch_size`` rows: a
-    sequence joins the minibatch in which its first row falls when the shuffled rows are cut every ``batch_size``."""
+    """Shuffled sequences grouped into minibatches of whole sequences: each takes sequences until it holds at least
+    ``batch_size`` rows, and a last one of fewer than half as many joins the one before (so no minibatch is a row or
+    two: its advantages' standard deviation would be NaN). With sequences of at most ``batch_size`` rows, each holds
+    ``batch_size`` to ``2 * batch_size - 1`` rows (fewer only when the rollout does)."""
     order = (rng or np.random).permutation(len(sequences.start))
-    before = np.cumsum(sequences.length[order]) - sequences.length[order]
-    group = before // batch_size
-    cuts = np.flatnonzero(np.diff(group)) + 1
-    return np.split(order, cuts)
+    batches, first, rows = [], 0, 0
+    for i, length in enumerate(sequences.length[order].tolist()):  # integer bookkeeping; the data is gathered later
+        rows += length
+        if rows >= batch_size:
+            batches.append(order[first : i + 1])
+            first, rows = i + 1, 0
+    if first < len(order):
+        if batches and rows < batch_size / 2:
+            batches[-1] = np.concatenate([batches[-1], order[first:]])
+        else:
+            batches.append(order[first:])
+    return batches
 
 
 class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
@@ -131,13 +147,15 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
         self.unlabelled = []
 
     def get(self, batch_size: int | None = None) -> Generator[DistillRolloutBufferSamples, None, None]:  # type: ignore[override]
-        """Minibatches of whole sequences, about ``batch_size`` rows each (None: one minibatch of the whole rollout),
-        shuffled with numpy's global generator as sb3-contrib's buffer is."""
+        """Minibatches of whole sequences (cut every ``batch_size`` rows), ``batch_size`` to ``2 * batch_size - 1``
+        rows each (:func:`plan_minibatches`; None: one minibatch of the whole rollout), shuffled with numpy's global
+        generator as sb3-contrib's buffer is."""
         assert self.full, "Rollout buffer must be full before sampling from it"
         if self._tensors is None:
             self._tensors = self._flatten()
-        sequences = split_sequences(self._tensors["episode_starts"].cpu().numpy(), self.n_envs)
-        for chosen in plan_minibatches(sequences, batch_size or self.buffer_size * self.n_envs):
+        batch_size = batch_size or self.buffer_size * self.n_envs
+        sequences = split_sequences(self.swap_and_flatten(self.episode_starts), self.n_envs, max_length=batch_size)
+        for chosen in plan_minibatches(sequences, batch_size):
             yield self.sequence_samples(Sequences(sequences.start[chosen], sequences.length[chosen]))
 
     def _flatten(self) -> dict[str, Any]:
@@ -177,7 +195,8 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
             observations[LENGTH_KEY] = th.as_tensor(sequences.length)
         if cumulative is not None:
             last_bar = tensors[LAST_BAR_KEY][index]
-            fullest = index.view(len(first), width)[th.arange(len(first)), last_bar.view(len(first), width).argmax(dim=1)]
+            sequence = th.arange(len(first), device=self.device)
+            fullest = index.view(len(first), width)[sequence, last_bar.view(len(first), width).argmax(dim=1)]
             observations[cumulative] = tensors["observations"][cumulative][fullest]
             observations[LAST_BAR_KEY] = last_bar
         return DistillRolloutBufferSamples(

@@ -47,7 +47,8 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
         help="train the PPO teacher, the distilled student or a baseline without distillation, and save it",
         description="Train a model with sb3_distill.training on OrderExec-v0 orders of a split and save it with SB3's "
         "model.save. teacher: PPO with the TeacherPolicy on the privileged observation; student: DistillRecurrentPPO "
-        "(LSTM) distilled from --teacher; recurrent_ppo: RecurrentPPO with the student's network and no teacher; "
+        "distilled from --teacher; recurrent_ppo: its control, the same learner and network without a teacher "
+        "(DistillRecurrentPPO at mu=0); "
         "ppo: feed-forward PPO on the public observation; dqn: DQN.",
     )
     parser.add_argument("kind", choices=tuple(RECIPES), help="what to train: %(choices)s")

@@ -259,7 +259,7 @@ class DistillRecurrentPPO(RecurrentPPO):
 
     def _recurrent_ppo_train(self) -> None:
         """COPIED from sb3-contrib 2.9.2: ``RecurrentPPO.train``'s body, line for line, with one line added (marked
-        ``# OPD hook``); ``tests/test_distill.py`` fails when the installed sb3-contrib's differs."""
+        ``# OPD hook``); ``tests/test_fast_learner.py`` fails when the installed sb3-contrib's differs."""
         # Switch to train mode (this affects batch norm / dropout)
         self.policy.set_training_mode(True)
         # Update optimizer learning rate
@@ -408,7 +408,7 @@ class DistillRecurrentPPO(RecurrentPPO):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfDistillRecurrentPPO:
-        if self.teacher is None and max(self.distill_coef(1.0), self.distill_coef(0.0)) > 0:
+        if self.teacher is None and any(self.distill_coef(progress) > 0 for progress in np.linspace(1.0, 0.0, 21)):
             warnings.warn(
                 f"{type(self).__name__} has no teacher, so it trains without distillation (distill_coef has no "
                 "effect): pass teacher=... (to load as well), or distill_coef=0 for the control",
@@ -447,4 +447,4 @@ class DistillRecurrentPPO(RecurrentPPO):
         return super().load(path, env=env, teacher=teacher, **kwargs)
 
     def _excluded_save_params(self) -> list[str]:
-        return super()._excluded_save_params() + ["teacher"]  # noqa: RUF005
+        return super()._excluded_save_params() + ["teacher", "_distillation"]  # noqa: RUF005

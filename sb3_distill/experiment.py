@@ -1,8 +1,8 @@
 """Experiments on oracle policy distillation: train one seed's agents, evaluate them, compare agents over seeds and days.
 
 One trial (:func:`run_trial`) trains, for one seed, the privileged teacher, an OPD student per distillation
-coefficient mu (distilled from that seed's teacher), the same network without distillation (RecurrentPPO, mu = 0,
-the control) and optionally DQN, each with its checkpoint chosen on the valid split only
+coefficient mu (distilled from that seed's teacher), the same network without distillation (recurrent PPO: the
+student's learner at mu = 0, the control) and optionally DQN, each with its checkpoint chosen on the valid split only
 (:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials are
 independent, so they can run in any order or in parallel: :func:`run_trials` runs them one after the other, or as
 Ray Tune trials on a local cluster or an existing one. :func:`compare_runs` pools the seeds' orders per agent and

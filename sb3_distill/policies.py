@@ -206,8 +206,8 @@ class StudentLstmPolicy(RecurrentMultiInputActorCriticPolicy):
     @property
     def cumulative_key(self) -> str | None:
         """The observation key a rollout buffer may serve compactly to :meth:`evaluate_actions` (see
-        :class:`~sb3_distill.buffers.DistillRolloutBuffer`): the masked ``public`` read by a
-        :class:`SequenceExtractor` (the only features extractor); None otherwise."""
+        :class:`~sb3_distill.buffers.DistillRolloutBuffer`): the masked ``public``, when every features extractor of
+        the policy (one, or the actor's and the critic's) is a :class:`SequenceExtractor` reading it; None otherwise."""
         keys = {getattr(extractor, "cumulative_key", None) for extractor in (self.pi_features_extractor, self.vf_features_extractor)}
         return keys.pop() if len(keys) == 1 else None
 

@@ -105,7 +105,7 @@ class OracleTeacher:
         return plan[np.arange(len(plan)), t].astype(np.float32)[:, None]
 
 
-def as_teacher(teacher: Teacher | BaseAlgorithm | str | None, env: Any = None) -> Teacher:
+def as_teacher(teacher: Teacher | BaseAlgorithm | str, env: Any = None) -> Teacher:
     """A :class:`Teacher` from a teacher, a trained SB3 model (wrapped in a :class:`PolicyTeacher`), or ``"oracle"``
     (the :class:`OracleTeacher` of ``env``, which it then needs)."""
     if isinstance(teacher, BaseAlgorithm):

@@ -218,3 +218,27 @@ def test_the_networks_read_compact_samples(small_market):
     assert gru.rollout_buffer.compact and lstm.rollout_buffer.compact
     plain = DistillRecurrentPPO("MultiInputLstmPolicy", env, distill_coef=0.0, n_steps=8)  # sb3-contrib's layout
     assert not plain.rollout_buffer.compact
+
+
+def test_episodes_longer_than_a_minibatch_are_cut_and_no_minibatch_is_a_row(small_market):
+    """One-minute steps: 240-decision episodes, longer than the 64-row minibatches. Sequences are cut every 64 rows
+    (each cut part starts from its stored state), every minibatch holds 64 to 127 rows, and training stays finite (a
+    minibatch of one row gave a NaN advantage std, then NaN parameters)."""
+    env = OrderExecutionVecEnv(3, data=small_market, step_minutes=1)
+    model = DistillRecurrentPPO(StudentLstmPolicy, env, distill_coef=0.0, n_steps=100, batch_size=64, n_epochs=2,
+                                seed=0, policy_kwargs=dict(lstm_hidden_size=8, net_arch=[8]))  # fmt: skip
+    model.learn(600)
+    batches = list(model.rollout_buffer.get(64))
+    sizes = [int(batch.mask.sum()) for batch in batches]
+    assert sum(sizes) == 300 and all(64 <= size < 128 for size in sizes)
+    assert max(batch.mask.view(batch.lstm_states.pi[0].shape[1], -1).shape[1] for batch in batches) <= 64
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_minibatches_never_hold_a_lone_row():
+    from sb3_distill.buffers import Sequences, plan_minibatches
+
+    sequences = Sequences(np.array([0, 127, 255, 256]), np.array([127, 128, 1, 56]))
+    for seed in range(20):
+        sizes = [int(sequences.length[b].sum()) for b in plan_minibatches(sequences, 128, np.random.default_rng(seed))]
+        assert sum(sizes) == 312 and min(sizes) >= 64

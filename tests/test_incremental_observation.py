@@ -167,3 +167,19 @@ def test_observations_kept_are_never_changed(small_market, mode):
     env.reset(options={"order": Order(3)})
     for key, value in copy.items():
         assert_bits_equal(first[key], value)
+
+
+def test_orders_started_behind_the_tasks_back_are_an_error_not_a_stale_observation(small_market):
+    """The kept observation follows task.reset; an order started with the simulator's own reset would show the
+    previous order's bars (look-ahead for the new one): an error instead."""
+    from order_exec_gym import PAPER_CONFIG
+    from order_exec_gym.orders import Order, Orders
+    from order_exec_gym.task import ExecutionTask
+
+    task = ExecutionTask(PAPER_CONFIG, small_market, num_orders=2)
+    task.reset(Orders.from_orders([Order(0), Order(1)], task.dataset))
+    task.sim.step(np.full(2, 0.25))
+    task.observe()
+    task.sim.reset(Orders.from_orders([Order(2), Order(3)], task.dataset))
+    with pytest.raises(RuntimeError, match="outside ExecutionTask.reset"):
+        task.observe()

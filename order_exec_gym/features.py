@@ -115,9 +115,6 @@ class FeatureBuilder:
             self.lengths = market.lengths
             self.previous = market.previous_sessions()
             self.shape = (2 * self.max_bars, self.n_features + 1)
-            # Row s: the mask of a half that shows its first s bars, broadcast over the columns.
-            shown = self._window < np.arange(self.max_bars + 1)[:, None]
-            self._prefix = np.repeat(shown[..., None], self.shape[1], axis=2).astype(np.float32)
             self._rows = row_items(self.features)
             return
         # ``lookback`` zero rows in front: row ``lookback + m`` holds bar m, rows before it are "before the session".
@@ -169,7 +166,7 @@ class FeatureBuilder:
         shown = np.stack([np.where(previous >= 0, self.lengths[known], 0), decision_bar], axis=1)
         out = self.features[np.stack([known, episode], axis=1)].reshape(len(episode), *self.shape)
         out[..., 0] -= reference[:, None]
-        out *= self._prefix[shown].reshape(out.shape)
+        out.reshape(len(episode), 2, self.max_bars, -1)[...] *= (self._window < shown[..., None])[..., None]
         return out
 
     def reveal(

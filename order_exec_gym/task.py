@@ -80,6 +80,7 @@ class ExecutionTask:
         session = config.history == "session"
         self._session = np.zeros((num_orders, *self.features.shape), np.float32) if session else None
         self._shown = np.zeros(num_orders, dtype=np.int64)
+        self._shown_episode = np.zeros(num_orders, dtype=np.int64)  # the order each kept observation belongs to
 
         observation = {
             "private": spaces.Box(np.array([0, 0, -1, 0], np.float32), np.array([1, 1, 1, 1], np.float32)),
@@ -122,6 +123,7 @@ class ExecutionTask:
             part = slice(first, first + batch)
             self._session[slots[part]] = self.features.public(rows[part], start[part], self.reference[slots[part]])
         self._shown[slots] = start
+        self._shown_episode[slots] = self.sim.episode[slots]
 
     def ratios(self, actions: np.ndarray) -> np.ndarray:
         """Decode a batch of actions (N,) for discrete, (N, 1) for continuous into ratios of the order.
@@ -175,6 +177,11 @@ class ExecutionTask:
         rows = self.market_rows[sim.episode]
         if self._session is None:
             return self.features.public(rows, sim.decision_bar, self.reference)
+        if (sim.episode != self._shown_episode).any() or (sim.decision_bar < self._shown).any():
+            raise RuntimeError(
+                "the simulator's orders changed outside ExecutionTask.reset: start orders with task.reset, which "
+                "keeps the observations (and the reference prices) in step"
+            )
         self.features.reveal(self._session, rows, self._shown, sim.decision_bar, self.reference)
         self._shown[:] = sim.decision_bar
         return self._session.copy()

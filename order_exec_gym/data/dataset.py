@@ -32,7 +32,9 @@ import polars as pl
 
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.schema import BarTable, bar_day
-from order_exec_gym.data.store import file_digest, load_array, read_meta, replace_directory, temporary_directory, write_meta
+from order_exec_gym.data.store import (
+    file_digest, load_array, read_meta, recover_directory, replace_directory, temporary_directory, write_meta,
+)
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
@@ -403,6 +405,7 @@ def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> Ma
     if isinstance(data, str) and data in PRESETS:
         return MarketDataset.from_preset(data, **kwargs)
     path = Path(data)
+    recover_directory(path)  # a save killed between its two renames left the old directory aside: put it back
     if (path / "shards").is_dir():
         raise ValueError(
             f"{path} is a market sharded on disk, larger than memory perhaps: open it with "

@@ -372,17 +372,21 @@ class MarketDataset:
         replace_directory(tmp, directory)
 
     @classmethod
-    def load(cls, directory: str | Path, mmap: bool = True) -> MarketDataset:
-        """Read a dataset written by :meth:`save`, verified first (:func:`~order_exec_gym.data.store.read_meta`:
-        a missing, truncated or changed file raises :class:`DataError` naming it); bar arrays are memory-mapped
-        when ``mmap``."""
+    def load(cls, directory: str | Path, mmap: bool = True, verify: bool = True) -> MarketDataset:
+        """Read a dataset written by :meth:`save`, verified (:mod:`~order_exec_gym.data.store`: a missing,
+        truncated or changed file raises :class:`DataError` naming it); bar arrays are memory-mapped when ``mmap``.
+        ``verify=False`` reads one without checksums (older versions wrote none) as it is: save it again."""
         directory = Path(directory)
-        meta = read_meta(directory)
+        meta = read_meta(directory, verify)
+
+        def array(name: str, mapped: bool = False) -> np.ndarray:
+            return load_array(directory, name, meta, mmap=mapped)
+
         return cls(
-            symbols=load_array(directory, "symbols"),
-            dates=load_array(directory, "dates").astype("datetime64[D]"),
-            lengths=load_array(directory, "lengths"),
-            bars={name: load_array(directory, name, mmap=mmap) for name in FIELDS},
+            symbols=array("symbols"),
+            dates=array("dates").astype("datetime64[D]"),
+            lengths=array("lengths"),
+            bars={name: array(name, mmap) for name in FIELDS},
             bar_minutes=meta["bar_minutes"],
             splits=_parse_splits(meta["splits"]),
             source=meta["source"],

@@ -109,7 +109,7 @@ class ShardedMarket:
         if meta.get("version") != SHARDS_VERSION:
             detail = f"format version {meta.get('version')}, this library reads {SHARDS_VERSION}: write it again"
             raise DataError("unsupported sharded market", source=str(directory), detail=detail)
-        index = {name: load_array(directory, name, mmap=True) for name in INDEX}
+        index = {name: load_array(directory, name, meta, mmap=True) for name in INDEX}
         return cls(
             directory=directory,
             bar_minutes=meta["bar_minutes"],
@@ -120,7 +120,7 @@ class ShardedMarket:
             model=meta["model"],
             shard_names=tuple(meta["shards"]),
             shard_checksums=tuple(meta["shard_checksums"]),
-            context_dates=load_array(directory, "context_dates"),
+            context_dates=load_array(directory, "context_dates", meta),
             **index,
         )
 
@@ -194,7 +194,7 @@ class ShardedMarket:
 
     def _with_context(self, dataset: MarketDataset) -> MarketDataset:
         """``dataset`` with the global market context primed in its derived cache."""
-        context = load_array(self.directory, "context", mmap=True)
+        context = load_array(self.directory, "context", read_meta(self.directory), mmap=True)
         day = np.searchsorted(self.context_dates, dataset.dates)
         dataset.derived(MARKET_CONTEXT, lambda: (context, day))
         return dataset

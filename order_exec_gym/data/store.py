@@ -7,7 +7,10 @@ missing, truncated, unreadable or changed since it was written (an edited ``leng
 ``dates.npy``, a hand-edited ``bar_minutes``, another shard's copy). :func:`replace_directory` moves a finished
 temporary directory into place so that a process killed at any moment leaves the old or the new directory whole:
 the old one is renamed aside first and removed last, and :func:`recover_directory` (run before every read and write)
-puts it back if the kill came between the two renames, and removes what dead writers left behind.
+puts it back if the kill came between the two renames, and removes what dead writers left behind. Writers are told
+apart by process id, so a directory is meant to be written from one machine at a time (a cache on a disk that
+several machines share can lose one machine's write to another's clean-up); two writers at once on one machine
+leave the last whole directory in place.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def array_digest(array: np.ndarray) -> str:
+    """The BLAKE2b-128 digest of an array's dtype, shape and values, as hex."""
+    digest = hashlib.blake2b(f"{array.dtype.str}|{array.shape}|".encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    return digest.hexdigest()
+
+
 def meta_digest(meta: dict[str, Any]) -> str:
     """The digest of a ``meta.json`` mapping without its own ``checksum`` entry."""
     body = json.dumps({key: value for key, value in meta.items() if key != "checksum"}, sort_keys=True)
@@ -44,17 +54,19 @@ def meta_digest(meta: dict[str, Any]) -> str:
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write ``meta.json`` into ``directory`` with the digest of every ``.npy`` file in it (``files``) and of the
+    """Write ``meta.json`` into ``directory`` with the digest of every ``.npy`` array in it (``files``) and of the
     metadata (``checksum``); return what was written."""
-    files = {path.name: file_digest(path) for path in sorted(directory.glob("*.npy"))}
+    files = {path.stem: array_digest(np.load(path, mmap_mode="r")) for path in sorted(directory.glob("*.npy"))}
     meta = {**meta, "files": files}
     meta["checksum"] = meta_digest(meta)
     (directory / META).write_text(json.dumps(meta, indent=1))
     return meta
 
 
-def read_meta(directory: Path) -> dict[str, Any]:
-    """The verified ``meta.json`` of ``directory``: every array file it lists is there and unchanged."""
+def read_meta(directory: Path, verify: bool = True) -> dict[str, Any]:
+    """The ``meta.json`` of ``directory``, its own checksum verified and every array it lists present (each array's
+    values are verified when :func:`load_array` loads it). ``verify=False`` reads a directory without checksums
+    (written by hand or by an older version) as it is: save what it loads again to make it verifiable."""
     source = str(directory)
     recover_directory(directory)
     path = directory / META
@@ -65,38 +77,52 @@ def read_meta(directory: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataError("unreadable meta.json", source=str(path), detail=str(error)) from None
-    if not isinstance(meta, dict) or "checksum" not in meta or "files" not in meta:
-        detail = "no checksums: written by an older version of this library, or by hand; write it again"
+    if not isinstance(meta, dict):
+        raise DataError("unreadable meta.json", source=str(path), detail="not a JSON object")
+    if not verify:
+        return {**meta, "files": {}}
+    if "checksum" not in meta or "files" not in meta:
+        detail = ("no checksums: written by an older version of this library, or by hand; load it with verify=False "
+                  "and save it again")  # fmt: skip
         raise DataError("unverifiable data directory", source=source, detail=detail)
     if meta_digest(meta) != meta["checksum"]:
         raise DataError("changed meta.json", source=str(path), detail="its contents differ from what was written")
-    for name, expected in meta["files"].items():
-        if not (directory / name).is_file():
-            raise DataError("missing array file", source=str(directory / name), detail="listed in meta.json")
-        if file_digest(directory / name) != expected:
-            raise DataError("changed array file", source=str(directory / name), detail="differs from what was written")
+    for name in meta["files"]:
+        if not (directory / f"{name}.npy").is_file():
+            raise DataError("missing array file", source=str(directory / f"{name}.npy"), detail="listed in meta.json")
     return meta
 
 
-def load_array(directory: Path, name: str, mmap: bool = False) -> np.ndarray:
-    """``name.npy`` of a verified directory (see :func:`read_meta`), memory-mapped when ``mmap``."""
+def load_array(directory: Path, name: str, meta: dict[str, Any], mmap: bool = False) -> np.ndarray:
+    """``name.npy`` of a directory whose ``meta`` :func:`read_meta` returned, memory-mapped when ``mmap``, its
+    values checked against the digest written with it (the very values returned: a file replaced between two loads
+    cannot slip in unverified)."""
     path = directory / f"{name}.npy"
     try:
-        return np.load(path, mmap_mode="r" if mmap else None)
+        array = np.load(path, mmap_mode="r" if mmap else None)
     except (OSError, ValueError, EOFError) as error:
         raise DataError("unreadable array file", source=str(path), detail=str(error)) from None
+    expected = meta["files"].get(name)
+    if expected is None and meta["files"]:
+        raise DataError("unlisted array file", source=str(path), detail="meta.json lists no checksum for it")
+    if expected is not None and array_digest(array) != expected:
+        raise DataError("changed array file", source=str(path), detail="differs from what was written")
+    return array
 
 
 def replace_directory(tmp: Path, directory: Path) -> None:
     """Move the finished directory ``tmp`` to ``directory``, replacing what is there, so that a kill at any point
     leaves a whole one: the old directory is renamed aside (``<name>.old<pid>``) before and removed after."""
+    old = directory.with_name(f"{directory.name}.old{os.getpid()}")
     if directory.exists():
-        old = directory.with_name(f"{directory.name}.old{os.getpid()}")
         directory.rename(old)
+    try:
         tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(directory)
+    except OSError:
+        if not directory.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another writer's directory came in first: it is as whole as ours
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def temporary_directory(directory: Path) -> Path:
@@ -118,7 +144,10 @@ def recover_directory(directory: Path) -> None:
     dead = [path for path in leftovers if not _alive(_writer(path, directory))]
     old = sorted((path for path in dead if ".old" in path.name[len(directory.name) :]), key=os.path.getmtime)
     if not directory.exists() and old:
-        old.pop().rename(directory)
+        try:
+            old.pop().rename(directory)
+        except OSError:  # another reader put it back first
+            pass
     for path in dead:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)

@@ -124,6 +124,8 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
     compact: bool = False
     #: With ``compact``, an observation key served as one row per sequence (module docstring); None: none
     cumulative_key: str | None = None
+    #: Whether a rollout has passed :meth:`_check_cumulative` (the first one served compactly is checked)
+    _checked: bool = False
 
     def reset(self) -> None:
         super().reset()
@@ -168,7 +170,25 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
         tensors["observations"] = {key: self.to_torch(self.swap_and_flatten(obs)) for key, obs in self.observations.items()}
         if self.compact and self.cumulative_key is not None:
             tensors[LAST_BAR_KEY] = last_bars(tensors["observations"][self.cumulative_key])
+            if not self._checked:  # once: the check costs about 5% of a rollout and update at the paper's settings
+                self._check_cumulative(tensors["observations"][self.cumulative_key], tensors[LAST_BAR_KEY])
+                self._checked = True
         return tensors
+
+    def _check_cumulative(self, rows: th.Tensor, last_bar: th.Tensor) -> None:
+        """Refuse a rollout whose cumulative key is not cumulative (compact samples would be wrong): each row zero
+        after its last bar, and equal to the next row of its sequence up to it."""
+        seen = (th.arange(rows.shape[1], device=rows.device) <= last_bar[:, None]).unsqueeze(-1)
+        starts = th.as_tensor(self.swap_and_flatten(self.episode_starts).reshape(-1) > 0, device=rows.device)
+        starts[:: self.buffer_size] = True
+        same = ~starts[1:]
+        if (rows * ~seen).any() or not th.equal(rows[:-1][same], (rows[1:] * seen[:-1])[same]):
+            raise ValueError(
+                f"the {self.cumulative_key!r} observations of an order are not cumulative (a decision's rows are the "
+                "next decision's with the later bars zeroed), so compact samples would misread them; e.g. "
+                "VecNormalize(norm_obs=True) breaks this: normalise rewards only, or use a policy that reads every "
+                "row (buffer.compact = False)"
+            )
 
     def sequence_samples(self, sequences: Sequences) -> DistillRolloutBufferSamples:
         """The samples of ``sequences`` (rows of the flattened rollout), padded to their longest."""

@@ -217,10 +217,11 @@ class StudentLstmPolicy(RecurrentMultiInputActorCriticPolicy):
         """sb3-contrib's, on a minibatch of sequences (``n_seq * max_length`` rows, sequence by sequence, the states
         at each sequence's first row), faster when no episode starts inside a sequence (as in every minibatch of
         sb3-contrib's buffer and of :class:`~sb3_distill.buffers.DistillRolloutBuffer`): the states of sequences that
-        start an episode are reset up front, each recurrent layer runs over the whole minibatch in one call (over the
-        valid rows only, given ``obs[LENGTH_KEY]``), and a :class:`SequenceExtractor` encodes each sequence's bars
-        once (from one row of ``public`` per sequence and ``obs[LAST_BAR_KEY]`` in a compact sample). Otherwise
-        sb3-contrib's step-by-step path. Outputs on padding rows are not sb3-contrib's (every loss masks them)."""
+        start an episode are reset up front and each recurrent layer runs over the whole minibatch in one call; in a
+        compact sample (``obs[LENGTH_KEY]``, see :class:`~sb3_distill.buffers.DistillRolloutBuffer`) over the valid
+        rows only, and a :class:`SequenceExtractor` encodes each sequence's bars once (from one row of ``public``
+        per sequence and ``obs[LAST_BAR_KEY]``). Otherwise sb3-contrib's step-by-step path. Outputs on padding rows
+        are not sb3-contrib's (every loss masks them)."""
         n_seq = lstm_states.pi[0].shape[1]
         starts = episode_starts.reshape(n_seq, -1)
         obs = dict(obs)
@@ -231,9 +232,9 @@ class StudentLstmPolicy(RecurrentMultiInputActorCriticPolicy):
             return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
         keep = (1.0 - starts[:, 0]).view(1, n_seq, 1)
         states = RNNStates(*(tuple(keep * state for state in pair) for pair in lstm_states))
+        if lengths is None:  # sb3-contrib's layout: every row's features from its own observation
+            return super().evaluate_actions(obs, actions, states, th.zeros_like(episode_starts))
         with sequence_batches(self, n_seq, last_bar):
-            if lengths is None:
-                return super().evaluate_actions(obs, actions, states, th.zeros_like(episode_starts))
             features = self.extract_features(obs)
         # RecurrentActorCriticPolicy.evaluate_actions with the recurrent layers over the valid rows
         pi_features, vf_features = (features, features) if self.share_features_extractor else features

@@ -37,6 +37,11 @@ CASES = {
     ),
     "continuous": ({**PAPER_CONFIG, "action_type": "continuous"}, StudentGruPolicy, SMALL_GRU),
     "lstm lookback": ({}, StudentLstmPolicy, dict(lstm_hidden_size=16, net_arch=[16])),
+    # sb3-contrib's variants of the recurrent actor-critic
+    "shared lstm": (dict(PAPER_CONFIG), StudentGruPolicy, {**SMALL_GRU, "shared_lstm": True, "enable_critic_lstm": False}),
+    "critic mlp": (dict(PAPER_CONFIG), StudentGruPolicy, {**SMALL_GRU, "enable_critic_lstm": False}),
+    "two extractors": (dict(PAPER_CONFIG), StudentGruPolicy, {**SMALL_GRU, "share_features_extractor": False}),
+    "two layers": (dict(PAPER_CONFIG), StudentLstmPolicy, {**SMALL_GRU, "n_lstm_layers": 2}),
 }  # fmt: skip
 
 
@@ -92,7 +97,7 @@ def test_minibatch_loss_and_gradients_equal_sb3_contribs_on_the_same_episodes(sm
     config, policy_class, policy_kwargs = CASES[case]
     model = rollout_model(small_market, config, policy_class, policy_kwargs)
     buffer, policy = model.rollout_buffer, model.policy
-    assert (buffer.cumulative_key == "public") == (policy_class is StudentGruPolicy)
+    assert (buffer.cumulative_key == "public") == ("features_extractor_class" in policy_kwargs)
     episode_starts = buffer.episode_starts.swapaxes(0, 1).reshape(-1)
     assert 1 < episode_starts.sum() < len(episode_starts) - buffer.n_envs  # episodes of several lengths, some cut
     monkeypatch.setattr(np.random, "randint", lambda *args, **kwargs: 0)  # sb3-contrib's: no rotation
@@ -242,3 +247,15 @@ def test_minibatches_never_hold_a_lone_row():
     for seed in range(20):
         sizes = [int(sequences.length[b].sum()) for b in plan_minibatches(sequences, 128, np.random.default_rng(seed))]
         assert sum(sizes) == 312 and min(sizes) >= 64
+
+
+def test_observations_that_are_not_cumulative_are_refused_not_misread(small_market):
+    """VecNormalize(norm_obs=True) turns the future's zero rows into -mean/std: compact samples would misread them."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = VecNormalize(OrderExecutionVecEnv(4, data=small_market, **PAPER_CONFIG), norm_obs=True, norm_obs_keys=["public"])
+    model = DistillRecurrentPPO(StudentGruPolicy, env, distill_coef=0.0, n_steps=8, batch_size=32, policy_kwargs=SMALL_GRU)
+    with pytest.raises(ValueError, match="not cumulative.*VecNormalize"):
+        model.learn(32)
+    model.rollout_buffer.compact = False  # the way out: every row, as sb3-contrib's buffer serves them
+    model.learn(32)

@@ -5,8 +5,8 @@ sequences and pads them one by one in Python (a ``torch.tensor`` and a ``pad_seq
 :class:`DistillRolloutBuffer` keeps its storage, its returns and advantages, and serves the same kind of samples, but
 plans every minibatch with index arithmetic: the rollout is split into sequences (an episode, or the part of one
 that lies in the rollout, cut every ``batch_size`` rows), the sequences are shuffled, and each minibatch gathers
-whole sequences of ``batch_size`` to ``2 * batch_size - 1`` rows into ``(n_seq, max_length)`` with one indexing per
-tensor. The samples are laid out as
+whole sequences of ``batch_size`` rows or a little more (:func:`plan_minibatches`) into ``(n_seq, max_length)`` with
+one indexing per tensor. The samples are laid out as
 sb3-contrib's (flattened ``n_seq * max_length`` rows, sequence by sequence, ``mask`` 0 on padding; the recurrent
 states at each sequence's first row), so ``RecurrentPPO.train`` and any ``RecurrentActorCriticPolicy`` read them
 unchanged; padding repeats a sequence's last row instead of zeros (the rows are masked out of every loss).
@@ -88,7 +88,8 @@ def plan_minibatches(sequences: Sequences, batch_size: int, rng: np.random.Gener
     """Shuffled sequences grouped into minibatches of whole sequences: each takes sequences until it holds at least
     ``batch_size`` rows, and a last one of fewer than half as many joins the one before (so no minibatch is a row or
     two: its advantages' standard deviation would be NaN). With sequences of at most ``batch_size`` rows, each holds
-    ``batch_size`` to ``2 * batch_size - 1`` rows (fewer only when the rollout does)."""
+    ``batch_size`` to ``2 * batch_size - 1`` rows, the last up to half a minibatch more (fewer only when the whole
+    rollout does)."""
     order = (rng or np.random).permutation(len(sequences.start))
     batches, first, rows = [], 0, 0
     for i, length in enumerate(sequences.length[order].tolist()):  # integer bookkeeping; the data is gathered later
@@ -149,8 +150,8 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
         self.unlabelled = []
 
     def get(self, batch_size: int | None = None) -> Generator[DistillRolloutBufferSamples, None, None]:  # type: ignore[override]
-        """Minibatches of whole sequences (cut every ``batch_size`` rows), ``batch_size`` to ``2 * batch_size - 1``
-        rows each (:func:`plan_minibatches`; None: one minibatch of the whole rollout), shuffled with numpy's global
+        """Minibatches of whole sequences (cut every ``batch_size`` rows), of ``batch_size`` rows or a little more
+        each (:func:`plan_minibatches`; None: one minibatch of the whole rollout), shuffled with numpy's global
         generator as sb3-contrib's buffer is."""
         assert self.full, "Rollout buffer must be full before sampling from it"
         if self._tensors is None:

@@ -15,8 +15,8 @@ import importlib.util
 import time
 from pathlib import Path
 
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import DQN, PPO
+from sb3_contrib import ARS, TQC, TRPO, CrossQ, MaskablePPO, QRDQN, RecurrentPPO
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
 
@@ -32,8 +32,12 @@ from order_exec_gym.cli import (
 from sb3_distill.distill_ppo import DistillRecurrentPPO
 from sb3_distill.training import RECIPES, train
 
-#: The algorithms ``order-exec evaluate`` loads, by class name (``--algo``).
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {cls.__name__: cls for cls in (PPO, RecurrentPPO, DistillRecurrentPPO, DQN)}
+#: The algorithms ``order-exec evaluate`` loads, by class name (``--algo``): every Stable-Baselines3 and sb3-contrib
+#: algorithm, and ours.
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    cls.__name__: cls
+    for cls in (PPO, A2C, DQN, SAC, TD3, DDPG, RecurrentPPO, MaskablePPO, TRPO, QRDQN, TQC, CrossQ, ARS, DistillRecurrentPPO)
+}
 EVAL_BASELINES = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle")
 
 
@@ -126,11 +130,20 @@ def add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def saved_algorithm(path: Path) -> str:
-    """The :data:`ALGORITHMS` name of the model saved at ``path``, from the policy class SB3 recorded in the zip (a
-    recurrent policy with a ``distill_coef`` is DistillRecurrentPPO's)."""
+    """The :data:`ALGORITHMS` name of the model saved at ``path``, from the policy class SB3 recorded in the zip and,
+    where policies are shared, the hyperparameters only one algorithm saves (a recurrent policy with a
+    ``distill_coef`` is DistillRecurrentPPO's; an actor-critic with ``cg_max_steps`` TRPO's, with ``clip_range``
+    PPO's, else A2C's). TD3 and DDPG save the same policy and settings: they are not guessed."""
+    from sb3_contrib.ars.policies import ARSPolicy
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
     from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    from sb3_contrib.crossq.policies import CrossQPolicy
+    from sb3_contrib.qrdqn.policies import QRDQNPolicy
+    from sb3_contrib.tqc.policies import TQCPolicy
     from stable_baselines3.common.policies import ActorCriticPolicy
     from stable_baselines3.dqn.policies import DQNPolicy
+    from stable_baselines3.sac.policies import SACPolicy
+    from stable_baselines3.td3.policies import TD3Policy
 
     try:
         data = load_from_zip_file(path, device="cpu")[0]
@@ -141,11 +154,18 @@ def saved_algorithm(path: Path) -> str:
         raise ValueError(f"{path} is not a model saved by SB3 (it records no policy class)")
     if issubclass(policy, RecurrentActorCriticPolicy):
         return "DistillRecurrentPPO" if "distill_coef" in data else "RecurrentPPO"
-    if issubclass(policy, DQNPolicy):
-        return "DQN"
+    if issubclass(policy, MaskableActorCriticPolicy):
+        return "MaskablePPO"
     if issubclass(policy, ActorCriticPolicy):
-        return "PPO"
-    raise ValueError(f"cannot tell the algorithm of {path} from its policy {policy.__name__}: pass --algo")
+        return "TRPO" if "cg_max_steps" in data else "PPO" if "clip_range" in data else "A2C"
+    for family, name in ((QRDQNPolicy, "QRDQN"), (DQNPolicy, "DQN"), (TQCPolicy, "TQC"), (CrossQPolicy, "CrossQ"),
+                         (SACPolicy, "SAC"), (ARSPolicy, "ARS")):  # fmt: skip
+        if issubclass(policy, family):
+            return name
+    if issubclass(policy, TD3Policy):
+        raise ValueError(f"{path} is a TD3 or a DDPG model (both save a {policy.__name__}): pass --algo TD3 or DDPG")
+    raise ValueError(f"cannot tell the algorithm of {path} from its policy {policy.__name__}: pass --algo, one of "
+                     f"{', '.join(ALGORITHMS)}")  # fmt: skip
 
 
 def load_model(path: Path, algo: str = "auto") -> tuple[BaseAlgorithm, str]:

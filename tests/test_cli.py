@@ -266,3 +266,26 @@ sys.exit(main(["baselines", "--data", {str(saved_market)!r}, "--n-orders", "5", 
     assert done.returncode == 0, done.stderr
     assert "│ TWAP" in done.stdout
     assert "order-exec command 'train' (sb3_distill.cli:add_train) is unavailable" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "action_type"),
+    [("A2C", "discrete"), ("TRPO", "discrete"), ("QRDQN", "discrete"), ("SAC", "continuous"), ("TD3", "continuous")],
+)
+def test_evaluate_tells_any_sb3_algorithm_or_refuses_to_guess(saved_market, small_market, tmp_path, capsys, algorithm, action_type):
+    """An A2C zip was reported as PPO, a SAC zip had no --algo that fitted; TD3 and DDPG cannot be told apart."""
+    from sb3_distill.cli import ALGORITHMS
+    from sb3_distill.vec_env import OrderExecutionVecEnv
+
+    cls = ALGORITHMS[algorithm]
+    extra = dict(learning_starts=0, buffer_size=64) if algorithm in ("QRDQN", "SAC", "TD3") else {}
+    env = OrderExecutionVecEnv(2, data=small_market, action_type=action_type)
+    cls("MultiInputPolicy", env, policy_kwargs=dict(net_arch=[8]), **extra).save(tmp_path / algorithm)
+    argv = ["evaluate", str(tmp_path / f"{algorithm}.zip"), "--data", str(saved_market), "--action-type", action_type,
+            "--n-orders", "8", "--baselines", "TWAP", "--no-progress"]  # fmt: skip
+    if algorithm == "TD3":
+        assert main(argv) == 1
+        assert "a TD3 or a DDPG model" in capsys.readouterr().err
+        argv += ["--algo", "TD3"]
+    assert main(argv) == 0
+    assert f"{algorithm} (--algo {algorithm})" in capsys.readouterr().out

@@ -114,8 +114,10 @@ def replace_directory(tmp: Path, directory: Path) -> None:
     """Move the finished directory ``tmp`` to ``directory``, replacing what is there, so that a kill at any point
     leaves a whole one: the old directory is renamed aside (``<name>.old<pid>``) before and removed after."""
     old = directory.with_name(f"{directory.name}.old{os.getpid()}")
-    if directory.exists():
+    try:
         directory.rename(old)
+    except FileNotFoundError:  # nothing to replace, or another writer moved it aside first
+        pass
     try:
         tmp.rename(directory)
     except OSError:

@@ -27,6 +27,7 @@ count, return since the open and its square, volume per date and bar) over the s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import operator
 import shutil
@@ -52,7 +53,9 @@ from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import matching_files
 from order_exec_gym.data.schema import BarTable
 from order_exec_gym.data.synthetic import synthetic_bars
-from order_exec_gym.data.store import load_array, read_meta, replace_directory, temporary_directory, write_meta
+from order_exec_gym.data.store import (
+    load_array, read_meta, replace_directory, temporary_directory, update_meta, write_meta,
+)
 from order_exec_gym.errors import DataError
 
 SHARDS_VERSION = 2  # bump when the layout of a sharded market changes (2: checksums)
@@ -192,10 +195,14 @@ class ShardedMarket:
         )
         return self._with_context(dataset)
 
+    @functools.cached_property
+    def context(self) -> np.ndarray:
+        """The global market context ``(D, max_bars, 3)``, memory-mapped, verified once per opened market."""
+        return load_array(self.directory, "context", read_meta(self.directory), mmap=True)
+
     def _with_context(self, dataset: MarketDataset) -> MarketDataset:
         """``dataset`` with the global market context primed in its derived cache."""
-        context = load_array(self.directory, "context", read_meta(self.directory), mmap=True)
-        day = np.searchsorted(self.context_dates, dataset.dates)
+        context, day = self.context, np.searchsorted(self.context_dates, dataset.dates)
         dataset.derived(MARKET_CONTEXT, lambda: (context, day))
         return dataset
 
@@ -308,9 +315,10 @@ def _write(
     np.save(tmp / "context_dates.npy", context_dates)
     ranges = _parse_splits(splits) if splits else default_splits(dates)
     as_text = {key: [str(first), str(last)] for key, (first, last) in ranges.items()}
-    if not splits:
-        for name in names:
-            write_meta(tmp / SHARDS / name, read_meta(tmp / SHARDS / name) | {"splits": as_text})
+    checksums = [
+        (update_meta(tmp / SHARDS / name, splits=as_text) if not splits else read_meta(tmp / SHARDS / name))["checksum"]
+        for name in names
+    ]
     meta = {
         "version": SHARDS_VERSION,
         "bar_minutes": calendar[0],
@@ -320,7 +328,7 @@ def _write(
         "report": report,
         "model": model,
         "shards": names,
-        "shard_checksums": [read_meta(tmp / SHARDS / name)["checksum"] for name in names],
+        "shard_checksums": checksums,
     }
     write_meta(tmp, meta)
 

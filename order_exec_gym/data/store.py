@@ -1,8 +1,9 @@
 """Directories of arrays at rest: written whole or not at all, and verified before they are trusted.
 
 A saved dataset, a preset's cache and a sharded market are directories of ``.npy`` arrays and a ``meta.json``.
-:func:`write_meta` records in ``meta.json`` a checksum of every array file and one of the metadata itself;
-:func:`read_meta` recomputes them and raises :class:`~order_exec_gym.errors.DataError` naming the file that is
+:func:`write_meta` records in ``meta.json`` a checksum of every array (dtype, shape, values) and one of the
+metadata itself; :func:`read_meta` checks the metadata's and that every array is there, and :func:`load_array`
+checks each array as it loads it, raising :class:`~order_exec_gym.errors.DataError` naming the file that is
 missing, truncated, unreadable or changed since it was written (an edited ``lengths.npy``, a rotated
 ``dates.npy``, a hand-edited ``bar_minutes``, another shard's copy). :func:`replace_directory` moves a finished
 temporary directory into place so that a process killed at any moment leaves the old or the new directory whole:
@@ -57,8 +58,18 @@ def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Write ``meta.json`` into ``directory`` with the digest of every ``.npy`` array in it (``files``) and of the
     metadata (``checksum``); return what was written."""
     files = {path.stem: array_digest(np.load(path, mmap_mode="r")) for path in sorted(directory.glob("*.npy"))}
-    meta = {**meta, "files": files}
-    meta["checksum"] = meta_digest(meta)
+    return _sign({**meta, "files": files}, directory)
+
+
+def update_meta(directory: Path, **changes: Any) -> dict[str, Any]:
+    """Change entries of a verified ``meta.json`` (not ``files``: the arrays are not hashed again) and sign it anew;
+    return what was written."""
+    return _sign(read_meta(directory) | changes, directory)
+
+
+def _sign(meta: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Write ``meta`` with its own checksum as ``directory``'s ``meta.json``."""
+    meta = {**meta, "checksum": meta_digest(meta)}
     (directory / META).write_text(json.dumps(meta, indent=1))
     return meta
 

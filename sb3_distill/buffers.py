@@ -180,9 +180,9 @@ class DistillRolloutBuffer(RecurrentDictRolloutBuffer):
         """Refuse a rollout whose cumulative key is not cumulative (compact samples would be wrong): each row zero
         after its last bar, and equal to the next row of its sequence up to it."""
         seen = (th.arange(rows.shape[1], device=rows.device) <= last_bar[:, None]).unsqueeze(-1)
-        starts = th.as_tensor(self.swap_and_flatten(self.episode_starts).reshape(-1) > 0, device=rows.device)
-        starts[:: self.buffer_size] = True
-        same = ~starts[1:]
+        same = th.ones(len(rows) - 1, dtype=th.bool, device=rows.device)  # row r and r + 1 in one sequence
+        first = split_sequences(self.swap_and_flatten(self.episode_starts), self.n_envs).start
+        same[th.as_tensor(first[1:] - 1, device=rows.device)] = False
         if (rows * ~seen).any() or not th.equal(rows[:-1][same], (rows[1:] * seen[:-1])[same]):
             raise ValueError(
                 f"the {self.cumulative_key!r} observations of an order are not cumulative (a decision's rows are the "

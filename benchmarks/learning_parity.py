@@ -62,7 +62,7 @@ def run(learner: str, data: MarketDataset, seed: int, steps: int, eval_freq: int
     start = time.perf_counter()
     model.learn(steps, callback=curve)
     seconds = time.perf_counter() - start
-    test = evaluate(model, data, "test", env_kwargs=SETTINGS)
+    test = evaluate(model, data, "test", config=SETTINGS)
     return {
         "learner": learner, "seed": seed, "seconds": seconds,
         "steps": [s for s, _ in curve.history], "valid_pa": [summary["pa_mean"] for _, summary in curve.history],
@@ -83,7 +83,7 @@ def main() -> None:
     if args.quick:
         args.steps, args.eval_freq, args.seeds = 2_048, 1_024, args.seeds[:1]
     data = MarketDataset.synthetic(**market, signal=2.0)
-    bound = evaluate("PublicBound", data, "valid", env_kwargs=SETTINGS).summary["pa_mean"]
+    bound = evaluate("PublicBound", data, "valid", config=SETTINGS).summary["pa_mean"]
     runs = []
     for seed in args.seeds:
         for learner in LEARNERS:

@@ -33,7 +33,7 @@ import numpy as np
 import torch as th
 
 from order_exec_gym import PAPER_CONFIG
-from order_exec_gym.data.dataset import load_dataset
+from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trials
@@ -145,10 +145,10 @@ def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
     print(market.summary(), flush=True)
     log: dict[str, Any] = {}
     results: dict[str, list[EvaluationResult]] = {}
-    settings = config.experiment.env_kwargs
+    settings = config.experiment.config
     for agent, baseline in BASELINES.items():
         continuous = config.schedules_continuous and baseline in SCHEDULES
-        results[agent] = [evaluate(baseline, market, "test", env_kwargs={**settings, "action_type": "continuous"} if continuous else settings)]
+        results[agent] = [evaluate(baseline, market, "test", config={**settings, "action_type": "continuous"} if continuous else settings)]
     for trial in run_trials([(config.experiment, market, seed) for seed in config.seeds], **ray):
         for agent, result in trial.results.items():
             results.setdefault(agent, []).append(result)

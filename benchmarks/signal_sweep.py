@@ -79,7 +79,7 @@ def market(sweep: Sweep, signal: float) -> MarketDataset:
 
 def baselines(sweep: Sweep, signal: float, split: str) -> dict[str, EvaluationResult]:
     return {
-        name: evaluate(agent, market(sweep, signal), split, env_kwargs={**SETTINGS, **extra})
+        name: evaluate(agent, market(sweep, signal), split, config={**SETTINGS, **extra})
         for name, (agent, extra) in BASELINES.items()
     }
 
@@ -188,7 +188,7 @@ def main() -> None:
             for agent, result in done.results.items():
                 runs.setdefault(agent, []).append(result)
         summary[signal] = compare_runs(runs, references=("TWAP", CONTROL, "PublicBound"))
-        public = evaluate("PublicBound", market(sweep, signal), "valid", env_kwargs={**SETTINGS, **BASELINES["PublicBound"][1]})
+        public = evaluate("PublicBound", market(sweep, signal), "valid", config={**SETTINGS, **BASELINES["PublicBound"][1]})
         public_valid = public.summary["pa_mean"]
         students = [a for a in sweep.experiment.agents if a != TEACHER]
         curves = {agent: learning_curve(trials[signal], agent) for agent in students}

@@ -30,7 +30,8 @@ import torch as th
 
 from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.baselines import BASELINES
-from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.evaluation import comparison_table, evaluate
 from order_exec_gym.metrics import paired_bootstrap_ci
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
@@ -75,11 +76,11 @@ def main() -> None:
 
     print(f"[4/4] evaluation on every order of the {args.split!r} split")
     continuous = {**settings, "action_type": "continuous"}  # TWAP's schedule, which the paper's levels cannot express
-    results = {"TWAP": evaluate("TWAP", market, args.split, env_kwargs=continuous)}
+    results = {"TWAP": evaluate("TWAP", market, args.split, config=continuous)}
     if BASELINES["PublicBound"].applies_to(market):
-        results["PublicBound"] = evaluate("PublicBound", market, args.split, env_kwargs=settings)
+        results["PublicBound"] = evaluate("PublicBound", market, args.split, config=settings)
     agents = {"RecurrentPPO": recurrent, "OPD student": student, "teacher (privileged)": teacher, "Oracle": "Oracle"}
-    results |= {name: evaluate(agent, market, args.split, env_kwargs=settings) for name, agent in agents.items()}
+    results |= {name: evaluate(agent, market, args.split, config=settings) for name, agent in agents.items()}
     table = comparison_table(results, reference="TWAP")
     table.write_csv(args.out / "comparison.csv")
     shown = table.with_columns(pl.col("mean_reward") * 1e4).rename({"mean_reward": "reward_x1e4"})

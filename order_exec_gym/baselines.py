@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.errors import DataError
 from order_exec_gym.features import read_private
 from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, order_units, water_fill

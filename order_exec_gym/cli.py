@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from order_exec_gym.config import ExecutionConfig
-from order_exec_gym.data.dataset import SYNTHETIC
+from order_exec_gym.data.resolve import SYNTHETIC
 from order_exec_gym.errors import DataError
 
 #: The entry-point group through which other packages add ``order-exec`` commands.
@@ -112,7 +112,7 @@ def baseline_names(text: str) -> list[str]:
 def run_evaluation(args: argparse.Namespace, agents: dict[str, Any], reference: str) -> int:
     """Evaluate ``agents`` on the same orders (:func:`add_evaluation_arguments`' options), print the comparison
     table with the settings and timings, and write the outputs when ``--out`` is set."""
-    from order_exec_gym.data.dataset import load_dataset
+    from order_exec_gym.data.resolve import load_dataset
     from order_exec_gym.evaluation import comparison_table, evaluate_agents
 
     config = config_from_args(args)
@@ -247,7 +247,7 @@ def _mapping(item: str) -> tuple[str, str]:
 
 def run_data_summary(args: argparse.Namespace) -> int:
     """Print a market's :meth:`MarketDataset.summary`."""
-    from order_exec_gym.data.dataset import load_dataset
+    from order_exec_gym.data.resolve import load_dataset
 
     print(load_dataset(args.data).summary())
     return 0
@@ -278,7 +278,7 @@ def add_baselines(subparsers: argparse._SubParsersAction) -> None:
 def run_baselines(args: argparse.Namespace) -> int:
     """Evaluate the baselines on the same orders, print the comparison table, optionally write the outputs."""
     from order_exec_gym.baselines import BASELINES
-    from order_exec_gym.data.dataset import load_dataset
+    from order_exec_gym.data.resolve import load_dataset
 
     if args.agents is None:
         market = load_dataset(args.data)

@@ -151,7 +151,7 @@ class OrderExecutionEnv(gym.Env):
             levels=levels, level_unit=level_unit, lookback=lookback, history=history, market_features=market_features,
             privileged=privileged, reward_scale=reward_scale, benchmark=benchmark, window_minutes=window_minutes,
         )  # fmt: skip
-        self.task = ExecutionTask(config, data, split)
+        self.task = ExecutionTask(data, split, config)
         self.config = config
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space

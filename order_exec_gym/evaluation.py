@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 
 from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.config import ExecutionConfig
-from order_exec_gym.data.dataset import MarketDataset, load_dataset
-from order_exec_gym.data.shards import ShardedMarket
-from order_exec_gym.errors import DataError
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.market import Market
+from order_exec_gym.data.resolve import open_market
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
@@ -118,41 +118,45 @@ def _policy(agent: Any, deterministic: bool) -> Callable:
 
 def evaluate(
     agent: Any,
-    data: MarketDataset | ShardedMarket | str | None = None,
+    data: Market | str | Path | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
     deterministic: bool = True,
-    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
+    config: ExecutionConfig | Mapping[str, Any] | None = None,
     progress: bool = False,
     batch_size: int | None = None,
     workers: int | None = None,
 ) -> EvaluationResult:
     """Run ``agent`` on the orders of a split, in batches of orders stepped at once.
 
+    The orders are drawn over the split's episodes of the whole market; each partition of the market (the dataset
+    itself in memory, or each shard of a market sharded on disk, memory-mapped and never loaded whole) runs its own
+    orders, in batches, and the results come back in the orders' order: the same, order for order, however the
+    market is stored (but VWAP's and AlmgrenChriss's calibration, which use each partition's training days).
+
     :param agent: an SB3 model or baseline (``predict``), a name from :data:`~order_exec_gym.baselines.BASELINES`,
         or a callable returning a batch of actions for a batch of observations
-    :param data: the market: a dataset, preset name or saved directory; None for the synthetic market; or a market
-        sharded on disk (:class:`~order_exec_gym.data.shards.ShardedMarket` or its directory), evaluated one shard
-        at a time (a shard's orders are one batch), never loaded whole: the orders are drawn over the whole market as
-        for one dataset, and the result is the same, order for order, as on the market in memory (but VWAP's and
-        AlmgrenChriss's calibration, which use each shard's training days)
+    :param data: the market: a dataset or a sharded market (:class:`~order_exec_gym.data.shards.ShardedMarket`), a
+        preset name, a saved or sharded directory; None for the synthetic market (see
+        :func:`~order_exec_gym.data.resolve.open_market`)
     :param split: the split whose episodes are traded
     :param n_orders: None for every episode of the split once (whole session, or a seeded window with
         ``window_minutes``); otherwise that many orders drawn with ``seed``
     :param seed: seed of the orders (random sides, windows, draws)
     :param deterministic: passed to ``predict``
-    :param env_kwargs: the ``OrderExec-v0`` settings: an :class:`~order_exec_gym.config.ExecutionConfig` or a
-        mapping of its fields (side, step_minutes, alpha, action_type, levels, ...)
-    :param progress: show a progress bar over the batches (or shards)
-    :param batch_size: orders stepped at once (None: all): bounds the memory of large evaluations. Each order's
-        result is the same whatever the batches, for every agent whose actions depend on its own row only (SB3
-        models, the baselines but ``Random``, whose draws follow the batches)
-    :param workers: evaluate the batches (or the shards) as Ray tasks, this many at a time; Ray is started if it is
-        not running (:func:`start_ray`: a local cluster of ``workers`` CPUs, or the one ``RAY_ADDRESS`` names); None:
-        in this process
+    :param config: the env settings: an :class:`~order_exec_gym.config.ExecutionConfig` or a mapping of its fields
+        (side, step_minutes, alpha, action_type, levels, ...)
+    :param progress: show a progress bar over the batches
+    :param batch_size: orders stepped at once (None: a partition's orders, or with ``workers`` an equal share of
+        them per worker): bounds the memory of large evaluations. Each order's result is the same whatever the
+        batches, for every agent whose actions depend on its own row only (SB3 models, the baselines but
+        ``Random``, whose draws follow the batches)
+    :param workers: evaluate the batches as Ray tasks, this many at a time; Ray is started if it is not running
+        (:func:`start_ray`: a local cluster of ``workers`` CPUs, or the one ``RAY_ADDRESS`` names); None: in this
+        process
     """
-    config = ExecutionConfig.from_kwargs(env_kwargs)
+    config = ExecutionConfig.from_kwargs(config)
     if n_orders is not None and n_orders < 1:
         raise ValueError(f"n_orders must be >= 1 or None, got {n_orders}")
     if batch_size is not None and batch_size < 1:
@@ -160,22 +164,46 @@ def evaluate(
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1 or None, got {workers}")
     config = config.replace(privileged=config.privileged or needs_privileged(agent))
-    if is_sharded(data):
-        return _evaluate_shards(agent, ShardedMarket.open(data) if not isinstance(data, ShardedMarket) else data,
-                                split, n_orders, seed, config, deterministic, workers, progress)  # fmt: skip
-    market = load_dataset(data)
-    dataset = market.split(split)
-    orders = evaluation_orders(dataset.lengths, dataset.bar_minutes, config, n_orders, seed)
-    size = batch_size or len(orders)
-    if workers is None and size >= len(orders):
-        return evaluate_orders(agent, market, split, orders, config, deterministic)
+    market = open_market(data)
+    rows = market.split_rows(split)
+    orders = evaluation_orders(market.lengths[rows], market.bar_minutes, config, n_orders, seed)
+    size = batch_size or (-(-len(orders) // workers) if workers else len(orders))
+    picks, jobs = _batches(market, rows[orders.episode], orders, size)
+    jobs = [(partition, batch, config, deterministic) for partition, batch in jobs]
     if workers is None:
-        batches = range(0, len(orders), size)
-        bar = tqdm(batches, desc="orders", unit="batch", disable=not progress, leave=False)
-        return concatenate([evaluate_orders(agent, market, split, orders[i : i + size], config, deterministic) for i in bar])
-    size = size if batch_size else -(-len(orders) // workers)
-    batches = [(split, orders[i : i + size], config, deterministic) for i in range(0, len(orders), size)]
-    return concatenate(_on_ray(evaluate_orders, batches, workers, agent, market))
+        bar = tqdm(jobs, desc="orders", unit="batch", disable=not progress, leave=False)
+        results = [evaluate_partition(agent, market, *job) for job in bar]
+    else:  # the market goes to Ray's object store once (a ShardedMarket as its directory)
+        results = _on_ray(evaluate_partition, jobs, workers, agent, market)
+    combined = concatenate(results)
+    order = np.argsort(np.concatenate(picks), kind="stable")
+    if not np.array_equal(order, np.arange(len(order))):
+        combined = take(combined, order)
+    combined.orders = combined.orders.with_columns(pl.Series("episode", orders.episode))
+    return combined
+
+
+def _batches(market: Market, episodes: np.ndarray, orders: Orders, size: int) -> tuple[list[np.ndarray], list[tuple[int, Orders]]]:
+    """The orders on the market's ``episodes`` (index rows) as batches of at most ``size`` orders of one partition
+    each, addressed to the partition's rows: ``(picks, [(partition, orders)])``, ``picks[b]`` the positions in
+    ``orders`` of batch b's orders."""
+    partition, row = (values[episodes] for values in market.partition_rows())
+    picks, jobs = [], []
+    for part in np.unique(partition):
+        mine = np.flatnonzero(partition == part)
+        for first in range(0, len(mine), size):
+            pick = mine[first : first + size]
+            picks.append(pick)
+            jobs.append((int(part), Orders(row[pick], orders.side[pick], orders.start[pick], orders.length[pick])))
+    return picks, jobs
+
+
+def evaluate_partition(
+    agent: Any, market: Market, partition: int, orders: Orders, config: ExecutionConfig, deterministic: bool = True
+) -> EvaluationResult:
+    """:func:`evaluate_orders` on one partition of ``market`` (a shard is opened here, e.g. on a Ray worker),
+    ``orders`` on its rows."""
+    return evaluate_orders(agent, market.partition(partition), "all", orders, config, deterministic)
 
 
 def evaluate_orders(
@@ -187,7 +215,7 @@ def evaluate_orders(
     deterministic: bool = True,
 ) -> EvaluationResult:
     """Run ``agent`` on the given ``orders`` of ``market``'s ``split``, all at once (see :func:`evaluate`)."""
-    task = ExecutionTask(config, market, split, len(orders))
+    task = ExecutionTask(market, split, config, len(orders))
     if isinstance(agent, str):
         agent = make_baseline(agent, task)
     check_spaces(agent, task)
@@ -263,57 +291,6 @@ def take(result: EvaluationResult, index: np.ndarray) -> EvaluationResult:
     return EvaluationResult(orders, summary, result.schedules[index], result.step_prices[index], result.step_minutes, result.bar_minutes)
 
 
-def is_sharded(data: Any) -> bool:
-    """Whether ``data`` is a market sharded on disk: a :class:`ShardedMarket` or the directory of one."""
-    return isinstance(data, ShardedMarket) or (isinstance(data, (str, Path)) and (Path(data) / "shards").is_dir())
-
-
-def _evaluate_shard(
-    agent: Any, market: ShardedMarket, shard: int, orders: Orders, config: ExecutionConfig, deterministic: bool = True
-) -> EvaluationResult:
-    """:func:`evaluate_orders` on one shard (memory-mapped), ``orders`` on its rows."""
-    return evaluate_orders(agent, market.shard(shard), "all", orders, config, deterministic)
-
-
-def _evaluate_shards(
-    agent: Any,
-    market: ShardedMarket,
-    split: str,
-    n_orders: int | None,
-    seed: int,
-    config: ExecutionConfig,
-    deterministic: bool,
-    workers: int | None,
-    progress: bool,
-) -> EvaluationResult:
-    """:func:`evaluate` on a sharded market: the orders drawn over the split's episodes in the market's order, each
-    shard's evaluated in one batch (in this process, or as Ray tasks that open the shard themselves), the results put
-    back in the orders' order, ``episode`` their index in the split."""
-    rows = np.arange(len(market))
-    if split != "all":
-        if split not in market.splits:
-            raise KeyError(f"unknown split {split!r}; this market has {sorted(market.splits)} (or 'all')")
-        first, last = (np.datetime64(day, "D") for day in market.splits[split])
-        rows = np.flatnonzero((market.dates >= first) & (market.dates <= last))
-        if len(rows) == 0:
-            raise DataError("empty split", source=market.source, detail=f"split {split!r} ({first}..{last}) has no episodes")
-    orders = evaluation_orders(market.lengths[rows], market.bar_minutes, config, n_orders, seed)
-    chosen = rows[orders.episode]
-    shards = market.shards[chosen]
-    jobs = [(int(shard), np.flatnonzero(shards == shard)) for shard in np.unique(shards)]
-    batches = [Orders(market.rows[chosen[pick]], orders.side[pick], orders.start[pick], orders.length[pick]) for _, pick in jobs]
-    tasks = [(shard, batch, config, deterministic) for (shard, _), batch in zip(jobs, batches, strict=True)]
-    if workers is None:
-        bar = tqdm(tasks, desc="shards", disable=not progress, leave=False)
-        results = [_evaluate_shard(agent, market, *task) for task in bar]
-    else:  # a ShardedMarket pickles as its directory: each task opens its shard
-        results = _on_ray(_evaluate_shard, tasks, workers, agent, market)
-    combined = concatenate(results)
-    combined = take(combined, np.argsort(np.concatenate([pick for _, pick in jobs]), kind="stable"))
-    combined.orders = combined.orders.with_columns(pl.Series("episode", orders.episode))
-    return combined
-
-
 def start_ray(workers: int, address: str | None = None) -> None:
     """Connect to Ray: the cluster at ``address`` (e.g. ``"auto"``), or the one ``RAY_ADDRESS`` names if it is set,
     else a new local cluster of ``workers`` CPUs; nothing if Ray is running."""
@@ -346,20 +323,20 @@ def _on_ray(function: Callable, jobs: list[tuple], workers: int, *shared: Any) -
 
 def evaluate_agents(
     agents: dict[str, Any],
-    data: MarketDataset | ShardedMarket | str | None = None,
+    data: Market | str | Path | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
-    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
+    config: ExecutionConfig | Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> dict[str, EvaluationResult]:
     """:func:`evaluate` each agent (deterministically) on the same orders; ``{name: result}``."""
-    market = data if is_sharded(data) else load_dataset(data)
+    market = open_market(data)
     results = {}
     bar = tqdm(agents.items(), desc="agents", total=len(agents), disable=not progress)
     for name, agent in bar:
         bar.set_postfix_str(name)
-        results[name] = evaluate(agent, market, split, n_orders, seed, True, env_kwargs)
+        results[name] = evaluate(agent, market, split, n_orders, seed, True, config)
     return results
 
 
@@ -399,11 +376,11 @@ def comparison_table(
 
 def compare(
     agents: dict[str, Any],
-    data: MarketDataset | ShardedMarket | str | None = None,
+    data: Market | str | Path | None = None,
     split: str = "test",
     n_orders: int | None = None,
     seed: int = 0,
-    env_kwargs: ExecutionConfig | Mapping[str, Any] | None = None,
+    config: ExecutionConfig | Mapping[str, Any] | None = None,
     reference: str | None = "TWAP",
     progress: bool = False,
 ) -> pl.DataFrame:
@@ -415,5 +392,5 @@ def compare(
         if reference not in BASELINES:
             raise KeyError(f"reference {reference!r} is neither one of the agents {list(agents)} nor a baseline name")
         agents = {reference: reference, **agents}
-    results = evaluate_agents(agents, data, split, n_orders, seed, env_kwargs, progress)
+    results = evaluate_agents(agents, data, split, n_orders, seed, config, progress)
     return comparison_table(results, reference)

@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from order_exec_gym.data.context import FEATURE_CLIP, market_context, relative_log_volume
-from order_exec_gym.data.dataset import MARKET_CONTEXT, MarketDataset
-from order_exec_gym.errors import DataError
+from order_exec_gym.data.context import FEATURE_CLIP, relative_log_volume
+from order_exec_gym.data.dataset import MarketDataset
 
 #: The columns of the ``private`` observation: share of the order left, steps taken t / T, side (+1 sell, -1 buy),
 #: TWAP rate 1 / T.
@@ -71,16 +70,6 @@ def row_items(array: np.ndarray) -> np.ndarray:
     return array.view(np.dtype((np.void, array.shape[-1] * array.itemsize))).reshape(-1)
 
 
-def own_market_context(market: MarketDataset) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`market_context` of ``market`` from its own episodes; a lone shard of a sharded market, whose context
-    covers instruments it does not hold, raises :class:`DataError` instead of giving another, wrong context."""
-    if market.shard:
-        detail = ("its market context covers every instrument of its sharded market; open it as "
-                  "ShardedMarket.open(directory).shard(i), or use market_features=False")  # fmt: skip
-        raise DataError("market context of a lone shard", source=market.source, detail=detail)
-    return market_context(market)
-
-
 class FeatureBuilder:
     """Gathers ``public`` and ``privileged`` observations for batches of orders of one market.
 
@@ -102,9 +91,8 @@ class FeatureBuilder:
         self.market_features = market_features
         self.max_bars = market.max_bars
         features = bar_features(market)
-        if market_features:  # (a shard of a larger market holds the whole market's context here)
-            context, day = market.derived(MARKET_CONTEXT, lambda: own_market_context(market))
-            features = np.concatenate([features, context[day]], axis=2)
+        if market_features:  # (a shard of a larger market carries the whole market's context)
+            features = np.concatenate([features, market.market_context().of(market.dates)], axis=2)
         self.n_features = features.shape[2]
         self.log_price = features[..., 0].copy()  # absolute: the price column of observations is relative to p_ref
         self.log_open = (100.0 * np.log(market.bars["open"][:, 0].astype(np.float64))).astype(np.float32)

@@ -15,7 +15,8 @@ import numpy as np
 from gymnasium import spaces
 
 from order_exec_gym.config import ExecutionConfig
-from order_exec_gym.data.dataset import MarketDataset, load_dataset
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.features import N_PRIVILEGED, PRIVATE_FIELDS, FeatureBuilder
 from order_exec_gym.orders import Orders, sample_orders
 from order_exec_gym.simulator import ExecutionSimulator
@@ -44,9 +45,9 @@ def public_space(shape: tuple[int, int], masked: bool) -> spaces.Box:
 class ExecutionTask:
     """The order-execution problem for ``num_orders`` parallel slots.
 
-    :param config: the settings (an :class:`ExecutionConfig` or a mapping of its fields; None: the defaults)
-    :param data: the market: a dataset, a preset name, a saved-dataset directory, or None / ``"synthetic"``
+    :param data: the market in memory: a dataset, a preset name, a saved-dataset directory, or None / ``"synthetic"``
     :param split: the date split the orders are drawn from (``"all"`` for every episode)
+    :param config: the settings (an :class:`ExecutionConfig` or a mapping of its fields; None: the defaults)
     :param num_orders: parallel order slots N
 
     ``market`` is the whole dataset (baselines calibrate on its training split); ``dataset`` is the split.
@@ -54,9 +55,9 @@ class ExecutionTask:
 
     def __init__(
         self,
-        config: ExecutionConfig | Mapping[str, Any] | None = None,
         data: MarketDataset | str | None = None,
         split: str = "train",
+        config: ExecutionConfig | Mapping[str, Any] | None = None,
         num_orders: int = 1,
     ):
         if isinstance(num_orders, bool) or not isinstance(num_orders, numbers.Integral) or num_orders < 1:

@@ -50,7 +50,7 @@ class OrderExecutionVectorEnv(VectorEnv):
     ):
         if render_mode is not None:
             raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
-        self.task = ExecutionTask(ExecutionConfig.from_kwargs(settings), data, split, num_envs)
+        self.task = ExecutionTask(data, split, ExecutionConfig.from_kwargs(settings), num_envs)
         self.config = self.task.config
         self.num_envs = num_envs
         self.autoreset_mode = AutoresetMode(autoreset_mode)

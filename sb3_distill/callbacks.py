@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from order_exec_gym.config import split_env_kwargs
-from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.config import ExecutionConfig
+from order_exec_gym.data.market import Market
 from order_exec_gym.evaluation import evaluate
 
 
@@ -18,10 +19,10 @@ class BestOnValidation(BaseCallback):
 
     Selection uses only the validation split, never the test split.
 
-    :param data: the market (a dataset, preset name or saved directory)
-    :param env_kwargs: ``OrderExec-v0`` keyword arguments of the training env (its ``data`` and ``split`` are not
-        used: the evaluation trades ``data``'s ``split``; ``privileged`` is given to models that read it)
+    :param data: the market (a dataset, sharded market, preset name or saved directory)
     :param split: the validation split
+    :param config: the env settings the model trains with (an :class:`~order_exec_gym.config.ExecutionConfig` or a
+        mapping of its fields; ``privileged`` is given to models that read it)
     :param eval_freq: env steps between evaluations
     :param n_orders: orders per evaluation (None: every episode of the split once)
     :param metric: the key of :func:`~order_exec_gym.evaluation.evaluate`'s summary to maximise
@@ -30,9 +31,9 @@ class BestOnValidation(BaseCallback):
 
     def __init__(
         self,
-        data: MarketDataset | str | None,
-        env_kwargs: dict[str, Any] | None = None,
+        data: Market | str | None,
         split: str = "valid",
+        config: ExecutionConfig | Mapping[str, Any] | None = None,
         eval_freq: int = 50_000,
         n_orders: int | None = None,
         metric: str = "mean_reward",
@@ -40,7 +41,7 @@ class BestOnValidation(BaseCallback):
     ):
         super().__init__()
         self.data = data
-        self.config = split_env_kwargs(env_kwargs)[2].replace(privileged=False)  # evaluate adds it if the model reads it
+        self.config = ExecutionConfig.from_kwargs(config).replace(privileged=False)  # evaluate adds it if the model reads it
         self.split = split
         self.eval_freq = eval_freq
         self.n_orders = n_orders
@@ -67,7 +68,7 @@ class BestOnValidation(BaseCallback):
 
     def _evaluate(self) -> None:
         self._last_eval = self.num_timesteps
-        result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, env_kwargs=self.config)
+        result = evaluate(self.model, self.data, self.split, self.n_orders, self.seed, config=self.config)
         score = float(result.summary[self.metric])
         self.history.append((self.num_timesteps, dict(result.summary)))
         self.logger.record(f"valid/{self.metric}", score)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import pathlib
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -58,9 +57,10 @@ class DistillRecurrentPPO(RecurrentPPO):
     ``L_d = -mean log pi_student(a~_t | s_t)`` over the valid (unpadded) rows of each sequence minibatch. The rollout
     buffer (:class:`~sb3_distill.buffers.DistillRolloutBuffer`) keeps the labels, not the privileged key, and serves
     minibatches of whole sequences; with the student policies, compact ones that they evaluate several times faster
-    than sb3-contrib's (same loss and gradients on the same sequences, tested). With ``distill_coef == 0`` or no
-    teacher, the teacher is never called and the update is RecurrentPPO's loss on these minibatches: the student's
-    control without distillation is this class at ``distill_coef=0``. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
+    than sb3-contrib's (same loss and gradients on the same sequences, tested). With ``distill_coef == 0`` the
+    teacher is never called (none is needed) and the update is RecurrentPPO's loss on these minibatches: the
+    student's control without distillation is this class at ``distill_coef=0``; ``learn`` refuses a
+    ``distill_coef > 0`` without a teacher (e.g. a student loaded without one). Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
     ``train/distill_loss`` and, for ``Discrete`` actions, ``train/teacher_agreement`` (share of rows where the
     student's most likely action is the teacher's) or, for ``Box`` actions, ``train/teacher_distance`` (mean
     ``|a - a~|`` between the student's mean action, clipped to the bounds, and the teacher's).
@@ -409,11 +409,10 @@ class DistillRecurrentPPO(RecurrentPPO):
         progress_bar: bool = False,
     ) -> SelfDistillRecurrentPPO:
         if self.teacher is None and any(self.distill_coef(progress) > 0 for progress in np.linspace(1.0, 0.0, 21)):
-            warnings.warn(
-                f"{type(self).__name__} has no teacher, so it trains without distillation (distill_coef has no "
-                "effect): pass teacher=... (to load as well), or distill_coef=0 for the control",
-                UserWarning,
-                stacklevel=2,
+            raise ValueError(
+                f"{type(self).__name__} has distill_coef > 0 but no teacher, so it would train without distillation: "
+                "pass teacher=... (DistillRecurrentPPO.load(path, env=..., teacher=...) takes a model, a Teacher or "
+                "'oracle'), or set distill_coef=0 for the control"
             )
         return super().learn(
             total_timesteps=total_timesteps,

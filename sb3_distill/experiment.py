@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray
 from order_exec_gym.metrics import paired_bootstrap_ci, seed_day_bootstrap_ci, summarize
@@ -33,7 +34,8 @@ TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillat
 class Experiment:
     """The agents of a trial and how they are trained.
 
-    :param env_kwargs: the ``OrderExec-v0`` settings of every agent (``data`` and ``split`` are the trial's)
+    :param config: the env settings of every agent (an :class:`ExecutionConfig` or a mapping of its fields; the
+        market and the split are the trial's)
     :param steps: training steps of ``"teacher"``, ``"student"`` (each), ``"ppo"`` (the control) and ``"dqn"``
     :param mus: the students' distillation coefficients, one student each; the control (mu = 0) is always trained
     :param network: the recurrent network of the students and the control (:data:`sb3_distill.training.NETWORKS`)
@@ -43,7 +45,7 @@ class Experiment:
     :param select: the valid split's metric that chooses the checkpoint (a key of the evaluation's summary)
     """
 
-    env_kwargs: dict[str, Any]
+    config: ExecutionConfig
     steps: dict[str, int]
     mus: tuple[float, ...] = (0.01,)
     network: str = "lstm"
@@ -51,6 +53,9 @@ class Experiment:
     n_envs: int = 32
     eval_freq: int = 50_000
     select: str = "mean_reward"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", ExecutionConfig.from_kwargs(self.config))
 
     def student(self, mu: float) -> str:
         """The name of the student distilled with ``mu``."""
@@ -80,11 +85,11 @@ class Trial:
 def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose: bool = True) -> Trial:
     """Train the experiment's agents for ``seed`` on the train split of ``market``, each selected on the valid split,
     and evaluate them on the test split."""
-    env_kwargs = {**experiment.env_kwargs, "data": market, "split": "train"}
+    env_kwargs = {**experiment.config, "data": market, "split": "train"}
     log: dict[str, dict[str, Any]] = {}
 
     def run(name: str, kind: str, steps: int, **kwargs: Any):
-        selector = BestOnValidation(market, env_kwargs, eval_freq=experiment.eval_freq, metric=experiment.select, seed=seed)
+        selector = BestOnValidation(market, "valid", experiment.config, experiment.eval_freq, metric=experiment.select, seed=seed)
         started = time.perf_counter()
         model = train(kind, env_kwargs, total_timesteps=steps, seed=seed, n_envs=experiment.n_envs, callback=selector,
                       **kwargs)  # fmt: skip
@@ -105,7 +110,7 @@ def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose:
     models[CONTROL] = run(CONTROL, "recurrent_ppo", steps["ppo"], network=experiment.network)
     if experiment.dqn:
         models[DQN_NAME] = run(DQN_NAME, "dqn", steps["dqn"])
-    results = {name: evaluate(model, market, "test", env_kwargs=experiment.env_kwargs) for name, model in models.items()}
+    results = {name: evaluate(model, market, "test", config=experiment.config) for name, model in models.items()}
     return Trial(seed, results, log)
 
 

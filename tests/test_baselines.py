@@ -59,7 +59,7 @@ def episode_reward(returns: np.ndarray, ratios: np.ndarray, cost: float | np.nda
 def test_oracle_beats_every_baseline_on_every_order(seed, n_bars, step, side, alpha, action_type, window):
     market = random_market(np.random.default_rng(seed), 6, n_bars)
     kwargs = dict(side=side, step_minutes=step, alpha=alpha, action_type=action_type, lookback=5, window_minutes=window)
-    rewards = {name: evaluate(name, market, "train", n_orders=12, seed=seed, env_kwargs=kwargs).orders["reward"].to_numpy()
+    rewards = {name: evaluate(name, market, "train", n_orders=12, seed=seed, config=kwargs).orders["reward"].to_numpy()
                for name, baseline in BASELINES.items() if baseline.applies_to(market)}  # fmt: skip
     for name, reward in rewards.items():
         assert (rewards["Oracle"] >= reward - 1e-12).all(), name
@@ -77,7 +77,7 @@ def test_discrete_oracle_matches_brute_force(levels, n_steps, alpha):
     order = Order(int(rng.integers(3)), "buy", 0, 3 * n_steps)
     sequences = np.array(list(itertools.product(range(len(levels)), repeat=n_steps)))
     config = dict(side="buy", step_minutes=3, alpha=alpha, levels=levels, lookback=5)
-    task = ExecutionTask(config, market, "train", num_orders=len(sequences))
+    task = ExecutionTask(market, "train", config, num_orders=len(sequences))
     task.reset(Orders.from_orders([order] * len(sequences), market))
     active = np.ones(len(sequences), dtype=bool)
     for j in range(n_steps):
@@ -121,7 +121,7 @@ def test_greedy_discrete_plan_matches_the_dynamic_programme(levels, level_unit):
 def test_level_grid_keeps_levels_with_a_common_factor_exact(small_market):
     units, denominator = level_grid(np.array([0.0, 2.0, 4.0]))
     assert units.tolist() == [0, 2, 4] and denominator == 1  # no unit coarser than the order's own grid
-    result = evaluate("Oracle", small_market, "test", n_orders=4, env_kwargs={"levels": (0, 2, 4)})
+    result = evaluate("Oracle", small_market, "test", n_orders=4, config={"levels": (0, 2, 4)})
     assert result.summary["n_orders"] == 4
 
 
@@ -186,7 +186,7 @@ def test_oracle_replans_when_the_state_leaves_its_plan(small_market):
 
 @pytest.mark.parametrize("action_type", ["discrete", "continuous"])
 def test_twap_has_zero_price_advantage_at_one_minute_steps(small_market, action_type):
-    result = evaluate("TWAP", small_market, "all", env_kwargs=dict(step_minutes=1, action_type=action_type, side="random"))
+    result = evaluate("TWAP", small_market, "all", config=dict(step_minutes=1, action_type=action_type, side="random"))
     assert result.orders.height == len(small_market)
     np.testing.assert_allclose(result.orders["price_advantage"], 0.0, atol=1e-6)
     np.testing.assert_allclose(result.schedules[:, :240], 1 / 240, rtol=1e-6)
@@ -196,9 +196,9 @@ def test_twap_has_zero_price_advantage_at_one_minute_steps(small_market, action_
 @pytest.mark.parametrize("risk_aversion", [0.0, 1e-14])
 def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
     kwargs = dict(action_type=action_type, step_minutes=20)
-    task = ExecutionTask(kwargs, small_market)
-    ac = evaluate(AlmgrenChriss(task, risk_aversion=risk_aversion), small_market, env_kwargs=kwargs)
-    twap = evaluate("TWAP", small_market, env_kwargs=kwargs)
+    task = ExecutionTask(small_market, config=kwargs)
+    ac = evaluate(AlmgrenChriss(task, risk_aversion=risk_aversion), small_market, config=kwargs)
+    twap = evaluate("TWAP", small_market, config=kwargs)
     if risk_aversion == 0.0:
         np.testing.assert_array_equal(ac.schedules, twap.schedules)
     np.testing.assert_allclose(ac.schedules, twap.schedules, atol=1e-12)
@@ -208,7 +208,7 @@ def test_almgren_chriss_tends_to_twap(small_market, action_type, risk_aversion):
 @pytest.mark.parametrize("penalty_per", ["minute", "step"])
 def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversion, alpha, penalty_per):
     kwargs = dict(action_type="continuous", step_minutes=step, alpha=alpha, penalty_per=penalty_per)
-    task = ExecutionTask(kwargs, small_market)
+    task = ExecutionTask(small_market, config=kwargs)
     ac = AlmgrenChriss(task, risk_aversion=risk_aversion)
 
     train = small_market.split("train")
@@ -224,14 +224,14 @@ def test_almgren_chriss_follows_the_closed_form(small_market, step, risk_aversio
         holdings = np.sinh(kappa * (n_steps * tau - t_j)) / np.sinh(kappa * n_steps * tau)
     if not np.isfinite(holdings).all():  # sinh overflows: the limit is everything in the first step
         holdings = np.r_[1.0, np.zeros(n_steps)]
-    result = evaluate(ac, small_market, env_kwargs=kwargs)
+    result = evaluate(ac, small_market, config=kwargs)
     np.testing.assert_allclose(result.schedules[:, :n_steps], -np.diff(holdings)[None, :].repeat(result.orders.height, 0), atol=1e-6)
     np.testing.assert_allclose(ac.holdings(np.array([n_steps]), np.arange(n_steps + 1)[None, :])[0], holdings, rtol=1e-10, atol=1e-300)
 
 
 def test_almgren_chriss_without_impact_trades_at_once(small_market):
-    task = ExecutionTask(dict(action_type="continuous", alpha=0.0), small_market)
-    result = evaluate(AlmgrenChriss(task, risk_aversion=1.0), small_market, env_kwargs=dict(action_type="continuous", alpha=0.0))
+    task = ExecutionTask(small_market, config=dict(action_type="continuous", alpha=0.0))
+    result = evaluate(AlmgrenChriss(task, risk_aversion=1.0), small_market, config=dict(action_type="continuous", alpha=0.0))
     np.testing.assert_allclose(result.schedules[:, 0], 1.0)
     with pytest.raises(ValueError, match="eta - gamma"):
         AlmgrenChriss(task, risk_aversion=0.0)
@@ -254,7 +254,7 @@ def test_vwap_follows_its_volume_profile(small_market):
 
     test = small_market.split("test")
     episode = int(np.flatnonzero(test.symbols == symbol)[0])
-    result = evaluate(vwap, small_market, env_kwargs=kwargs, n_orders=None, seed=3)
+    result = evaluate(vwap, small_market, config=kwargs, n_orders=None, seed=3)
     row = result.orders.filter(result.orders["episode"] == episode).row(0, named=True)
     weights = vwap.profiles[2][row["start"] : row["start"] + 120].reshape(4, 30).sum(axis=1)
     np.testing.assert_allclose(result.schedules[episode, :4], weights / weights.sum(), rtol=1e-6)
@@ -285,7 +285,7 @@ def make_envs(market, **kwargs):
         "single": gym.make("OrderExec-v0", data=market, **kwargs),
         "vector": gym.make_vec("OrderExec-v0", num_envs=3, vectorization_mode="vector_entry_point", data=market, **kwargs),
         "sb3": OrderExecutionVecEnv(3, data=market, **kwargs),
-        "task": ExecutionTask(kwargs, market, num_orders=3),
+        "task": ExecutionTask(market, config=kwargs, num_orders=3),
     }
 
 
@@ -361,10 +361,10 @@ def test_plans_are_checked_against_the_observations_and_the_config(small_market)
 
 def test_random_agent_is_seeded_and_stays_in_the_action_space(small_market):
     kwargs = dict(action_type="continuous")
-    task = ExecutionTask(kwargs, small_market)
-    first = evaluate(Random(task, seed=4), small_market, env_kwargs=kwargs)
-    again = evaluate(Random(task, seed=4), small_market, env_kwargs=kwargs)
-    other = evaluate(Random(task, seed=5), small_market, env_kwargs=kwargs)
+    task = ExecutionTask(small_market, config=kwargs)
+    first = evaluate(Random(task, seed=4), small_market, config=kwargs)
+    again = evaluate(Random(task, seed=4), small_market, config=kwargs)
+    other = evaluate(Random(task, seed=5), small_market, config=kwargs)
     np.testing.assert_array_equal(first.schedules, again.schedules)
     assert not np.array_equal(first.schedules, other.schedules)
     np.testing.assert_allclose(first.schedules.sum(axis=1), 1.0)

@@ -82,7 +82,7 @@ def test_unknown_and_market_arguments_are_named(small_market):
     with pytest.raises(ValueError, match=r"unknown OrderExec-v0 settings \['stepminutes'\]"):
         ExecutionConfig.from_kwargs({"stepminutes": 5})
     with pytest.raises(ValueError, match="select the market"):
-        evaluate("TWAP", small_market, env_kwargs={"split": "train"})
+        evaluate("TWAP", small_market, config={"split": "train"})
     data, split, config = split_env_kwargs({"data": small_market, "split": "valid", "alpha": 0.0})
     assert data is small_market and split == "valid" and config == ExecutionConfig(alpha=0.0)
 

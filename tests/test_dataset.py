@@ -10,7 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from order_exec_gym.data.dataset import SYNTHETIC, MarketDataset, default_splits, load_dataset
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.market import default_splits
+from order_exec_gym.data.resolve import SYNTHETIC, load_dataset
 from order_exec_gym.data.schema import PRICE_RANGE, VOLUME_RANGE, BarTable, bar_times
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError

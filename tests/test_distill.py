@@ -95,9 +95,8 @@ def test_without_distillation_the_updates_are_the_controls_bit_for_bit(small_mar
     """mu = 0 (constant or a schedule) with a teacher trains exactly as no teacher at all, and never calls it
     (sb3-contrib's RecurrentPPO on the same episodes: tests/test_fast_learner.py)."""
     reference = DistillRecurrentPPO("StudentLstmPolicy", make_env(small_market, action_type=action_type), seed=3,
-                                    teacher=None, **TINY)  # fmt: skip
-    with pytest.warns(UserWarning, match="no teacher"):
-        reference.learn(3 * 64)
+                                    teacher=None, distill_coef=0.0, **TINY)  # fmt: skip
+    reference.learn(3 * 64)
     env = make_env(small_market, action_type=action_type)
     oracle = Recorder(OracleTeacher(env))
     mu = {"mu=0": 0.0, "schedule at 0": lambda _: 0.0}[variant]
@@ -352,8 +351,10 @@ def test_load_says_what_a_teacher_needs(small_market, tmp_path):
     with pytest.raises(ValueError, match="teacher must be"):
         DistillRecurrentPPO.load(tmp_path / "s", env=env, teacher="orcale")
     without = DistillRecurrentPPO.load(tmp_path / "s", env=make_env(small_market))
-    with pytest.warns(UserWarning, match="without distillation"):
+    with pytest.raises(ValueError, match="no teacher"):  # a student never trains on silently as its own control
         without.learn(64, reset_num_timesteps=False)
+    without.distill_coef = lambda _: 0.0  # the control's choice, made explicitly
+    without.learn(64, reset_num_timesteps=False)
 
 
 # --------------------------------------------------------------------------------------------- schedules and spaces
@@ -438,7 +439,7 @@ def test_sequence_extractor_reads_the_latest_bar_of_the_public_sequence(small_ma
     from order_exec_gym.task import ExecutionTask
     from sb3_distill.policies import SequenceExtractor
 
-    session = ExecutionTask(PAPER_CONFIG, small_market, num_orders=3)
+    session = ExecutionTask(small_market, config=PAPER_CONFIG, num_orders=3)
     lookback = ExecutionTask(data=small_market, num_orders=3)
     th.manual_seed(0)
     masked, plain = SequenceExtractor(session.observation_space), SequenceExtractor(lookback.observation_space)

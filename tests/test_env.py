@@ -438,13 +438,13 @@ def test_bad_arguments_raise(small_market):
 
 def test_step_bars_follow_the_data_bar_length(small_market):
     five_minute = replace(small_market, bar_minutes=5)
-    task = ExecutionTask({"step_minutes": 30, "lookback": 60}, five_minute)
+    task = ExecutionTask(five_minute, config={"step_minutes": 30, "lookback": 60})
     assert (task.layout.step_bars, task.layout.lookback_bars) == (6, 12)
     assert task.observation_space["public"].shape == (12, 4)
     with pytest.raises(ValueError, match="step_minutes=7 must be a positive multiple"):
-        ExecutionTask({"step_minutes": 7}, five_minute)
+        ExecutionTask(five_minute, config={"step_minutes": 7})
     with pytest.raises(ValueError, match="window_minutes=12 must be a positive multiple"):
-        ExecutionTask({"window_minutes": 12}, five_minute)
+        ExecutionTask(five_minute, config={"window_minutes": 12})
 
 
 def test_sb3_ppo_and_recurrent_ppo_train(small_market):

@@ -26,7 +26,7 @@ SETTINGS = [
 @pytest.mark.parametrize("kwargs", SETTINGS)
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_single_env_order_by_order_matches_evaluate(small_market, name, kwargs):
-    result = evaluate(name, small_market, "test", seed=2, env_kwargs=kwargs)
+    result = evaluate(name, small_market, "test", seed=2, config=kwargs)
     env = gym.make("OrderExec-v0", data=small_market, split="test", **kwargs)
     agent = make_baseline(name, env, data=small_market)
     for row in result.orders.iter_rows(named=True):
@@ -44,7 +44,7 @@ def test_single_env_order_by_order_matches_evaluate(small_market, name, kwargs):
 @pytest.mark.parametrize("kwargs", SETTINGS[:3])
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_vector_env_matches_evaluate(small_market, name, kwargs):
-    result = evaluate(name, small_market, "test", n_orders=16, seed=5, env_kwargs=kwargs)
+    result = evaluate(name, small_market, "test", n_orders=16, seed=5, config=kwargs)
     n = result.orders.height
     venv = OrderExecutionVectorEnv(n, data=small_market, split="test", **kwargs)
     agent = make_baseline(name, venv, data=small_market)
@@ -68,7 +68,7 @@ def test_vector_env_matches_evaluate(small_market, name, kwargs):
 
 def test_result_table_and_reward_identity(small_market):
     kwargs = dict(side="random", alpha=0.02)
-    result = evaluate("VWAP", small_market, "test", env_kwargs=kwargs)
+    result = evaluate("VWAP", small_market, "test", config=kwargs)
     test = small_market.split("test")
     frame = result.orders
     assert isinstance(result, EvaluationResult) and frame.height == len(test) == result.summary["n_orders"]
@@ -92,14 +92,14 @@ def test_result_table_and_reward_identity(small_market):
 
 def test_orders_are_replayable(small_market):
     kwargs = dict(side="random", window_minutes=90)
-    first = evaluate("TWAP", small_market, "valid", seed=3, env_kwargs=kwargs).orders
-    again = evaluate("Oracle", small_market, "valid", seed=3, env_kwargs=kwargs).orders
-    other = evaluate("TWAP", small_market, "valid", seed=4, env_kwargs=kwargs).orders
+    first = evaluate("TWAP", small_market, "valid", seed=3, config=kwargs).orders
+    again = evaluate("Oracle", small_market, "valid", seed=3, config=kwargs).orders
+    other = evaluate("TWAP", small_market, "valid", seed=4, config=kwargs).orders
     keys = ["episode", "side", "start", "length"]
     assert first.select(keys).equals(again.select(keys))
     assert not first.select(keys).equals(other.select(keys))
-    drawn = evaluate("TWAP", small_market, "valid", n_orders=50, seed=3, env_kwargs=kwargs).orders
-    assert drawn.height == 50 and drawn.select(keys).equals(evaluate("AlmgrenChriss", small_market, "valid", n_orders=50, seed=3, env_kwargs=kwargs).orders.select(keys))
+    drawn = evaluate("TWAP", small_market, "valid", n_orders=50, seed=3, config=kwargs).orders
+    assert drawn.height == 50 and drawn.select(keys).equals(evaluate("AlmgrenChriss", small_market, "valid", n_orders=50, seed=3, config=kwargs).orders.select(keys))
     assert (drawn["length"] == 90).all()
 
 
@@ -127,7 +127,7 @@ def test_callables_and_privileged_agents(small_market):
     with pytest.raises(TypeError, match="cannot evaluate"):
         evaluate(42, small_market)
     with pytest.raises(ValueError, match="split select the market"):
-        evaluate("TWAP", small_market, env_kwargs={"split": "train"})
+        evaluate("TWAP", small_market, config={"split": "train"})
 
 
 def test_one_baseline_evaluates_any_orders_of_its_configuration(small_market):
@@ -136,7 +136,7 @@ def test_one_baseline_evaluates_any_orders_of_its_configuration(small_market):
     assert (seven.summary["n_orders"], twelve.summary["n_orders"]) == (7, 12)
     assert twelve.orders["reward"].equals(evaluate("Oracle", small_market, n_orders=12, seed=1).orders["reward"])
     with pytest.raises(ValueError, match="was built for action_type='discrete'"):
-        evaluate(oracle, small_market, env_kwargs={"action_type": "continuous"})
+        evaluate(oracle, small_market, config={"action_type": "continuous"})
 
 
 def test_predict_gets_the_recurrent_state_and_episode_starts(small_market):
@@ -194,7 +194,7 @@ def test_a_model_evaluated_on_other_settings_says_which(small_market, settings, 
     model = PPO("MultiInputPolicy", OrderExecutionVecEnv(2, data=small_market), n_steps=8, batch_size=16, policy_kwargs=dict(net_arch=[8]))
     assert evaluate(model, small_market, n_orders=4).orders.height == 4
     with pytest.raises(ValueError, match=message):
-        evaluate(model, small_market, n_orders=4, env_kwargs=settings)
+        evaluate(model, small_market, n_orders=4, config=settings)
 
 
 def test_compare(small_market):

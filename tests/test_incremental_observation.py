@@ -107,7 +107,7 @@ def test_vector_env_observations_equal_a_from_scratch_computation(small_market, 
 def test_evaluation_style_stepping_with_inactive_slots(small_market):
     """``sim.step(ratios, active)`` with finished slots left inactive, as the evaluation harness steps."""
     data, split, config = split_env_kwargs(make_settings(7, 100, "random", True, 1, small_market))
-    task = ExecutionTask(config, data, split, num_orders=16)
+    task = ExecutionTask(data, split, config, num_orders=16)
     rng = np.random.default_rng(3)
     task.reset(task.sample(16, rng))
     active = np.ones(16, dtype=bool)
@@ -124,7 +124,7 @@ def test_several_steps_between_observations_and_short_sessions():
     rng = np.random.default_rng(4)
     market = random_market(rng, 12, 60, lengths=rng.integers(20, 61, 12))
     market = replace(market, symbols=np.array(["A", "B"] * 6), dates=np.repeat(market.dates[:6], 2))
-    task = ExecutionTask(dict(step_minutes=4, history="session", privileged=True), market, "all", num_orders=8)
+    task = ExecutionTask(market, "all", dict(step_minutes=4, history="session", privileged=True), num_orders=8)
     for _ in range(20):
         task.reset(task.sample(8, rng))
         for _ in range(rng.integers(0, 5)):
@@ -176,7 +176,7 @@ def test_orders_started_behind_the_tasks_back_are_an_error_not_a_stale_observati
     from order_exec_gym.orders import Order, Orders
     from order_exec_gym.task import ExecutionTask
 
-    task = ExecutionTask(PAPER_CONFIG, small_market, num_orders=2)
+    task = ExecutionTask(small_market, config=PAPER_CONFIG, num_orders=2)
     task.reset(Orders.from_orders([Order(0), Order(1)], task.dataset))
     task.sim.step(np.full(2, 0.25))
     task.observe()

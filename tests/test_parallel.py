@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from order_exec_gym import PAPER_CONFIG
+from order_exec_gym.data.shards import synthetic_shards
 from order_exec_gym.evaluation import evaluate
 
 AGENTS = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle")
@@ -22,8 +23,8 @@ def assert_same(one, other) -> None:
 @pytest.mark.parametrize("agent", AGENTS)
 @pytest.mark.parametrize("settings", [{}, {**PAPER_CONFIG, "side": "random", "window_minutes": 90}])
 def test_batches_give_the_same_orders_results(small_market, agent, settings):
-    whole = evaluate(agent, small_market, "all", env_kwargs=settings)
-    assert_same(evaluate(agent, small_market, "all", env_kwargs=settings, batch_size=7), whole)
+    whole = evaluate(agent, small_market, "all", config=settings)
+    assert_same(evaluate(agent, small_market, "all", config=settings, batch_size=7), whole)
 
 
 def test_ray_workers_give_the_same_orders_results(small_market):
@@ -65,9 +66,9 @@ def test_a_sharded_market_evaluates_like_the_market_in_memory(sharded, agent, se
     market, in_memory = sharded
     assert market.n_shards == 3
     for split in ("train", "test"):
-        assert_same(evaluate(agent, market, split, env_kwargs=settings), evaluate(agent, in_memory, split, env_kwargs=settings))
-    drawn = evaluate(agent, market.directory, "all", n_orders=40, seed=3, env_kwargs=settings)  # by its directory
-    assert_same(drawn, evaluate(agent, in_memory, "all", n_orders=40, seed=3, env_kwargs=settings))
+        assert_same(evaluate(agent, market, split, config=settings), evaluate(agent, in_memory, split, config=settings))
+    drawn = evaluate(agent, market.directory, "all", n_orders=40, seed=3, config=settings)  # by its directory
+    assert_same(drawn, evaluate(agent, in_memory, "all", n_orders=40, seed=3, config=settings))
 
 
 def test_ray_workers_evaluate_the_shards_like_one_process(sharded):
@@ -91,17 +92,21 @@ def test_an_env_is_told_how_to_use_a_sharded_market(sharded):
     assert env.reset(seed=0)[0]["public"].shape == (480, 8)
 
 
-def test_a_market_travels_to_workers_without_what_it_derived(small_market):
-    """Pickling a dataset (to send it to Ray) drops the features, sums and splits built from it, which the worker
-    rebuilds, but keeps the market context, which a shard could not rebuild."""
+def test_a_market_travels_to_workers_without_what_it_derived(small_market, tmp_path):
+    """Pickling a dataset (to send it to Ray) drops the features, sums, splits and own context built from it, which
+    the worker rebuilds; a shard's context, the whole market's, is data and travels with it."""
     import pickle
 
     bars = sum(values.nbytes for values in small_market.bars.values())
-    evaluate("TWAP", small_market, "all", env_kwargs={"market_features": True})
+    evaluate("TWAP", small_market, "all", config={"market_features": True})
+    assert "market_context" in small_market._derived
     assert len(pickle.dumps(small_market)) < 1.5 * bars
     copy = pickle.loads(pickle.dumps(small_market))
-    assert "market_context" in copy._derived and set(small_market._derived) - set(copy._derived)
-    assert_same(evaluate("TWAP", copy, "all", env_kwargs={"market_features": True}), evaluate("TWAP", small_market, "all", env_kwargs={"market_features": True}))
+    assert copy._derived == {}
+    assert_same(evaluate("TWAP", copy, "all", config={"market_features": True}), evaluate("TWAP", small_market, "all", config={"market_features": True}))
+    market = synthetic_shards(tmp_path / "market", n_symbols=6, n_days=10, symbols_per_shard=3, seed=1)
+    shard = pickle.loads(pickle.dumps(market.shard(0).split("train")))
+    assert np.array_equal(shard.market_context().values, market.market_context().values)
 
 
 def test_workers_must_be_positive(small_market):

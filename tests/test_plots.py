@@ -15,7 +15,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def results(small_market):
-    return evaluate_agents({name: name for name in ("TWAP", "VWAP", "Oracle")}, small_market, n_orders=20, env_kwargs=dict(step_minutes=7, window_minutes=100))
+    return evaluate_agents({name: name for name in ("TWAP", "VWAP", "Oracle")}, small_market, n_orders=20, config=dict(step_minutes=7, window_minutes=100))
 
 
 def is_png(path) -> bool:

@@ -29,6 +29,7 @@ from order_exec_gym.data.shards import (
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 from order_exec_gym.data.context import market_context
+from order_exec_gym.data.market import Market, MarketContext
 from order_exec_gym.orders import Orders
 from order_exec_gym.task import ExecutionTask
 
@@ -132,14 +133,14 @@ def test_global_context_equals_the_whole_markets(sharded):
     stored = np.load(market.directory / "context.npy")
     assert stored.dtype == np.float32 and np.array_equal(stored, context)
     assert np.array_equal(market.context_dates, np.unique(whole.dates))
+    assert np.array_equal(market.market_context().of(whole.dates), context[day])
     for _, shard in market.iter_shards():
-        primed, shard_day = shard.derived("market_context", lambda: pytest.fail("the context is not primed"))
-        assert np.array_equal(primed[shard_day], context[day[whole.rows_of(shard)]])
+        assert shard.context is market.market_context()  # the market's, as data: never rebuilt from the shard
+        assert np.array_equal(shard.market_context().of(shard.dates), context[day[whole.rows_of(shard)]])
         own, _ = market_context(shard)  # what the shard alone would give: another market
         assert not np.array_equal(own, context)
     dataset = market.to_dataset()
-    primed, dataset_day = dataset.derived("market_context", lambda: pytest.fail("the context is not primed"))
-    assert np.array_equal(primed[dataset_day], context[day])
+    assert np.array_equal(dataset.market_context().of(dataset.dates), context[day])
 
 
 @pytest.mark.parametrize(
@@ -152,9 +153,9 @@ def test_every_order_gets_the_same_rewards_and_observations(sharded, settings):
     rng = np.random.default_rng(0)
     n, length = 3, 120
     for split in ("train", "test"):
-        reference = ExecutionTask(settings, data=whole, split=split, num_orders=n)
+        reference = ExecutionTask(whole, split, settings, num_orders=n)
         for _, shard in market.iter_shards():
-            task = ExecutionTask(settings, data=shard, split=split, num_orders=n)
+            task = ExecutionTask(shard, split, settings, num_orders=n)
             episode = rng.choice(len(task.dataset), n, replace=False)
             side, start = np.where(rng.random(n) < 0.5, 1.0, -1.0), rng.integers(0, 240 - length, n)
             task.reset(Orders(episode, side, start, np.full(n, length)))
@@ -402,8 +403,8 @@ def test_a_split_of_a_shard_and_a_lone_shard_never_get_a_wrong_market_context(sh
     shard = market.shard(1)
     for split in ("train", "test"):
         part = shard.split(split)
-        reference = ExecutionTask(settings, data=whole, split=split, num_orders=2)
-        task = ExecutionTask(settings, data=part, split="all", num_orders=2)
+        reference = ExecutionTask(whole, split, settings, num_orders=2)
+        task = ExecutionTask(part, "all", settings, num_orders=2)
         orders = Orders(np.array([0, 1]), np.ones(2), np.zeros(2, np.int64), np.full(2, 240))
         task.reset(orders)
         rows = reference.dataset.rows_of(part.select(np.array([0, 1])))
@@ -415,5 +416,70 @@ def test_a_split_of_a_shard_and_a_lone_shard_never_get_a_wrong_market_context(sh
     alone = MarketDataset.load(market.directory / "shards" / market.shard_names[1])
     assert alone.shard and len(alone) == len(shard)
     with pytest.raises(DataError, match="market context of a lone shard.*ShardedMarket.open"):
-        ExecutionTask(settings, data=alone, num_orders=1)
-    ExecutionTask({"history": "session"}, data=alone, num_orders=1)  # no market context needed: fine
+        ExecutionTask(alone, config=settings, num_orders=1)
+    ExecutionTask(alone, config={"history": "session"}, num_orders=1)  # no market context needed: fine
+
+
+# ----------------------------------------------------------------------------------------- the market interface
+
+
+def test_both_markets_implement_one_interface(sharded):
+    """A dataset and a sharded market answer the same questions the same way: index, splits, previous sessions,
+    context, and partitions that hold every episode at the row they say."""
+    market, whole = sharded
+    for candidate in (market, whole):
+        assert isinstance(candidate, Market)
+        partition, row = candidate.partition_rows()
+        for p in range(candidate.n_partitions):
+            part, mine = candidate.partition(p), np.flatnonzero(partition == p)
+            assert np.array_equal(part.symbols[row[mine]], candidate.symbols[mine])
+            assert np.array_equal(part.dates[row[mine]], candidate.dates[mine])
+    for split in ("train", "valid", "test", "all"):
+        assert np.array_equal(market.split_rows(split), whole.split_rows(split))
+    assert np.array_equal(market.previous_sessions(), whole.previous_sessions())
+    assert np.array_equal(market.market_context().values, whole.market_context().values)
+    assert np.array_equal(market.market_context().dates, whole.market_context().dates)
+    assert whole.n_partitions == 1 and whole.partition(0) is whole and market.n_partitions == 3
+    with pytest.raises(KeyError, match="unknown split 'tset'"):
+        market.split_rows("tset")
+
+
+def test_a_saved_part_of_a_shard_keeps_the_whole_markets_context(sharded, tmp_path):
+    """The context is data: a shard's split saved and loaded alone still carries the whole market's (before, the
+    saved copy was a lone shard that could not give market features at all)."""
+    market, _ = sharded
+    part = market.shard(0).split("train")
+    part.save(tmp_path / "part")
+    loaded = MarketDataset.load(tmp_path / "part")
+    assert np.array_equal(loaded.market_context().values, market.market_context().values)
+    settings = dict(history="session", market_features=True)
+    task, again = ExecutionTask(part, "all", settings, num_orders=2), ExecutionTask(loaded, "all", settings, num_orders=2)
+    orders = Orders(np.array([0, 3]), np.array([1, -1]), np.array([0, 0]), np.array([240, 240]))
+    task.reset(orders), again.reset(orders)
+    np.testing.assert_array_equal(task.observe()["public"], again.observe()["public"])
+
+
+def test_the_index_is_checked_against_each_shards_own_episodes(tmp_path):
+    """An index that sends orders to another instrument's rows (here: written with valid checksums, as a faulty
+    writer would) is refused when the shard is opened, naming it."""
+    from order_exec_gym.data.store import write_meta
+    import json
+
+    market = synthetic_shards(tmp_path / "market", n_symbols=4, n_days=6, symbols_per_shard=2, seed=1)
+    rows = np.load(market.directory / "rows.npy")
+    first = np.flatnonzero(market.shards == 0)[:2]
+    rows[first] = rows[first[::-1]]  # two episodes of shard 0 swapped
+    np.save(market.directory / "rows.npy", rows)
+    meta = json.loads((market.directory / "meta.json").read_text())
+    write_meta(market.directory, {key: value for key, value in meta.items() if key not in ("files", "checksum")})
+    reopened = ShardedMarket.open(market.directory)
+    with pytest.raises(DataError, match="shard and index differ.*00000"):
+        reopened.shard(0)
+    reopened.shard(1)  # the other shard is as written
+
+
+def test_a_context_without_the_date_is_an_error():
+    context = MarketContext(np.array(["2024-01-02", "2024-01-03"], dtype="datetime64[D]"), np.zeros((2, 4, 3), np.float32))
+    assert context.of(np.array(["2024-01-03"], dtype="datetime64[D]")).shape == (1, 4, 3)
+    with pytest.raises(DataError, match="2024-01-04"):
+        context.of(np.array(["2024-01-03", "2024-01-04"], dtype="datetime64[D]"))

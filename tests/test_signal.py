@@ -74,16 +74,16 @@ def test_public_bound_sits_between_twap_and_the_oracle(action_type):
     gains = []
     for signal in (0.0, 1.0, 4.0):
         market = MarketDataset.synthetic(n_symbols=10, n_days=60, seed=2, signal=signal)
-        public = evaluate("PublicBound", market, "all", env_kwargs=settings)
-        oracle = evaluate("Oracle", market, "all", env_kwargs=settings)
+        public = evaluate("PublicBound", market, "all", config=settings)
+        oracle = evaluate("Oracle", market, "all", config=settings)
         # the Oracle's reward bounds the public bound's on every order
         assert (oracle.orders["reward"].to_numpy() >= public.orders["reward"].to_numpy() - 1e-12).all()
         gains.append(public.summary["pa_mean"])
     assert gains[0] < 5 < gains[1] < gains[2]  # nothing to learn at 0; more with a stronger signal
     if action_type == "continuous":  # with nothing to predict, the continuous bound is TWAP
         market = MarketDataset.synthetic(n_symbols=10, n_days=60, seed=2)
-        twap = evaluate("TWAP", market, "all", env_kwargs=settings)
-        np.testing.assert_allclose(evaluate("PublicBound", market, "all", env_kwargs=settings).schedules, twap.schedules, atol=1e-12)
+        twap = evaluate("TWAP", market, "all", config=settings)
+        np.testing.assert_allclose(evaluate("PublicBound", market, "all", config=settings).schedules, twap.schedules, atol=1e-12)
 
 
 def test_public_bound_plans_on_the_gap_only():
@@ -94,7 +94,7 @@ def test_public_bound_plans_on_the_gap_only():
     from order_exec_gym.task import ExecutionTask
 
     market = MarketDataset.synthetic(n_symbols=4, n_days=20, seed=7, signal=2.0)
-    task = ExecutionTask(PAPER_CONFIG, market, num_orders=len(market.split("train")))
+    task = ExecutionTask(market, config=PAPER_CONFIG, num_orders=len(market.split("train")))
     orders = task.sample(None, np.random.default_rng(0), episode=np.arange(len(task.dataset)))
     bound = PublicBound(task)
     rng = np.random.default_rng(1)
@@ -102,7 +102,7 @@ def test_public_bound_plans_on_the_gap_only():
     def plan(bars: dict[str, np.ndarray]) -> np.ndarray:
         bars["high"] = np.maximum.reduce([bars[n] for n in ("open", "high", "low", "close", "price")])
         bars["low"] = np.minimum.reduce([bars[n] for n in ("open", "high", "low", "close", "price")])
-        other = ExecutionTask(PAPER_CONFIG, replace(market, bars=bars), num_orders=len(orders))
+        other = ExecutionTask(replace(market, bars=bars), config=PAPER_CONFIG, num_orders=len(orders))
         return bound.plan(other, orders).returns
 
     shaken = {name: values * rng.uniform(0.9, 1.1, values.shape).astype(np.float32) for name, values in market.bars.items()}

@@ -20,8 +20,8 @@ def test_oracle_teacher_is_the_oracle(small_market, action_type, step_minutes):
     env = gym.make("OrderExec-v0", data=small_market, privileged=True, **kwargs)
     teacher = OracleTeacher(env)
     assert isinstance(teacher, Teacher)
-    mine = evaluate(teacher, small_market, split="all", env_kwargs=kwargs)
-    oracle = evaluate("Oracle", small_market, split="all", env_kwargs=kwargs)
+    mine = evaluate(teacher, small_market, split="all", config=kwargs)
+    oracle = evaluate("Oracle", small_market, split="all", config=kwargs)
     # the teacher reads float32 features: exact levels, continuous plans to float32 precision
     np.testing.assert_allclose(mine.orders["reward"], oracle.orders["reward"], rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(mine.schedules, oracle.schedules, rtol=0, atol=1e-4)

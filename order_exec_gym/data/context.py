@@ -12,9 +12,12 @@ the same context as in memory (:mod:`order_exec_gym.data.shards`); :func:`market
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from order_exec_gym.data.dataset import MarketDataset
+if TYPE_CHECKING:
+    from order_exec_gym.data.dataset import MarketDataset
 
 MARKET_FEATURE_NAMES = ("market_return", "market_dispersion", "market_log_volume")
 #: Bars of the trailing mean of a relative log volume.

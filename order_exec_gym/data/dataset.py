@@ -1,70 +1,42 @@
-"""MarketDataset: bars -> episodes (instrument-days) as contiguous arrays, with date splits and a cache.
-
-An episode is one instrument over one session. Every session of a date is laid on that date's bar grid: the
-market's session calendar when the bars come with one (:attr:`BarTable.session`, set by every preset), else the
-bar times seen on that date across all instruments. A missing bar becomes a bar with zero volume whose prices repeat
-the previous close; bars before a session's first trade repeat the previous session's close (never a later price),
-and a first session without any earlier price is dropped. Episodes with fewer than ``min_coverage`` of a full
-session's bars (halted days, half days, one-bar days) are dropped; every drop and every fill is counted in
-:attr:`report`.
+"""MarketDataset: a market's episodes (instrument-days) in memory as contiguous arrays, its date splits, and its
+persistence as a verified directory of arrays.
 
 Arrays are float32 of shape ``(n_episodes, max_bars)``, holding the validated bars exactly to float32's 7 digits
 (:data:`~order_exec_gym.data.schema.PRICE_RANGE`); an episode shorter than ``max_bars`` (a shorter date without
 a calendar) is padded after its ``length`` with its last close and zero volume. The simulator never reads past
-``length``.
+``length``. Datasets are built from bars by :mod:`~order_exec_gym.data.build` and resolved from names, presets and
+directories by :mod:`~order_exec_gym.data.resolve`; both are reached through this class's constructors.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
-import inspect
-import os
-import warnings
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import polars as pl
 
-from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
-from order_exec_gym.data.schema import BarTable, bar_day
-from order_exec_gym.data.store import (
-    file_digest, load_array, read_meta, recover_directory, replace_directory, temporary_directory, write_meta,
-)
-from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.data.context import ContextSums
+from order_exec_gym.data.market import MarketContext, episode_lines, parse_splits, previous_session, split_rows
+from order_exec_gym.data.store import load_array, read_meta, replace_directory, temporary_directory, write_meta
 from order_exec_gym.errors import DataError
 
+if TYPE_CHECKING:
+    from order_exec_gym.data.schema import BarTable
+
 FIELDS = ("open", "high", "low", "close", "volume", "price")
-SPLIT_NAMES = ("train", "valid", "test")
 CACHE_VERSION = 3  # bump when the episodes built from the same files change (3: checksums in meta.json)
-SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
-MARKET_CONTEXT = "market_context"  # the derived-cache key of (context, day), see data.context.market_context
+CONTEXT_ARRAYS = ("context_dates", "context")  # a dataset's explicit market context, saved when it has one
 
 T = TypeVar("T")
 
 
-def default_cache_dir() -> Path:
-    """``$ORDER_EXEC_GYM_CACHE``, else ``~/.cache/order_exec_gym``."""
-    return Path(os.environ.get("ORDER_EXEC_GYM_CACHE", Path.home() / ".cache" / "order_exec_gym"))
-
-
-def episode_lines(splits: dict[str, tuple[Any, Any]], dates: np.ndarray, lengths: np.ndarray) -> list[str]:
-    """The lines of a market's summary that count its episodes per split and per number of bars."""
-    lines = []
-    for name, (first, last) in splits.items():
-        count = int(((dates >= np.datetime64(first)) & (dates <= np.datetime64(last))).sum())
-        lines.append(f"  split {name:<5} {first}..{last}: {count} episodes")
-    sizes, counts = np.unique(lengths, return_counts=True)
-    return [*lines, "  bars per episode: " + ", ".join(f"{n} x{c}" for n, c in zip(sizes, counts))]
-
-
 @dataclass(frozen=True)
 class MarketDataset:
-    """Episodes of market bars, ready for the simulator.
+    """Episodes of market bars in memory, ready for the simulator: a market (:class:`~order_exec_gym.data.market.Market`)
+    of one partition, itself.
 
     :param symbols: instrument of each episode, shape (E,)
     :param dates: session date of each episode, ``datetime64[D]``, shape (E,)
@@ -77,7 +49,9 @@ class MarketDataset:
     :param model: the parameters of the generative model of a synthetic market (the options of
         :func:`~order_exec_gym.data.synthetic.synthetic_bars`); empty for real data
     :param shard: a shard of a sharded market (:mod:`~order_exec_gym.data.shards`), whose market context covers
-        instruments it does not hold: it cannot be rebuilt from the shard alone
+        instruments it does not hold: it cannot be built from the shard alone
+    :param context: the market context of a larger market these episodes belong to (a shard's: every instrument
+        of the sharded market), kept by :meth:`select` and :meth:`split`; None: built from these episodes
 
     Data derived from the episodes (splits, features, ...) is built once per dataset and shared, see :meth:`derived`.
     """
@@ -92,6 +66,7 @@ class MarketDataset:
     report: dict[str, int] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     shard: bool = False
+    context: MarketContext | None = field(default=None, repr=False, compare=False)
     _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -123,26 +98,60 @@ class MarketDataset:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (e.g. sent to a Ray worker) without what is derived from the episodes, rebuilt where it lands (a
-        sliding-window view of features would pickle as a full copy, dozens of times the bars); but the market
-        context, which a shard of a larger market holds for the whole market and could not rebuild."""
-        state = dict(self.__dict__)
-        state["_derived"] = {key: value for key, value in self._derived.items() if key == MARKET_CONTEXT}
-        return state
+        sliding-window view of features would pickle as a full copy, dozens of times the bars)."""
+        return {**self.__dict__, "_derived": {}}
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``, called once per dataset and ``key``, then shared by every caller (e.g. every env on it).
 
-        For data derived from the episodes (features, cumulative sums, splits): the result must not be modified.
-        :meth:`select` and :func:`dataclasses.replace` give new datasets with nothing derived yet.
+        A memo of data derived from the episodes (features, cumulative sums, splits): the result must not be
+        modified. :meth:`select` and :func:`dataclasses.replace` give new datasets with nothing derived yet.
         """
         if key not in self._derived:
             self._derived[key] = build()
         return self._derived[key]
 
+    # ------------------------------------------------------------------------------------------ market interface
+
+    def split_rows(self, name: str) -> np.ndarray:
+        """The rows of split ``name``'s episodes (``"all"``: every row), ascending."""
+        return split_rows(self, name)
+
     def previous_sessions(self) -> np.ndarray:
         """The row of each episode's previous session of the same instrument in this dataset, -1 for its first
         (built once, shared)."""
-        return self.derived("previous_sessions", lambda: _previous_session(self.symbols, self.dates))
+        return self.derived("previous_sessions", lambda: previous_session(self.symbols, self.dates))
+
+    def market_context(self) -> MarketContext:
+        """The market context of every date: :attr:`context` when the dataset has one (a shard's, the whole market's),
+        else built once from these episodes. A shard without its market's context raises :class:`DataError`
+        instead of giving another, wrong context."""
+        if self.context is not None:
+            return self.context
+        if self.shard:
+            detail = ("its market context covers every instrument of its sharded market; open it as "
+                      "ShardedMarket.open(directory).shard(i), or use market_features=False")  # fmt: skip
+            raise DataError("market context of a lone shard", source=self.source, detail=detail)
+        return self.derived("market_context", self._own_context)
+
+    def _own_context(self) -> MarketContext:
+        sums = ContextSums(self.max_bars)
+        sums.add(self)
+        return MarketContext(*sums.context())
+
+    n_partitions = 1
+
+    def partition(self, i: int) -> MarketDataset:
+        """The one partition, this dataset."""
+        if i != 0:
+            raise ValueError(f"partition {i} out of range: an in-memory dataset is one partition, 0")
+        return self
+
+    def partition_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every episode in partition 0, at its own row."""
+        return np.zeros(len(self), dtype=np.int64), np.arange(len(self))
+
+    # --------------------------------------------------------------------------------------------- subsets
 
     def rows_of(self, subset: MarketDataset) -> np.ndarray:
         """The row in this dataset of each episode of ``subset`` (e.g. one of its splits), matched by instrument and
@@ -163,20 +172,14 @@ class MarketDataset:
         return rows
 
     def select(self, index: np.ndarray | slice) -> MarketDataset:
-        """The episodes at ``index`` as a new dataset: a slice gives views of these arrays (no copy), integer
-        indices or a boolean mask give contiguous copies."""
+        """The episodes at ``index`` as a new dataset (with this one's :attr:`context`): a slice gives views of these
+        arrays (no copy), integer indices or a boolean mask give contiguous copies."""
         if isinstance(index, slice):
             bars = {name: values[index] for name, values in self.bars.items()}
         else:
             index = np.asarray(index)
             bars = {name: np.ascontiguousarray(values[index]) for name, values in self.bars.items()}
-        subset = replace(
-            self, symbols=self.symbols[index], dates=self.dates[index], lengths=self.lengths[index], bars=bars
-        )
-        if MARKET_CONTEXT in self._derived:  # the market's context (a shard's is the whole market's): still true
-            context, day = self._derived[MARKET_CONTEXT]
-            subset._derived[MARKET_CONTEXT] = (context, day[index])
-        return subset
+        return replace(self, symbols=self.symbols[index], dates=self.dates[index], lengths=self.lengths[index], bars=bars)
 
     def split(self, name: str) -> MarketDataset:
         """The episodes whose date falls in split ``name`` (``"train"``, ``"valid"``, ``"test"``, or ``"all"``).
@@ -186,168 +189,39 @@ class MarketDataset:
         """
         if name == "all":
             return self
-        if name not in self.splits:
-            raise KeyError(f"unknown split {name!r}; this dataset has {sorted(self.splits)} (or 'all')")
-        return self.derived(("split", name), lambda: self._build_split(name))
-
-    def _build_split(self, name: str) -> MarketDataset:
-        first, last = (np.datetime64(day, "D") for day in self.splits[name])
-        subset = self.select(_rows((self.dates >= first) & (self.dates <= last)))
-        if len(subset) == 0:
-            raise DataError("empty split", source=self.source, detail=f"split {name!r} ({first}..{last}) has no episodes")
-        return subset
+        return self.derived(("split", name), lambda: self.select(_contiguous(self.split_rows(name))))
 
     def summary(self) -> str:
         """A human-readable account of what the dataset holds and what was dropped or filled."""
-        lines = [repr(self), *episode_lines(self.splits, self.dates, self.lengths)]
+        lines = [repr(self), *episode_lines(self)]
         lines += [f"  {reason}: {count}" for reason, count in self.report.items()]
         return "\n".join(lines)
 
-    # ----------------------------------------------------------------------------------------------- building
+    # --------------------------------------------------------------------------------------------- constructors
 
     @classmethod
-    def from_bars(
-        cls,
-        table: BarTable,
-        splits: dict[str, tuple] | None = None,
-        min_coverage: float = 0.9,
-    ) -> MarketDataset:
-        """Build episodes from a :class:`BarTable` (validated when it was made).
+    def from_bars(cls, table: BarTable, splits: dict[str, tuple] | None = None, min_coverage: float = 0.9) -> MarketDataset:
+        """Build episodes from a :class:`BarTable`: :func:`~order_exec_gym.data.build.episodes_from_bars`."""
+        from order_exec_gym.data.build import episodes_from_bars
 
-        Each date's sessions are laid on a grid of bar times: the table's ``session`` calendar when it has one,
-        else the bar times seen on that date across instruments. A full session has the calendar's bars (without a
-        calendar: as many as the longest date's grid). Bars missing from a session are filled and counted (see the
-        module docstring); an episode with fewer than ``min_coverage`` of a full session's bars is dropped and
-        counted, so a halted or half day, or a date with one bar, is not an episode.
-
-        :param table: canonical bars (see :mod:`order_exec_gym.data.schema`)
-        :param splits: ``{name: (first_date, last_date)}``; default: the first 70% of dates train, the next
-            15% valid, the rest test
-        :param min_coverage: the share of a full session's bars an episode must have, in (0, 1]
-        """
-        if not 0 < min_coverage <= 1:
-            raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
-        day = bar_day(table.bar_minutes)
-        keys = table.frame.select(
-            "symbol", day.alias("date"), (pl.col("timestamp") - day.cast(pl.Datetime("us"))).alias("offset")
-        )
-        grid = _grid(keys, table.session, table.bar_minutes)
-        full = len(table.session) if table.session is not None else int(grid["grid_len"].max())
-        episodes = (
-            keys.group_by("symbol", "date")
-            .agg(pl.len().alias("n_bars"))
-            .join(grid.group_by("date").agg(pl.col("grid_len").first()), on="date")
-            .sort("date", "symbol")
-        )
-        keep = episodes["n_bars"] >= min_coverage * full
-        report = dict(table.report)
-        if not keep.all():
-            short = f"episodes dropped: fewer than {min_coverage:.0%} of a full session's {full} bars"
-            report[short] = int((~keep).sum())
-        episodes = episodes.filter(keep).with_row_index("episode")
-        if episodes.height == 0:
-            detail = f"no episode has {min_coverage:.0%} of a full session's {full} bars"
-            raise DataError("empty dataset", source=table.source, detail=detail)
-        # Where each bar goes: (episode, slot); bars of dropped episodes get episode -1.
-        where = (
-            keys.join(grid.select("date", "offset", "slot"), on=["date", "offset"], how="left", maintain_order="left")
-            .join(episodes.select("symbol", "date", "episode"), on=["symbol", "date"], how="left", maintain_order="left")
-            .select(pl.col("episode").cast(pl.Int64).fill_null(-1), pl.col("slot").cast(pl.Int64))
-        )
-        row, slot = where["episode"].to_numpy(), where["slot"].to_numpy()
-        kept = row >= 0
-        row, slot = row[kept], slot[kept]
-        lengths = episodes["grid_len"].to_numpy().astype(np.int32)
-        shape = (len(lengths), int(lengths.max()))
-
-        def scatter(name: str) -> np.ndarray:
-            values = np.full(shape, np.nan, dtype=np.float32)
-            values[row, slot] = table.frame[name].to_numpy()[kept]
-            return values
-
-        symbols = episodes["symbol"].to_numpy().astype(str)
-        dates = episodes["date"].to_numpy().astype("datetime64[D]")
-        close = scatter("close")
-        missing = np.isnan(close)
-        close = _fill_forward(close, missing)
-        columns = np.arange(shape[1])
-        before_first = columns < np.argmax(~missing, axis=1)[:, None]  # the bars missing before a session's first
-        leading = before_first[:, 0]
-        if leading.any():  # no bar yet in this session: the previous session's close is the last price known
-            previous = _previous_session(symbols, dates)[leading]
-            opening = np.where(previous >= 0, close[previous, lengths[previous] - 1], np.nan)
-            close[leading] = np.where(before_first[leading], opening[:, None], close[leading])
-        priced = ~np.isnan(close[:, 0])
-        if not priced.any():
-            raise DataError("empty dataset", source=table.source, detail="no episode has a price before its first bar")
-        filled = missing & (columns < lengths[:, None]) & priced[:, None]  # in the sessions that are kept
-        counts = {
-            "leading missing bars filled (previous session's close, zero volume)": int((filled & before_first).sum()),
-            "missing bars filled (previous close, zero volume)": int((filled & ~before_first).sum()),
-        }
-        report.update({reason: count for reason, count in counts.items() if count})
-        bars = {"close": close}
-        for name in ("open", "high", "low", "price"):
-            bars[name] = np.where(missing, close, scatter(name))
-        volume = scatter("volume")
-        volume[missing] = 0.0
-        bars["volume"] = volume
-        bars = {name: bars[name] for name in FIELDS}
-        dataset = cls(
-            symbols=symbols,
-            dates=dates,
-            lengths=lengths,
-            bars=bars,
-            bar_minutes=table.bar_minutes,
-            splits=_parse_splits(splits) if splits else default_splits(dates),
-            source=table.source,
-            report=report,
-        )
-        if not priced.all():
-            unpriced = "episodes dropped: bars before the first trade and no previous session to price them"
-            report[unpriced] = int((~priced).sum())
-            dataset = dataset.select(priced)
-        return dataset
+        return episodes_from_bars(table, splits, min_coverage)
 
     @classmethod
-    def synthetic(cls, n_symbols: int = 30, n_days: int = 100, seed: int = 0, **kwargs) -> MarketDataset:
-        """The embedded synthetic market (options: :func:`~order_exec_gym.data.synthetic.synthetic_bars`).
+    def synthetic(cls, n_symbols: int = 30, n_days: int = 100, seed: int = 0, **options: Any) -> MarketDataset:
+        """The embedded synthetic market, shared and read-only: :func:`~order_exec_gym.data.resolve.synthetic_dataset`
+        (options: :func:`~order_exec_gym.data.synthetic.synthetic_bars`)."""
+        from order_exec_gym.data.resolve import synthetic_dataset
 
-        Built once per process per set of options (the 16 most recently used are kept) and shared by every
-        caller, so its arrays are read-only.
-        """
-        options = inspect.signature(synthetic_bars).bind(n_symbols=n_symbols, n_days=n_days, seed=seed, **kwargs)
-        options.apply_defaults()
-        return _shared_synthetic(cls, **options.arguments)
+        return synthetic_dataset(n_symbols, n_days, seed, **options)
 
     @classmethod
     def from_preset(
-        cls,
-        name: str,
-        path: str | Path | None = None,
-        cache: bool | str | Path = True,
-        min_coverage: float = 0.9,
+        cls, name: str, path: str | Path | None = None, cache: bool | str | Path = True, min_coverage: float = 0.9
     ) -> MarketDataset:
-        """Load a preset of :data:`order_exec_gym.data.presets.PRESETS`, through the on-disk cache.
+        """A preset through its on-disk cache: :func:`~order_exec_gym.data.resolve.preset_dataset`."""
+        from order_exec_gym.data.resolve import preset_dataset
 
-        :param name: preset name, e.g. ``"ashare-1min"``
-        :param path: the preset's folder (default: its folder under the shared data directory)
-        :param cache: ``True`` for :func:`default_cache_dir`, a directory, or ``False`` for no cache
-        :param min_coverage: see :meth:`from_bars`
-        """
-        preset = PRESETS[name] if name in PRESETS else load_preset(name)  # load_preset raises a clear error
-        folder = preset_path(preset, path)
-        key = _cache_key(name, folder, min_coverage)
-        cache_dir = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / key
-        if cache_dir is not None and cache_dir.exists():
-            try:
-                return cls.load(cache_dir)
-            except DataError as error:  # a damaged cache is rebuilt, never trusted nor left broken
-                warnings.warn(f"rebuilding the damaged cache of {name!r}: {error}", stacklevel=2)
-        dataset = cls.from_bars(load_preset(name, folder), splits=preset.splits, min_coverage=min_coverage)
-        if cache_dir is not None:
-            dataset.save(cache_dir)
-        return dataset
+        return preset_dataset(name, path, cache, min_coverage)
 
     # --------------------------------------------------------------------------------------------- persistence
 
@@ -357,6 +231,8 @@ class MarketDataset:
         directory = Path(directory)
         tmp = temporary_directory(directory)
         arrays = {"symbols": self.symbols, "dates": self.dates.astype("int64"), "lengths": self.lengths, **self.bars}
+        if self.context is not None:
+            arrays.update(zip(CONTEXT_ARRAYS, (self.context.dates.astype("int64"), self.context.values)))
         for name, values in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(values))
         meta = {
@@ -367,6 +243,7 @@ class MarketDataset:
             "model": self.model,
             "splits": {k: [str(a), str(b)] for k, (a, b) in self.splits.items()},
             "shard": self.shard,
+            "context": self.context is not None,
         }
         write_meta(tmp, meta)
         replace_directory(tmp, directory)
@@ -382,131 +259,27 @@ class MarketDataset:
         def array(name: str, mapped: bool = False) -> np.ndarray:
             return load_array(directory, name, meta, mmap=mapped)
 
+        context = None
+        if meta.get("context", False):
+            dates, values = (array(name, mmap) for name in CONTEXT_ARRAYS)
+            context = MarketContext(dates.astype("datetime64[D]"), values)
         return cls(
             symbols=array("symbols"),
             dates=array("dates").astype("datetime64[D]"),
             lengths=array("lengths"),
             bars={name: array(name, mmap) for name in FIELDS},
             bar_minutes=meta["bar_minutes"],
-            splits=_parse_splits(meta["splits"]),
+            splits=parse_splits(meta["splits"]),
             source=meta["source"],
             report=meta["report"],
             model=meta.get("model", {}),  # caches written before synthetic markets recorded their model: real data
             shard=meta.get("shard", False),
+            context=context,
         )
 
 
-def load_dataset(data: MarketDataset | str | Path | None = None, **kwargs) -> MarketDataset:
-    """Resolve the env's ``data``: a dataset, None or :data:`SYNTHETIC`, a preset name, or a saved dataset directory.
-
-    None or :data:`SYNTHETIC` gives the embedded synthetic market (``kwargs`` are its options); a directory
-    holding ``meta.json`` is a saved dataset.
-    """
-    if data is None or data == SYNTHETIC:
-        return MarketDataset.synthetic(**kwargs)
-    if isinstance(data, MarketDataset):
-        return data
-    if isinstance(data, str) and data in PRESETS:
-        return MarketDataset.from_preset(data, **kwargs)
-    path = Path(data)
-    recover_directory(path)  # a save killed between its two renames left the old directory aside: put it back
-    if (path / "shards").is_dir():
-        raise ValueError(
-            f"{path} is a market sharded on disk, larger than memory perhaps: open it with "
-            "order_exec_gym.data.shards.ShardedMarket.open; evaluate() takes it as it is; an env trains on one of its "
-            "shards (market.shard(i)), or on market.to_dataset() when it fits in memory"
-        )
-    if (path / "meta.json").exists():
-        return MarketDataset.load(path)
-    raise ValueError(
-        f"cannot resolve data={data!r}: pass a MarketDataset, None or {SYNTHETIC!r} (the embedded synthetic "
-        f"market), a preset name ({', '.join(PRESETS)}), or a directory written by MarketDataset.save "
-        "(for your own files, see readers.read_bars)"
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def _shared_synthetic(cls: type[MarketDataset], **options: Any) -> MarketDataset:
-    """``cls.from_bars(synthetic_bars(**options))`` with read-only arrays, built once per set of options."""
-    dataset = replace(cls.from_bars(synthetic_bars(**options)), model=options)
-    for values in (dataset.symbols, dataset.dates, dataset.lengths, *dataset.bars.values()):
-        values.flags.writeable = False
-    return dataset
-
-
-def default_splits(dates: np.ndarray) -> dict[str, tuple[dt.date, dt.date]]:
-    """First 70% of the distinct dates train, next 15% valid, rest test (at least one date each if possible)."""
-    days = np.unique(dates)
-    n = len(days)
-    n_train = max(1, int(round(0.7 * n)))
-    n_valid = max(1, int(round(0.15 * n))) if n - n_train >= 2 else 0
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, n)}
-    return {
-        name: (days[a].astype(dt.date), days[b - 1].astype(dt.date)) for name, (a, b) in bounds.items() if b > a
-    }
-
-
-def _parse_splits(splits: dict[str, tuple]) -> dict[str, tuple[dt.date, dt.date]]:
-    def as_date(value) -> dt.date:
-        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-    return {name: (as_date(first), as_date(last)) for name, (first, last) in splits.items()}
-
-
-def _rows(mask: np.ndarray) -> slice | np.ndarray:
-    """The rows where ``mask`` is true: a slice when they are contiguous (so selecting them copies nothing), else
-    their indices."""
-    rows = np.flatnonzero(mask)
+def _contiguous(rows: np.ndarray) -> slice | np.ndarray:
+    """``rows`` (ascending) as a slice when they are contiguous (so selecting them copies nothing), else as they are."""
     if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
         return slice(int(rows[0]), int(rows[-1]) + 1)
     return rows
-
-
-def _grid(keys: pl.DataFrame, session: tuple[dt.time, ...] | None, bar_minutes: int) -> pl.DataFrame:
-    """Each date's bar grid: ``(date, offset, slot, grid_len)`` rows, slots in time order within the day.
-
-    ``offset`` is a bar's end time after the midnight starting its day (:func:`bar_day`), so a 24-hour market's bar
-    ending at 00:00 comes last. The grid is ``session`` on every date, else the offsets seen on the date.
-    """
-    if session is None:
-        times = keys.select("date", "offset").unique()
-    else:
-        offsets = pl.Series("offset", [_offset(end, bar_minutes) for end in session], dtype=pl.Duration("us"))
-        times = keys.select("date").unique().join(offsets.to_frame(), how="cross")
-    return times.sort("date", "offset").with_columns(
-        pl.int_range(pl.len()).over("date").alias("slot"), pl.len().over("date").alias("grid_len")
-    )
-
-
-def _offset(end: dt.time, bar_minutes: int) -> dt.timedelta:
-    """The offset of a bar ending at ``end`` after the midnight starting its day (the date of its start)."""
-    clock = dt.timedelta(hours=end.hour, minutes=end.minute, seconds=end.second, microseconds=end.microsecond)
-    length = dt.timedelta(minutes=bar_minutes)
-    return (clock - length) % dt.timedelta(days=1) + length
-
-
-def _fill_forward(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Fill the ``missing`` cells of each row with the row's previous value (a leading gap stays NaN)."""
-    columns = np.arange(values.shape[1])
-    last_seen = np.maximum.accumulate(np.where(missing, 0, columns), axis=1)
-    filled = np.take_along_axis(values, last_seen, axis=1)
-    leading = missing & (columns < np.argmax(~missing, axis=1)[:, None])
-    return np.where(leading, np.nan, filled)
-
-
-def _previous_session(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """Index of each episode's previous session of the same instrument, -1 for its first."""
-    order = np.lexsort((dates, symbols))
-    previous = np.full(len(symbols), -1, dtype=np.int64)
-    same = symbols[order[1:]] == symbols[order[:-1]]
-    previous[order[1:][same]] = order[:-1][same]
-    return previous
-
-
-def _cache_key(name: str, folder: Path, min_coverage: float) -> str:
-    """The cache's name: the preset, the settings and the contents (not the sizes and times) of every file."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    digest = hashlib.sha256(f"{CACHE_VERSION}|{name}|{min_coverage}".encode())
-    for p in files:
-        digest.update(f"{p.relative_to(folder)}|{file_digest(p)}".encode())
-    return f"{name}-{digest.hexdigest()[:16]}"

@@ -31,11 +31,10 @@ from order_exec_gym.data.readers import (
     vwap,
     zip_csv,
 )
-from order_exec_gym.data.schema import BarTable, bar_times
+from order_exec_gym.data.schema import ASHARE_SESSION, BarTable, bar_times
 from order_exec_gym.errors import DataError
 
 # The bar END times of a full session of each market (Beijing time for A-shares, US/Eastern, UTC for crypto).
-ASHARE_SESSION = bar_times((time(9, 31), time(11, 30)), (time(13, 1), time(15, 0)), bar_minutes=1)
 ASHARE_5MIN_SESSION = bar_times((time(9, 35), time(11, 30)), (time(13, 5), time(15, 0)), bar_minutes=5)
 US_SESSION = bar_times((time(9, 31), time(16, 0)), bar_minutes=1)
 DAY_AND_NIGHT = bar_times((time(0, 1), time(0, 0)), bar_minutes=1)

@@ -116,6 +116,10 @@ def bar_times(*periods: tuple[time, time], bar_minutes: int) -> tuple[time, ...]
     return tuple(times)
 
 
+#: The A-share 1-minute session's bar END times (Beijing time): the presets' and the synthetic market's calendar.
+ASHARE_SESSION = bar_times((time(9, 31), time(11, 30)), (time(13, 1), time(15, 0)), bar_minutes=1)
+
+
 def bar_day(bar_minutes: int) -> pl.Expr:
     """The trading day each bar belongs to: the date of its START, ``timestamp - bar_minutes``.
 

@@ -21,7 +21,8 @@ market. Shards are built and written one at a time: memory is bounded by one sha
 
 The cross-sectional market context needs every instrument of a date: :func:`write_shards` sums its inputs (bar
 count, return since the open and its square, volume per date and bar) over the shards as they are written, and
-:meth:`ShardedMarket.shard` hands each shard the global context through its derived cache.
+:meth:`ShardedMarket.shard` gives each shard the global context as data (its ``context``). A sharded market is a
+:class:`~order_exec_gym.data.market.Market` whose partitions are its shards.
 """
 
 from __future__ import annotations
@@ -40,14 +41,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from order_exec_gym.data.build import episodes_from_bars
 from order_exec_gym.data.context import ContextSums
-from order_exec_gym.data.dataset import (
-    FIELDS,
-    MARKET_CONTEXT,
-    MarketDataset,
-    _parse_splits,
-    default_splits,
-    episode_lines,
+from order_exec_gym.data.dataset import FIELDS, MarketDataset
+from order_exec_gym.data.market import (
+    MarketContext, default_splits, episode_lines, parse_splits, previous_session, split_rows,
 )
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import matching_files
@@ -117,7 +115,7 @@ class ShardedMarket:
             directory=directory,
             bar_minutes=meta["bar_minutes"],
             max_bars=meta["max_bars"],
-            splits=_parse_splits(meta["splits"]),
+            splits=parse_splits(meta["splits"]),
             source=meta["source"],
             report=meta["report"],
             model=meta["model"],
@@ -149,15 +147,15 @@ class ShardedMarket:
         """What the market holds, per split and per shard, and what was dropped or filled (as
         :meth:`MarketDataset.summary`)."""
         lines = [repr(self), f"  instruments: {len(np.unique(self.symbols))}"]
-        lines += episode_lines(self.splits, self.dates, self.lengths)
+        lines += episode_lines(self)
         per_shard = np.bincount(self.shards, minlength=self.n_shards)
         lines.append(f"  episodes per shard: {per_shard.min()}..{per_shard.max()} in {self.n_shards} shards")
         lines += [f"  {reason}: {count}" for reason, count in self.report.items()]
         return "\n".join(lines)
 
     def shard(self, i: int) -> MarketDataset:
-        """Shard ``i`` as a memory-mapped :class:`MarketDataset`, whose ``derived("market_context", ...)`` is the
-        global context: ``(context, day)``, ``day[e]`` the row of episode e's date in :attr:`context_dates`."""
+        """Shard ``i`` as a memory-mapped :class:`MarketDataset` carrying the global market context (``context``),
+        checked to be the shard this market was written with, holding the episodes the index gives it."""
         i = operator.index(i)
         if not 0 <= i < self.n_shards:
             raise ValueError(f"shard {i} out of range: {self.directory} has {self.n_shards} shards")
@@ -165,7 +163,15 @@ class ShardedMarket:
         if read_meta(path)["checksum"] != self.shard_checksums[i]:
             detail = f"not the shard {self.shard_names[i]} that {self.directory} was written with"
             raise DataError("replaced shard", source=str(path), detail=detail)
-        return self._with_context(MarketDataset.load(path, mmap=True))
+        shard = MarketDataset.load(path, mmap=True)
+        mine = self.shards == i
+        rows = self.rows[mine]
+        if len(rows) != len(shard) or not (
+            np.array_equal(shard.symbols[rows], self.symbols[mine]) and np.array_equal(shard.dates[rows], self.dates[mine])
+        ):
+            detail = f"its episodes are not those the index of {self.directory} gives shard {self.shard_names[i]}"
+            raise DataError("shard and index differ", source=str(path), detail=detail)
+        return replace(shard, context=self.market_context())
 
     def iter_shards(self) -> Iterator[tuple[int, MarketDataset]]:
         """``(i, shard(i))`` for every shard, in order."""
@@ -182,7 +188,7 @@ class ShardedMarket:
             at = order[bounds[i] : bounds[i + 1]]
             for name, values in bars.items():
                 values[at] = shard.bars[name][self.rows[at]]
-        dataset = MarketDataset(
+        return MarketDataset(
             symbols=np.array(self.symbols),
             dates=np.array(self.dates),
             lengths=np.array(self.lengths),
@@ -192,19 +198,44 @@ class ShardedMarket:
             source=self.source,
             report=dict(self.report),
             model=dict(self.model),
+            context=self.market_context(),
         )
-        return self._with_context(dataset)
+
+    # ------------------------------------------------------------------------------------------ market interface
+
+    def split_rows(self, name: str) -> np.ndarray:
+        """The index rows of split ``name``'s episodes (``"all"``: every row), ascending."""
+        return split_rows(self, name)
+
+    def previous_sessions(self) -> np.ndarray:
+        """The index row of each episode's previous session of the same instrument, -1 for its first."""
+        return self._previous_sessions
 
     @functools.cached_property
-    def context(self) -> np.ndarray:
-        """The global market context ``(D, max_bars, 3)``, memory-mapped, verified once per opened market."""
-        return load_array(self.directory, "context", read_meta(self.directory), mmap=True)
+    def _previous_sessions(self) -> np.ndarray:
+        return previous_session(self.symbols, self.dates)
 
-    def _with_context(self, dataset: MarketDataset) -> MarketDataset:
-        """``dataset`` with the global market context primed in its derived cache."""
-        context, day = self.context, np.searchsorted(self.context_dates, dataset.dates)
-        dataset.derived(MARKET_CONTEXT, lambda: (context, day))
-        return dataset
+    def market_context(self) -> MarketContext:
+        """The global market context, over every instrument of every shard (memory-mapped, verified once per
+        opened market)."""
+        return self._context
+
+    @functools.cached_property
+    def _context(self) -> MarketContext:
+        return MarketContext(self.context_dates, load_array(self.directory, "context", read_meta(self.directory), mmap=True))
+
+    @property
+    def n_partitions(self) -> int:
+        """The shards."""
+        return self.n_shards
+
+    def partition(self, i: int) -> MarketDataset:
+        """Shard ``i`` (:meth:`shard`)."""
+        return self.shard(i)
+
+    def partition_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The shard of every episode and its row there."""
+        return self.shards, self.rows
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -285,7 +316,7 @@ def _write(
             )
         owner.update(dict.fromkeys(symbols, name))
         try:
-            dataset = MarketDataset.from_bars(table, splits=splits, min_coverage=min_coverage)
+            dataset = episodes_from_bars(table, splits=splits, min_coverage=min_coverage)
         except DataError as error:
             if error.rule != "empty dataset":
                 raise
@@ -313,7 +344,7 @@ def _write(
     context_dates, context = sums.context()
     np.save(tmp / "context.npy", context)
     np.save(tmp / "context_dates.npy", context_dates)
-    ranges = _parse_splits(splits) if splits else default_splits(dates)
+    ranges = parse_splits(splits) if splits else default_splits(dates)
     as_text = {key: [str(first), str(last)] for key, (first, last) in ranges.items()}
     checksums = [
         (update_meta(tmp / SHARDS / name, splits=as_text) if not splits else read_meta(tmp / SHARDS / name))["checksum"]

@@ -39,16 +39,14 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from order_exec_gym.data.schema import BarTable
+from order_exec_gym.data.schema import ASHARE_SESSION, BarTable
 
-BARS_PER_SESSION = 240
+BARS_PER_SESSION = len(ASHARE_SESSION)
 
 
 def session_times() -> np.ndarray:
     """Bar end times of one session as minutes after midnight: 09:31..11:30 and 13:01..15:00."""
-    morning = np.arange(9 * 60 + 31, 11 * 60 + 31)
-    afternoon = np.arange(13 * 60 + 1, 15 * 60 + 1)
-    return np.concatenate([morning, afternoon])
+    return np.array([end.hour * 60 + end.minute for end in ASHARE_SESSION])
 
 
 def trading_days(n_days: int, first: dt.date = dt.date(2023, 1, 2)) -> list[dt.date]:
@@ -173,5 +171,4 @@ def synthetic_bars(
         }
     )
     source = f"synthetic(n_symbols={n_symbols}, n_days={n_days}, seed={seed}" + (f", signal={signal:g})" if signal else ")")
-    session = tuple(dt.time(minute // 60, minute % 60) for minute in session_times())
-    return BarTable(frame, bar_minutes=1, source=source, session=session)
+    return BarTable(frame, bar_minutes=1, source=source, session=ASHARE_SESSION)

@@ -1,0 +1,148 @@
+"""What ``data=`` names, resolved to a market: the embedded synthetic market, presets through their on-disk cache,
+saved datasets and sharded markets.
+
+- :func:`open_market`: any market (a :class:`MarketDataset` in memory, or a :class:`ShardedMarket` on disk), as
+  evaluation takes it;
+- :func:`load_dataset`: a market in memory, as an env trains on it (a sharded directory is refused with how to use it);
+- :func:`synthetic_dataset`: the synthetic market, built once per process per set of options and shared;
+- :func:`preset_dataset`: a preset, built once and cached under :func:`default_cache_dir`, keyed by its files'
+  contents; a cache that fails its checks is rebuilt from the source.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import os
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from order_exec_gym.data.build import episodes_from_bars
+from order_exec_gym.data.dataset import CACHE_VERSION, MarketDataset
+from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
+from order_exec_gym.data.shards import SHARDS, ShardedMarket
+from order_exec_gym.data.store import file_digest, recover_directory
+from order_exec_gym.data.synthetic import synthetic_bars
+from order_exec_gym.errors import DataError
+
+SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
+
+
+def default_cache_dir() -> Path:
+    """``$ORDER_EXEC_GYM_CACHE``, else ``~/.cache/order_exec_gym``."""
+    return Path(os.environ.get("ORDER_EXEC_GYM_CACHE", Path.home() / ".cache" / "order_exec_gym"))
+
+
+def open_market(data: MarketDataset | ShardedMarket | str | Path | None = None, **options: Any) -> MarketDataset | ShardedMarket:
+    """Resolve ``data`` to a market: a dataset or a sharded market as it is, None or :data:`SYNTHETIC` for the
+    embedded synthetic market (``options`` are its options), a preset name, a directory written by
+    :meth:`MarketDataset.save` or by :func:`~order_exec_gym.data.shards.write_shards`."""
+    if isinstance(data, ShardedMarket):
+        return data
+    if isinstance(data, (str, Path)) and data != SYNTHETIC and data not in PRESETS and is_sharded_directory(data):
+        return ShardedMarket.open(data)
+    return load_dataset(data, **options)
+
+
+def load_dataset(data: MarketDataset | str | Path | None = None, **options: Any) -> MarketDataset:
+    """Resolve the env's ``data`` to a market in memory: a dataset, None or :data:`SYNTHETIC`, a preset name, or a
+    saved dataset directory.
+
+    None or :data:`SYNTHETIC` gives the embedded synthetic market (``options`` are its options, see
+    :func:`synthetic_dataset`); a preset's ``options`` are :func:`preset_dataset`'s.
+    """
+    if data is None or data == SYNTHETIC:
+        return synthetic_dataset(**options)
+    if isinstance(data, MarketDataset):
+        return data
+    if isinstance(data, ShardedMarket):
+        raise ValueError(_SHARDED_HINT.format(path=data.directory))
+    if isinstance(data, str) and data in PRESETS:
+        return preset_dataset(data, **options)
+    path = Path(data)
+    if is_sharded_directory(path):
+        raise ValueError(_SHARDED_HINT.format(path=path))
+    if (path / "meta.json").exists():
+        return MarketDataset.load(path)
+    raise ValueError(
+        f"cannot resolve data={data!r}: pass a MarketDataset, None or {SYNTHETIC!r} (the embedded synthetic "
+        f"market), a preset name ({', '.join(PRESETS)}), or a directory written by MarketDataset.save "
+        "(for your own files, see readers.read_bars)"
+    )
+
+
+_SHARDED_HINT = (
+    "{path} is a market sharded on disk, larger than memory perhaps: open it with "
+    "order_exec_gym.data.shards.ShardedMarket.open; evaluate() takes it as it is; an env trains on one of its "
+    "shards (market.shard(i)), or on market.to_dataset() when it fits in memory"
+)
+
+
+def is_sharded_directory(path: str | Path) -> bool:
+    """Whether ``path`` is the directory of a sharded market (after recovering a write killed between its two
+    renames, which left the old directory aside)."""
+    path = Path(path)
+    recover_directory(path)
+    return (path / SHARDS).is_dir()
+
+
+def synthetic_dataset(n_symbols: int = 30, n_days: int = 100, seed: int = 0, **options: Any) -> MarketDataset:
+    """The embedded synthetic market (options: :func:`~order_exec_gym.data.synthetic.synthetic_bars`).
+
+    Built once per process per set of options (the 16 most recently used are kept) and shared by every caller, so
+    its arrays are read-only.
+    """
+    arguments = inspect.signature(synthetic_bars).bind(n_symbols=n_symbols, n_days=n_days, seed=seed, **options)
+    arguments.apply_defaults()
+    return _shared_synthetic(**arguments.arguments)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_synthetic(**options: Any) -> MarketDataset:
+    """``episodes_from_bars(synthetic_bars(**options))`` with read-only arrays, built once per set of options."""
+    dataset = replace(episodes_from_bars(synthetic_bars(**options)), model=options)
+    for values in (dataset.symbols, dataset.dates, dataset.lengths, *dataset.bars.values()):
+        values.flags.writeable = False
+    return dataset
+
+
+def preset_dataset(
+    name: str,
+    path: str | Path | None = None,
+    cache: bool | str | Path = True,
+    min_coverage: float = 0.9,
+) -> MarketDataset:
+    """A preset of :data:`order_exec_gym.data.presets.PRESETS`, through the on-disk cache.
+
+    :param name: preset name, e.g. ``"ashare-1min"``
+    :param path: the preset's folder (default: its folder under the shared data directory)
+    :param cache: ``True`` for :func:`default_cache_dir`, a directory, or ``False`` for no cache
+    :param min_coverage: see :func:`~order_exec_gym.data.build.episodes_from_bars`
+    """
+    preset = PRESETS[name] if name in PRESETS else load_preset(name)  # load_preset raises a clear error
+    folder = preset_path(preset, path)
+    key = _cache_key(name, folder, min_coverage)
+    cache_dir = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / key
+    if cache_dir is not None:
+        recover_directory(cache_dir)
+    if cache_dir is not None and cache_dir.exists():
+        try:
+            return MarketDataset.load(cache_dir)
+        except DataError as error:  # a damaged cache is rebuilt, never trusted nor left broken
+            warnings.warn(f"rebuilding the damaged cache of {name!r}: {error}", stacklevel=2)
+    dataset = episodes_from_bars(load_preset(name, folder), splits=preset.splits, min_coverage=min_coverage)
+    if cache_dir is not None:
+        dataset.save(cache_dir)
+    return dataset
+
+
+def _cache_key(name: str, folder: Path, min_coverage: float) -> str:
+    """The cache's name: the preset, the settings and the contents (not the sizes and times) of every file."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{name}|{min_coverage}".encode())
+    for p in files:
+        digest.update(f"{p.relative_to(folder)}|{file_digest(p)}".encode())
+    return f"{name}-{digest.hexdigest()[:16]}"

@@ -12,9 +12,10 @@ every test order with its final parameters:
 - ``ours, 2 epochs``: the same with ``n_epochs=2, batch_size=256`` (16 gradient steps per rollout instead of 20,
   two fifths of the update's compute).
 
-Prints and writes (``--out``, default docs/) LEARNER.md and learner.json: per learner the valid PA curve (mean and
-range over seeds), the steps to half the PublicBound's valid PA, the final test PA with a day-clustered interval of
-its difference with sb3-contrib's (seeds and days resampled together), and the training wall time.
+Prints and writes to ``--out`` (default docs/results/learning_parity/) tables.md and learner.json: per learner the
+valid PA curve (mean and range over seeds), the steps to half the PublicBound's valid PA, the final test PA with a
+day-clustered interval of its difference with sb3-contrib's (seeds and days resampled together), and the training
+wall time. It writes nothing else: docs/LEARNER.md, the written page, links to these files and is never rewritten.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.training import make_model
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The experiment's folder of generated files (docs/LEARNER.md, written by hand, links to it).
+OUT = ROOT / "docs" / "results" / "learning_parity"
+#: The page of the comparison's tables, in ``OUT``.
+TABLES = "tables.md"
 SETTINGS = {**PAPER_CONFIG, "side": "sell"}
 LEARNERS = ("sb3-contrib RecurrentPPO", "ours", "ours, 2 epochs")
 
@@ -58,7 +63,7 @@ class Curve(BestOnValidation):
 
 def run(learner: str, data: MarketDataset, seed: int, steps: int, eval_freq: int) -> dict:
     model = build(learner, data, seed)
-    curve = Curve(data, SETTINGS, eval_freq=eval_freq, metric="pa_mean")
+    curve = Curve(data, "valid", SETTINGS, eval_freq=eval_freq, metric="pa_mean")
     start = time.perf_counter()
     model.learn(steps, callback=curve)
     seconds = time.perf_counter() - start
@@ -70,14 +75,19 @@ def run(learner: str, data: MarketDataset, seed: int, steps: int, eval_freq: int
     }  # fmt: skip
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (``--out`` defaults to :data:`OUT`)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60_000, help="env steps per learner and seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-freq", type=int, default=6_000, help="env steps between valid evaluations")
     parser.add_argument("--quick", action="store_true", help="a CI-size smoke run (small market, 2k steps)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where {TABLES} and learner.json go")
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
     th.set_num_threads(1)
     market = dict(n_symbols=4, n_days=30, seed=0) if args.quick else dict(n_symbols=30, n_days=200, seed=0)
     if args.quick:
@@ -90,11 +100,17 @@ def main() -> None:
             runs.append(run(learner, data, seed, args.steps, args.eval_freq))
             print(f"{learner:<26} seed {seed}: {runs[-1]['seconds']:6.1f} s, valid PA {runs[-1]['valid_pa'][-1]:+.2f} "
                   f"bps, test PA {np.mean(runs[-1]['test_pa']):+.2f} bps", flush=True)  # fmt: skip
-    lines = report(runs, bound, args)
-    print("\n".join(lines))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "LEARNER.md").write_text("\n".join(lines) + "\n")
-    (args.out / "learner.json").write_text(json.dumps({"public_bound_valid_pa": bound, "runs": runs}))
+    path = write_results(runs, bound, args, args.out)
+    print(path.read_text())
+
+
+def write_results(runs: list[dict], bound: float, args: argparse.Namespace, out: Path) -> Path:
+    """Write the report (:func:`report`) to ``out``/tables.md and the runs to ``out``/learner.json; return the first."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / TABLES
+    path.write_text("\n".join(report(runs, bound, args)) + "\n")
+    (out / "learner.json").write_text(json.dumps({"public_bound_valid_pa": bound, "runs": runs}))
+    return path
 
 
 def report(runs: list[dict], bound: float, args: argparse.Namespace) -> list[str]:
@@ -105,7 +121,8 @@ def report(runs: list[dict], bound: float, args: argparse.Namespace) -> list[str
         "# The fast learner against sb3-contrib's RecurrentPPO", "",
         f"Signal market (signal=2), PAPER_CONFIG (sell), NETWORKS['gru'], the control (no distillation), "
         f"{args.steps:,} env steps per learner and seed, seeds {args.seeds}; PublicBound's valid PA {bound:+.2f} bps. "
-        "Written by `benchmarks/learning_parity.py`.", "",
+        "Written by `benchmarks/learning_parity.py` (a rerun rewrites this page; the analysis is in `docs/LEARNER.md`).",
+        "",
         "Valid PA (bps) along training, mean over seeds [min, max]:", "",
         "| steps | " + " | ".join(LEARNERS) + " |", "|---|" + "---|" * len(LEARNERS),
     ]  # fmt: skip

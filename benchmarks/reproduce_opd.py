@@ -1,4 +1,4 @@
-"""Reproduce the OPD experiment (Fang et al., AAAI 2021) on real minute data and write docs/RESULTS.md.
+"""Reproduce the OPD experiment (Fang et al., AAAI 2021) on real minute data; write docs/results/reproduce_opd/.
 
 For each section (a dataset and its settings): train, for every seed, the teacher (PPO on the privileged
 observation), an OPD student per distillation coefficient mu (DistillRecurrentPPO distilled from that seed's
@@ -9,6 +9,10 @@ on every order of the test split against TWAP, VWAP, AlmgrenChriss and the Oracl
 The table pools the learned agents' orders over the seeds (mean reward, PA, PA std, GLR); the paired 95% bootstrap
 intervals compare the seed-averaged PA of each order with TWAP and with RecurrentPPO without distillation,
 resampling orders and, more honestly, whole days (cluster bootstrap).
+
+Everything goes to ``--out`` (default docs/results/reproduce_opd/): per section NAME.json, NAME.md and two plots, and
+tables.md, every section in one page. The script writes nothing else: docs/RESULTS.md, the written analysis, links
+to these files and is never rewritten.
 
     python benchmarks/reproduce_opd.py --dataset paper              # the paper's settings, both datasets (~1.5 h)
     python benchmarks/reproduce_opd.py --dataset ashare-1min        # one section (today's settings), full budget
@@ -39,6 +43,10 @@ from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trials
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The experiment's folder of generated files (docs/RESULTS.md, written by hand, links to it).
+OUT = ROOT / "docs" / "results" / "reproduce_opd"
+#: The page of every section's table, in ``OUT``.
+TABLES = "tables.md"
 BASELINES = {"TWAP": "TWAP", "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle (bound)": "Oracle"}
 #: Baselines that are schedules: evaluated with continuous actions when the agents' levels cannot express them.
 SCHEDULES = ("TWAP", "VWAP", "AlmgrenChriss")
@@ -138,7 +146,7 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
 
 def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
     """Run one section's baselines and trials (``ray``: :func:`~sb3_distill.experiment.run_trials`' options), write
-    its JSON, Markdown and plots to ``out``, return the Markdown."""
+    its JSON, Markdown and plots to ``out`` (:func:`write_section`), return the Markdown."""
     th.set_num_threads(1)
     started = time.perf_counter()
     market = load_dataset(config.data, **config.extra)
@@ -153,6 +161,20 @@ def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
         for agent, result in trial.results.items():
             results.setdefault(agent, []).append(result)
             log[f"{agent}/seed{trial.seed}"] = trial.log[agent]
+    section = write_section(name, config, results, log, time.perf_counter() - started, out)
+    print(section, flush=True)
+    return section
+
+
+def write_section(
+    name: str, config: Config, results: dict[str, list[EvaluationResult]], log: dict[str, Any], wall: float, out: Path
+) -> str:
+    """Write one section's files to ``out``: ``NAME.json`` (the rows, the training log), ``NAME.md`` (the table)
+    and its two plots; return the Markdown.
+
+    :param results: per agent, its evaluations on the test split (one per seed; one for a baseline)
+    :param log: per ``"agent/seedS"``, the trial's training log of that agent
+    """
     rows = compare_runs(results)
     out.mkdir(parents=True, exist_ok=True)
     first = {agent: runs[0] for agent, runs in results.items()}
@@ -164,22 +186,24 @@ def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
         plot_pa_distribution({k: first[k] for k in (*shown, "Oracle (bound)")}, out / f"{name}_pa_distribution.png"),
         plot_schedule(shown, typical, out / f"{name}_schedule.png"),
     ]
-    wall = time.perf_counter() - started
     (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall}, indent=1, default=float))
     section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots)
     (out / f"{name}.md").write_text(section)
-    print(section, flush=True)
     return section
 
 
+def sections(out: Path) -> list[Path]:
+    """The sections in ``out``: each ``NAME.md`` that :func:`write_section` wrote with its ``NAME.json`` (no other
+    page), the paper's configuration first, then today's, each dataset's variants after it."""
+    files = [p.with_suffix(".md") for p in out.glob("*.json") if p.with_suffix(".md").is_file()]
+    return sorted(files, key=lambda p: (not p.stem.endswith("-paper"), p.stem.split("-mu")[0], p.stem))
+
+
 def write_results(out: Path) -> Path:
-    """Assemble docs/RESULTS.md from the per-dataset sections in ``out`` and the hand-written analysis."""
-    files = [p for p in out.glob("*.md") if p.name not in ("RESULTS.md", "ANALYSIS.md", "SIGNAL.md")]
-    # the paper's configuration first, then today's, each dataset's variants after it
-    sections = [p.read_text() for p in sorted(files, key=lambda p: (not p.stem.endswith("-paper"), p.stem.split("-mu")[0], p.stem))]
-    analysis = out / "ANALYSIS.md"
+    """Assemble ``out``/tables.md from the sections in ``out`` (:func:`sections`) and return its path."""
     header = (
-        "# Reproducing oracle policy distillation on real minute data\n\n"
+        "# Reproducing oracle policy distillation on real minute data: the tables\n\n"
+        "Written by `benchmarks/reproduce_opd.py` (a rerun rewrites this page; the analysis is in `docs/RESULTS.md`). "
         "Regenerate with `python benchmarks/reproduce_opd.py --dataset all` (each dataset's section is rewritten; "
         "`--dataset NAME` reruns one; `--dataset paper` the two sections in the paper's configuration). Reward: mean "
         "episode reward (Σ R_t with each section's penalty, α = 0.01 per minute or per step) ×1e4; PA: price advantage in "
@@ -188,24 +212,28 @@ def write_results(out: Path) -> Path:
         "the market's move, so the day-clustered interval is the honest one). The Oracle is the exact perfect-information optimum of the same reward: an upper "
         "bound, not a strategy.\n\n"
     )
-    text = header + "\n".join(sections) + ("\n" + analysis.read_text() if analysis.exists() else "")
-    path = out / "RESULTS.md"
-    path.write_text(text)
+    path = out / TABLES
+    path.write_text(header + "\n".join(p.read_text() for p in sections(out)))
     return path
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (``--out`` defaults to :data:`OUT`)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="all", choices=[*CONFIGS, "paper", "all"])
     parser.add_argument("--quick", action="store_true", help="tiny budgets on a small synthetic market (CI smoke run)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the sections, plots and RESULTS.md go")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the sections, plots and {TABLES} go")
     parser.add_argument("--mu", type=float, default=None, help="distillation coefficient (a variant: its own section)")
     parser.add_argument("--select", choices=("mean_reward", "pa_mean"), default=None,
                         help="validation metric for checkpoint selection (a variant: its own section)")  # fmt: skip
     parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
     ray = dict(ray=args.ray, address=args.address, workers=args.workers)
     if args.quick:
         run_dataset("quick", QUICK, args.out, **ray)

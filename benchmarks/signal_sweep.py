@@ -10,10 +10,11 @@ TWAP (continuous: the exact schedule), the PublicBound and the Oracle (in the ag
 on every order of the held-out test days. Trials (signal x seed) run one after the other, or with ``--ray`` as Ray
 Tune trials in parallel (a local cluster of ``--workers`` CPUs, or the cluster at ``--address``).
 
-Writes docs/SIGNAL.md (the table per signal: PA, reward, GLR, paired CIs against TWAP, the control and the public
-bound, resampling seeds and days together; share of the public bound reached; steps to reach half the public
-bound's valid PA), signal.json, and two plots: PA against signal for each agent, and the valid-split learning curves
-of the students and the control at the middle signal. A hand-written docs/SIGNAL_ANALYSIS.md is appended if present.
+Writes to ``--out`` (default docs/results/signal_sweep/) tables.md (the table per signal: PA, reward, GLR, paired CIs
+against TWAP, the control and the public bound, resampling seeds and days together; share of the public bound
+reached; steps to reach half the public bound's valid PA), signal.json, and two plots: PA against signal for each
+agent, and the valid-split learning curves of the students and the control at the middle signal. It writes nothing
+else: docs/SIGNAL.md, the written analysis, links to these files and is never rewritten.
 
     python benchmarks/signal_sweep.py --ray                  # the full sweep, 2 trials at a time (about 50 min)
     python benchmarks/signal_sweep.py --ray --address auto   # on an existing Ray cluster
@@ -44,6 +45,10 @@ from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
 from sb3_distill.experiment import CONTROL, TEACHER, Experiment, Trial, compare_runs, run_trials  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The experiment's folder of generated files (docs/SIGNAL.md, written by hand, links to it).
+OUT = ROOT / "docs" / "results" / "signal_sweep"
+#: The page of the sweep's tables, in ``OUT``.
+TABLES = "tables.md"
 SETTINGS = {**PAPER_CONFIG, "side": "sell"}
 BASELINES = {"TWAP": ("TWAP", {"action_type": "continuous"}), "PublicBound": ("PublicBound", {}), "Oracle": ("Oracle", {})}
 
@@ -70,6 +75,22 @@ QUICK = Sweep(
         eval_freq=512,
     ),
 )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the sweep measured at one signal level.
+
+    :param rows: :func:`~sb3_distill.experiment.compare_runs`' rows of every agent on the test days
+    :param curves: the valid-day learning curves (:func:`learning_curve`) of the students and the control
+    :param public_valid: the PublicBound's mean PA on the valid days
+    :param logs: per ``"seedS"``, that trial's training log
+    """
+
+    rows: list[dict[str, Any]]
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+    public_valid: float
+    logs: dict[str, dict[str, Any]]
 
 
 def market(sweep: Sweep, signal: float) -> MarketDataset:
@@ -163,50 +184,42 @@ def save(figure: plt.Figure, axis: plt.Axes, path: Path) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny budgets on a small market (CI smoke run)")
-    parser.add_argument("--ray", action="store_true", help="run the trials as Ray Tune trials, in parallel")
-    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
-    parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where SIGNAL.md, signal.json and plots go")
-    args = parser.parse_args()
-    sweep = QUICK if args.quick else Sweep()
-    started = time.perf_counter()
-    th.set_num_threads(1)
+def run_sweep(
+    sweep: Sweep, ray: bool = False, address: str | None = None, workers: int = 2
+) -> dict[float, list[Trial]]:
+    """Every trial (signal x seed) of ``sweep``, one after the other or as Ray Tune trials; by signal, by seed."""
     jobs = [(signal, seed) for signal in sweep.signals for seed in sweep.seeds]
-    done = run_trials([(sweep.experiment, market(sweep, signal), seed) for signal, seed in jobs], args.ray, args.address, args.workers)
+    done = run_trials([(sweep.experiment, market(sweep, signal), seed) for signal, seed in jobs], ray, address, workers)
     trials: dict[float, list[Trial]] = {signal: [] for signal in sweep.signals}
     for (signal, _), result in zip(jobs, done, strict=True):
         trials[signal].append(result)
+    return {signal: sorted(runs, key=lambda t: t.seed) for signal, runs in trials.items()}
 
-    middle = sweep.signals[len(sweep.signals) // 2]
-    summary, lines, curves_middle = {}, [], {}
-    for signal in sweep.signals:
-        runs = {name: [result] for name, result in baselines(sweep, signal, "test").items()}
-        for done in sorted(trials[signal], key=lambda t: t.seed):
-            for agent, result in done.results.items():
-                runs.setdefault(agent, []).append(result)
-        summary[signal] = compare_runs(runs, references=("TWAP", CONTROL, "PublicBound"))
-        public = evaluate("PublicBound", market(sweep, signal), "valid", config={**SETTINGS, **BASELINES["PublicBound"][1]})
-        public_valid = public.summary["pa_mean"]
-        students = [a for a in sweep.experiment.agents if a != TEACHER]
-        curves = {agent: learning_curve(trials[signal], agent) for agent in students}
-        lines += section(signal, summary[signal], curves, public_valid)
-        if signal == middle:
-            curves_middle, public_middle = curves, public_valid
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    plots = [
-        plot_pa(summary, args.out / "signal_pa.png"),
-        plot_curves(curves_middle, public_middle, middle, args.out / "signal_learning_curves.png"),
-    ]
-    wall = time.perf_counter() - started
+def measure(sweep: Sweep, signal: float, trials: list[Trial]) -> Measured:
+    """The baselines and ``trials`` (one signal level's) compared on the test days, and the valid learning curves."""
+    runs = {name: [result] for name, result in baselines(sweep, signal, "test").items()}
+    for trial in trials:
+        for agent, result in trial.results.items():
+            runs.setdefault(agent, []).append(result)
+    public = evaluate("PublicBound", market(sweep, signal), "valid", config={**SETTINGS, **BASELINES["PublicBound"][1]})
+    students = [a for a in sweep.experiment.agents if a != TEACHER]
+    return Measured(
+        rows=compare_runs(runs, references=("TWAP", CONTROL, "PublicBound")),
+        curves={agent: learning_curve(trials, agent) for agent in students},
+        public_valid=public.summary["pa_mean"],
+        logs={f"seed{t.seed}": t.log for t in trials},
+    )
+
+
+def header(sweep: Sweep, wall: float, how: str) -> list[str]:
+    """The tables' title and how they were made (``how``: how the trials ran)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     experiment = sweep.experiment
-    header = [
-        "# Distillation where the truth is known: the synthetic market's public signal",
+    return [
+        "# Distillation where the truth is known: the tables",
         "",
+        "Written by `benchmarks/signal_sweep.py` (a rerun rewrites this page; the analysis is in `docs/SIGNAL.md`). "
         f"Regenerate with `python benchmarks/signal_sweep.py`. Market: `MarketDataset.synthetic({', '.join(f'{k}={v}' for k, v in sweep.market.items())}, signal=...)`"
         f" (70% of the days train, 15% valid, 15% test); settings: `PAPER_CONFIG`, sell orders; "
         f"{len(sweep.seeds)} seeds; steps per agent and seed: {', '.join(f'{k} {v:,}' for k, v in experiment.steps.items())};"
@@ -216,21 +229,57 @@ def main() -> None:
         "difference per order, resampling the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval "
         "is above / below 0. Share of public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the "
         "first evaluation at which the seeds' mean PA on the valid days reaches half the PublicBound's there. "
-        f"Wall time {wall / 60:.1f} min ({f'Ray Tune, {args.workers} trials at a time' if args.ray else 'one trial at a time'});"
-        f" peak RSS of the main process {rss:.2f} GiB.",
+        f"Wall time {wall / 60:.1f} min ({how}); peak RSS of the main process {rss:.2f} GiB.",
         "",
     ]
-    analysis = args.out / "SIGNAL_ANALYSIS.md"
-    text = "\n".join(header + lines + [f"![{p.stem}]({p.name})" for p in plots] + [""])
-    if analysis.exists():
-        text += "\n" + analysis.read_text()
-    (args.out / "SIGNAL.md").write_text(text)
-    logs = {f"{signal:g}": {f"seed{t.seed}": t.log for t in trials[signal]} for signal in sweep.signals}
-    (args.out / "signal.json").write_text(
-        json.dumps({"rows": {f"{s:g}": rows for s, rows in summary.items()}, "logs": logs, "wall_seconds": wall},
-                   indent=1, default=float)  # fmt: skip
-    )
-    print(text, flush=True)
+
+
+def write_results(sweep: Sweep, measured: dict[float, Measured], out: Path, wall: float, how: str) -> Path:
+    """Write the sweep's tables.md, signal.json and two plots to ``out`` and return the path of tables.md.
+
+    :param measured: every signal level of ``sweep``'s measurements
+    :param wall: the sweep's wall time, in seconds
+    :param how: how the trials ran, for the tables' header
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    middle = sweep.signals[len(sweep.signals) // 2]
+    plots = [
+        plot_pa({signal: measured[signal].rows for signal in sweep.signals}, out / "signal_pa.png"),
+        plot_curves(measured[middle].curves, measured[middle].public_valid, middle, out / "signal_learning_curves.png"),
+    ]
+    lines: list[str] = []
+    for signal in sweep.signals:
+        lines += section(signal, measured[signal].rows, measured[signal].curves, measured[signal].public_valid)
+    path = out / TABLES
+    path.write_text("\n".join(header(sweep, wall, how) + lines + [f"![{p.stem}]({p.name})" for p in plots] + [""]))
+    rows = {f"{signal:g}": measured[signal].rows for signal in sweep.signals}
+    logs = {f"{signal:g}": measured[signal].logs for signal in sweep.signals}
+    dump = {"rows": rows, "logs": logs, "wall_seconds": wall}
+    (out / "signal.json").write_text(json.dumps(dump, indent=1, default=float))
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (``--out`` defaults to :data:`OUT`)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets on a small market (CI smoke run)")
+    parser.add_argument("--ray", action="store_true", help="run the trials as Ray Tune trials, in parallel")
+    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
+    parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where {TABLES}, signal.json and the plots go")
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
+    sweep = QUICK if args.quick else Sweep()
+    started = time.perf_counter()
+    th.set_num_threads(1)
+    trials = run_sweep(sweep, args.ray, args.address, args.workers)
+    measured = {signal: measure(sweep, signal, trials[signal]) for signal in sweep.signals}
+    how = f"Ray Tune, {args.workers} trials at a time" if args.ray else "one trial at a time"
+    path = write_results(sweep, measured, args.out, time.perf_counter() - started, how)
+    print(path.read_text(), flush=True)
 
 
 if __name__ == "__main__":

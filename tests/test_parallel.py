@@ -71,6 +71,7 @@ def test_a_sharded_market_evaluates_like_the_market_in_memory(sharded, agent, se
     assert_same(drawn, evaluate(agent, in_memory, "all", n_orders=40, seed=3, config=settings))
 
 
+@pytest.mark.slow  # a second Ray cluster; test_ray_workers_give_the_same_orders_results is the default run's Ray test
 def test_ray_workers_evaluate_the_shards_like_one_process(sharded):
     ray = pytest.importorskip("ray", reason="Ray is installed by the test extra")
     market, _ = sharded

@@ -1,17 +1,50 @@
-"""The OPD reproduction script runs end to end in its quick mode and writes its results, in one process or as Ray Tune
-trials."""
+"""The OPD reproduction script runs end to end and writes its results: a tiny run in this process, and (slow) its
+quick mode as a script, in one process or as Ray Tune trials."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from benchmarks import reproduce_opd as reproduce
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "benchmarks" / "reproduce_opd.py")
+#: Every agent of the quick reproduction, in its table's order.
+AGENTS = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle (bound)", "teacher (privileged)", "OPD student (μ = 0.01)",
+          "OPD student (μ = 1)", "RecurrentPPO (no distillation)", "DQN")  # fmt: skip
+
+
+def check_quick_run(out: Path, n_seeds: int) -> None:
+    """The quick run's tables.md, JSON and plots in ``out``: every agent, the bound above them, TWAP at 0 PA."""
+    results = (out / reproduce.TABLES).read_text()
+    for agent in AGENTS:
+        assert f"| {agent} |" in results
+    rows = {row["agent"]: row for row in json.loads((out / "quick.json").read_text())["rows"]}
+    assert list(rows) == list(AGENTS)
+    oracle = rows.pop("Oracle (bound)")["mean_reward"]
+    assert all(oracle >= row["mean_reward"] for row in rows.values())  # the bound bounds every agent
+    assert rows["TWAP"]["pa_mean"] == pytest.approx(0.0, abs=1e-9)
+    assert [row["n_seeds"] for row in rows.values()] == [1] * 3 + [n_seeds] * 5  # the baselines, the learned agents
+    assert (out / "quick_pa_distribution.png").stat().st_size > 0
+    assert (out / "quick_schedule.png").stat().st_size > 0
+
+
+def test_a_tiny_reproduction_in_this_process(tmp_path):
+    """The script's run on one seed and a tiny budget: trials, evaluation, the section and tables.md."""
+    experiment = replace(reproduce.QUICK.experiment, steps=dict(teacher=512, student=512, ppo=512, dqn=512), n_envs=4,
+                         eval_freq=512)  # fmt: skip
+    reproduce.run_dataset("quick", replace(reproduce.QUICK, seeds=(0,), experiment=experiment), tmp_path)
+    reproduce.write_results(tmp_path)
+    check_quick_run(tmp_path, n_seeds=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["quick.json", "quick.md", "quick_pa_distribution.png", "quick_schedule.png", reproduce.TABLES]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -22,21 +55,12 @@ def sequential(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_quick_reproduction_writes_the_table_and_plots(sequential):
-    results = (sequential / "RESULTS.md").read_text()
-    agents = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle (bound)", "teacher (privileged)", "OPD student (μ = 0.01)",
-              "OPD student (μ = 1)", "RecurrentPPO (no distillation)", "DQN")  # fmt: skip
-    for agent in agents:
-        assert f"| {agent} |" in results
-    rows = {row["agent"]: row for row in json.loads((sequential / "quick.json").read_text())["rows"]}
-    oracle = rows.pop("Oracle (bound)")["mean_reward"]
-    assert all(oracle >= row["mean_reward"] for row in rows.values())  # the bound bounds every agent
-    assert rows["TWAP"]["pa_mean"] == pytest.approx(0.0, abs=1e-9)
-    assert [row["n_seeds"] for row in rows.values()] == [1] * 3 + [2] * 5  # the baselines, the learned agents
-    assert (sequential / "quick_pa_distribution.png").stat().st_size > 0
-    assert (sequential / "quick_schedule.png").stat().st_size > 0
+    check_quick_run(sequential, n_seeds=2)
 
 
+@pytest.mark.slow
 def test_quick_reproduction_as_ray_tune_trials_gives_the_sequential_table(sequential, tmp_path):
     pytest.importorskip("ray", reason="Ray is installed by the test extra")
     command = [sys.executable, SCRIPT, "--quick", "--out", str(tmp_path), "--ray", "--workers", "2"]

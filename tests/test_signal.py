@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from benchmarks import signal_sweep
 from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.synthetic import synthetic_bars
@@ -121,12 +124,43 @@ def test_public_bound_needs_the_synthetic_model(small_market):
         evaluate("PublicBound", real_like, "test", n_orders=3)
 
 
+#: The agents of the quick sweep, in its tables' order.
+SWEEP_AGENTS = ("TWAP", "PublicBound", "Oracle", "teacher (privileged)", "OPD student (μ = 0.01)",
+                "OPD student (μ = 1)", "RecurrentPPO (no distillation)")  # fmt: skip
+
+
+def check_quick_sweep(out: Path) -> None:
+    """The quick sweep's tables.md, JSON and plots in ``out``: every agent at both signal levels."""
+    text = (out / signal_sweep.TABLES).read_text()
+    for agent in SWEEP_AGENTS:
+        assert f"| {agent} |" in text
+    assert "### signal = 0" in text and "### signal = 4" in text
+    rows = json.loads((out / "signal.json").read_text())["rows"]
+    agents = {signal: [row["agent"] for row in table] for signal, table in rows.items()}
+    assert agents == {"0": list(SWEEP_AGENTS), "4": list(SWEEP_AGENTS)}
+    for png in ("signal_pa.png", "signal_learning_curves.png"):
+        assert (out / png).stat().st_size > 5000
+
+
+def test_a_tiny_signal_sweep_in_this_process(tmp_path):
+    """The sweep's trials, measurements and pages on the quick market with a tiny budget."""
+    steps = dict(teacher=512, student=512, ppo=512)
+    experiment = replace(signal_sweep.QUICK.experiment, steps=steps, n_envs=4, eval_freq=512)
+    sweep = replace(signal_sweep.QUICK, experiment=experiment)
+    trials = signal_sweep.run_sweep(sweep)
+    assert {signal: [t.seed for t in runs] for signal, runs in trials.items()} == {0.0: [0], 4.0: [0]}
+    measured = {signal: signal_sweep.measure(sweep, signal, trials[signal]) for signal in sweep.signals}
+    assert measured[0.0].public_valid < measured[4.0].public_valid  # the signal is worth more when it is stronger
+    steps, pa = measured[4.0].curves["RecurrentPPO (no distillation)"]
+    assert pa.shape == (1, len(steps)) and steps[0] == 512
+    signal_sweep.write_results(sweep, measured, tmp_path, wall=1.0, how="one trial at a time")
+    check_quick_sweep(tmp_path)
+    names = ["signal.json", "signal_learning_curves.png", "signal_pa.png", signal_sweep.TABLES]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+@pytest.mark.slow
 def test_signal_sweep_quick_mode(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--out", str(tmp_path)]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    text = (tmp_path / "SIGNAL.md").read_text()
-    for agent in ("TWAP", "PublicBound", "Oracle", "teacher (privileged)", "OPD student (μ = 0.01)", "RecurrentPPO (no distillation)"):
-        assert f"| {agent} |" in text
-    assert "### signal = 0" in text and "### signal = 4" in text
-    for png in ("signal_pa.png", "signal_learning_curves.png"):
-        assert (tmp_path / png).stat().st_size > 5000
+    check_quick_sweep(tmp_path)

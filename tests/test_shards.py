@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from order_exec_gym.data.dataset import FIELDS, MarketDataset
-from order_exec_gym.data.presets import ASHARE_SESSION, PRESETS
+from order_exec_gym.data.presets import ASHARE_SESSION, PRESETS, load_preset
 from order_exec_gym.data.readers import shared_data_dir
 from order_exec_gym.data.schema import BarTable
 from order_exec_gym.data.shards import (
@@ -350,7 +350,8 @@ def write_ashare(folder: Path) -> None:
 def test_preset_shards_equals_from_preset_on_vendor_files(tmp_path):
     folder = tmp_path / "ashare"
     write_ashare(folder)
-    whole = MarketDataset.from_preset("ashare-1min", path=folder, cache=False)
+    whole = MarketDataset.from_bars(load_preset("ashare-1min", folder), splits=PRESETS["ashare-1min"].splits)
+    assert_same(MarketDataset.from_preset("ashare-1min", path=folder, cache=False), whole)  # built through shards
     reasons = [reason for reason, count in whole.report.items() if count]
     assert len(reasons) == 9  # every repair, drop and fill happens (and the index file is counted once)
     market = preset_shards("ashare-1min", tmp_path / "market", symbols_per_shard=2, path=folder)
@@ -369,7 +370,7 @@ def test_preset_shards_errors_name_the_original_files(tmp_path):
     lines[bad] = ",".join(lines[bad].split(",")[:5] + ["-1.0"] + lines[bad].split(",")[6:])  # low < 0
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as expected:
-        MarketDataset.from_preset("ashare-1min", path=folder, cache=False)
+        load_preset("ashare-1min", folder)
     with pytest.raises(DataError) as error:
         preset_shards("ashare-1min", tmp_path / "market", symbols_per_shard=2, path=folder)
     assert str(error.value) == str(expected.value) and str(path) in str(error.value)
@@ -388,7 +389,7 @@ def test_preset_shards_equals_from_preset_on_the_real_ashare_set(tmp_path):
     if root is None or not (root / PRESETS["ashare-1min"].folder).is_dir():
         pytest.skip("../shared/data/ashare-1min-2024 not found: the real-data test needs the shared data folder")
     market = preset_shards("ashare-1min", tmp_path / "market")
-    whole = MarketDataset.from_preset("ashare-1min", cache=False)
+    whole = MarketDataset.from_bars(load_preset("ashare-1min"), splits=PRESETS["ashare-1min"].splits)
     assert market.n_shards == 16
     assert_same(market.to_dataset(), whole)
     assert np.array_equal(np.load(market.directory / "context.npy"), market_context(whole)[0])
@@ -483,3 +484,16 @@ def test_a_context_without_the_date_is_an_error():
     assert context.of(np.array(["2024-01-03"], dtype="datetime64[D]")).shape == (1, 4, 3)
     with pytest.raises(DataError, match="2024-01-04"):
         context.of(np.array(["2024-01-03", "2024-01-04"], dtype="datetime64[D]"))
+
+
+def test_a_preset_cache_build_says_what_it_builds_and_a_cached_load_is_quiet(tmp_path, capsys):
+    folder = tmp_path / "ashare"
+    write_ashare(folder)
+    first = MarketDataset.from_preset("ashare-1min", path=folder, cache=tmp_path / "cache")
+    said = capsys.readouterr().err
+    assert f"building the episodes of 'ashare-1min' from {folder} into the cache {tmp_path / 'cache'}" in said
+    assert f"{len(first):,} episodes of 'ashare-1min' built in" in said
+    assert [path.name.startswith("ashare-1min-") for path in (tmp_path / "cache").iterdir()] == [True]  # no build left
+    again = MarketDataset.from_preset("ashare-1min", path=folder, cache=tmp_path / "cache")
+    assert capsys.readouterr().err == ""
+    assert_same(again, first)

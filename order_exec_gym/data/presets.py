@@ -54,6 +54,11 @@ def _load_ashare_1min(folder: Path, symbols: Sequence[str] | None) -> BarTable:
     """``stocks_1min_<yyyymmdd>.csv[.gz]``: lots -> shares, auction bar folded, open outside the range widened."""
     files = matching_files(folder, "stocks_1min_*.csv*")
     report = {"index files not loaded (not tradable)": len(list(folder.glob("index_1min_*.csv*")))}
+    flags = {
+        "_folded": "09:30 opening-auction bars folded into the 09:31 bar",
+        "_relabelled": "09:30 opening-auction bars without a 09:31 bar relabelled 09:31",
+        "_widened": "bars with open outside [low, high]: high/low widened to include it",
+    }
     bars = only_symbols(pl.scan_csv(files, schema=_ASHARE_SCHEMA, include_file_paths=FILE_COLUMN), symbols).select(
         "symbol",
         pl.col("time").str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False).alias("timestamp"),
@@ -62,16 +67,11 @@ def _load_ashare_1min(folder: Path, symbols: Sequence[str] | None) -> BarTable:
         "low",
         "close",
         pl.col("volume") * 100.0,  # lots of 100 shares -> shares
-        FILE_COLUMN,
+        pl.col(FILE_COLUMN).cast(pl.Categorical),  # one file name per file, not per row
     )
-    frame = _widen_to_open(_fold_opening_auction(bars)).with_columns(pl.col("close").alias("price")).collect()
-    flags = {
-        "_folded": "09:30 opening-auction bars folded into the 09:31 bar",
-        "_relabelled": "09:30 opening-auction bars without a 09:31 bar relabelled 09:31",
-        "_widened": "bars with open outside [low, high]: high/low widened to include it",
-    }
-    return finish(
-        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags,
+    return finish(  # the collected frame is finish's alone: it is freed as soon as finish has sorted it
+        _widen_to_open(_fold_opening_auction(bars)).with_columns(pl.col("close").alias("price")).collect(),
+        bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, flags=flags,
         session=ASHARE_SESSION,
     )  # fmt: skip
 

@@ -381,7 +381,7 @@ def finish(
     symbol-days, and make the :class:`BarTable` (which validates it; errors name the file of the row)."""
     if symbols is not None and frame.height == 0:
         raise DataError("unknown symbols", source=source, detail=f"none of {list(symbols)} is in the data")
-    frame = frame.sort("symbol", maintain_order=True)  # also makes the (many-chunk) collected frame contiguous
+    frame = _grouped_by_symbol(frame)
     if flags:
         frame = _count_flags(frame, flags, report)
     frame = _drop_untraded(frame, bar_minutes, report)
@@ -389,6 +389,18 @@ def finish(
         return BarTable(frame, bar_minutes, source, report, session)
     except DataError as error:
         raise _in_file(error, frame) from None
+
+
+def _grouped_by_symbol(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by symbol, stable (rows of a symbol in their order), contiguous: a column at a time, so that
+    a caller that handed over its only reference holds one column twice at most, not the whole frame."""
+    order = frame.select(pl.arg_sort_by("symbol", maintain_order=True)).to_series()
+    columns = frame.get_columns()
+    del frame
+    for i, column in enumerate(columns):
+        columns[i] = column.gather(order)
+        del column
+    return pl.DataFrame(columns)
 
 
 def _in_file(error: DataError, frame: pl.DataFrame) -> DataError:

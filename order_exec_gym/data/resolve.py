@@ -15,6 +15,9 @@ import functools
 import hashlib
 import inspect
 import os
+import sys
+import tempfile
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 from order_exec_gym.data.build import episodes_from_bars
 from order_exec_gym.data.dataset import CACHE_VERSION, MarketDataset
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
-from order_exec_gym.data.shards import SHARDS, ShardedMarket
+from order_exec_gym.data.shards import SHARDS, STREAMED_PRESETS, ShardedMarket, preset_shards
 from order_exec_gym.data.store import file_digest, recover_directory
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
@@ -133,10 +136,29 @@ def preset_dataset(
             return MarketDataset.load(cache_dir)
         except DataError as error:  # a damaged cache is rebuilt, never trusted nor left broken
             warnings.warn(f"rebuilding the damaged cache of {name!r}: {error}", stacklevel=2)
-    dataset = episodes_from_bars(load_preset(name, folder), splits=preset.splits, min_coverage=min_coverage)
+    started = time.perf_counter()
+    where = f"into the cache {cache_dir}" if cache_dir is not None else "(no cache)"
+    print(f"order_exec_gym: building the episodes of {name!r} from {folder} {where}, once ...", file=sys.stderr, flush=True)
+    dataset = _build_preset(name, folder, preset.splits, min_coverage, None if cache_dir is None else cache_dir.parent)
     if cache_dir is not None:
         dataset.save(cache_dir)
+    print(f"order_exec_gym: {len(dataset):,} episodes of {name!r} built in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr, flush=True)  # fmt: skip
     return dataset
+
+
+def _build_preset(name: str, folder: Path, splits: dict, min_coverage: float, scratch: Path | None) -> MarketDataset:
+    """A preset's episodes; the large ones (:data:`~order_exec_gym.data.shards.STREAMED_PRESETS`) streamed through
+    shards in a temporary directory in ``scratch`` (None: the system's), which bounds the memory to one group of
+    instruments (the same episodes, report and splits as :func:`episodes_from_bars` of the whole preset, tested),
+    then gathered in memory."""
+    if name not in STREAMED_PRESETS:
+        return episodes_from_bars(load_preset(name, folder), splits=splits, min_coverage=min_coverage)
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{name}.build", dir=scratch) as tmp:
+        market = preset_shards(name, Path(tmp) / "shards", path=folder, min_coverage=min_coverage)
+        return replace(market.to_dataset(), context=None)  # an in-memory market's own context, as from_bars gives
 
 
 def _cache_key(name: str, folder: Path, min_coverage: float) -> str:

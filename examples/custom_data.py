@@ -1,7 +1,10 @@
-"""Bring your own minute bars: read a CSV or Parquet file with a column mapping, build episodes, train, evaluate.
+"""Bring your own minute bars: read a CSV or Parquet file with a column mapping, build episodes, step the env on
+them, and evaluate baselines on them.
 
-The file below is generated on the fly (one instrument, a few days) so the example runs anywhere; replace
-``write_example_csv`` with your own file and mapping.
+The file below is generated on the fly (two instruments, three weeks) so the example runs anywhere; replace
+``write_example_csv`` with your own file and mapping. It trains nothing: to train on your market, save it
+(``market.save("my_market")``) and pass the directory as ``--data`` to ``order-exec train`` or
+``examples/train_opd.py``.
 
     python examples/custom_data.py
 """
@@ -19,7 +22,7 @@ import order_exec_gym  # noqa: F401
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.readers import read_bars
 from order_exec_gym.data.synthetic import synthetic_bars
-from order_exec_gym.evaluation import compare
+from order_exec_gym.evaluation import compare, format_table, reward_in_bps
 
 
 def write_example_csv(path: Path) -> None:
@@ -54,8 +57,7 @@ def main() -> None:
     obs, info = env.reset(seed=0)
     print(f"first order: {info['symbol']} {info['date']}, {info['n_steps']} steps; private obs {np.round(obs['private'], 3)}")
     table = compare({"VWAP": "VWAP", "Oracle": "Oracle"}, data=market, split="test")
-    with pl.Config(tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
-        print(table)
+    print(format_table(reward_in_bps(table), reference="TWAP"))
 
 
 if __name__ == "__main__":

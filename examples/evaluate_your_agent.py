@@ -6,6 +6,9 @@ above its recent mean" rule, next to TWAP, VWAP, Almgren-Chriss and the perfect-
 
     python examples/evaluate_your_agent.py                      # synthetic market
     python examples/evaluate_your_agent.py --data ashare-1min   # real A-share minute bars (../shared/data)
+
+The table prints whole, rewards in basis points (``mean_reward_bps``, as the price advantage: episode rewards are
+~1e-4), with a legend of its columns under it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import polars as pl
 
-from order_exec_gym.evaluation import compare
+from order_exec_gym.evaluation import compare, format_table, reward_in_bps
 
 
 def sell_into_strength(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -35,8 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     agents = {"my rule": sell_into_strength, "VWAP": "VWAP", "AlmgrenChriss": "AlmgrenChriss", "Oracle": "Oracle"}
     table = compare(agents, data=args.data, split=args.split, n_orders=args.n_orders, progress=True)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
-        print(table)
+    print(format_table(reward_in_bps(table), reference="TWAP"))
+    print("Oracle: perfect information (it sees the future): an upper bound, not a strategy")
 
 
 if __name__ == "__main__":

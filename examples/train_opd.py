@@ -16,6 +16,9 @@ Run from the repository root (after ``pip install -e .``)::
     python examples/train_opd.py                           # about 3.3 minutes on 2 CPU cores
     python examples/train_opd.py --signal 0                # nothing to learn from public information
     python examples/train_opd.py --data ashare-1min --steps 300000
+
+With ``ORDER_EXEC_GYM_QUICK=1`` (the quick switch of :mod:`sb3_distill.training`) it is a smoke run: at most
+``QUICK_STEPS`` steps and 8 orders per training.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.evaluation import comparison_table, evaluate
 from order_exec_gym.metrics import paired_bootstrap_ci
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
-from sb3_distill.training import train_ppo, train_student, train_teacher
+from sb3_distill.training import QUICK_ENV_VAR, quick_budget, quick_mode, train_ppo, train_student, train_teacher
 
 
 def main() -> None:
@@ -49,6 +52,9 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=32, help="orders stepped in parallel while training")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="directory for the table, models and plots")
     args = parser.parse_args()
+    if quick_mode():  # the quick switch: a smoke run of every stage, as the README's test runs it
+        args.steps, args.n_envs = quick_budget(args.steps), min(args.n_envs, 8)
+        print(f"${QUICK_ENV_VAR} is set: {args.steps:,} steps and {args.n_envs} orders per training, a smoke run")
     th.set_num_threads(1)
     started = time.perf_counter()
 

@@ -7,6 +7,10 @@
     order-exec baselines [--data DATA] [...]       evaluate the baselines (TWAP, VWAP, AlmgrenChriss, Random, Oracle,
                                                    PublicBound on a synthetic market) on a split
 
+Every command that runs on a market takes ``--data`` and ``--signal`` (the synthetic market's opening-gap fade), and
+those that build envs take the env settings and ``--paper`` (:data:`~order_exec_gym.config.PAPER_CONFIG`, which the
+settings given with it override).
+
 Every subcommand is one ``add_<name>(subparsers)`` function that builds its parser and sets ``handler`` to the
 function that runs it; :data:`COMMANDS` lists this package's. Other packages add commands through the
 :data:`COMMAND_GROUP` entry-point group, each entry point an ``add(subparsers)`` function (``sb3_distill`` adds
@@ -16,6 +20,10 @@ Handlers return an exit status; bad input raises, and :func:`main` prints it as 
 :class:`UsageError` exits with status 2, a :data:`INPUT_ERRORS` error (bad data, missing file, wrong setting) with 1.
 The options of the env's settings are made from the fields of :class:`~order_exec_gym.config.ExecutionConfig`
 (:func:`add_config_arguments`), so their defaults, help and checks have one owner.
+
+Comparison tables print whole (:func:`~order_exec_gym.evaluation.format_table`), rewards in bps as
+``mean_reward_bps`` (the name and unit of the ``comparison.csv`` the commands write too), with a legend of the
+columns and of the agents that know more than a trader could.
 """
 
 from __future__ import annotations
@@ -23,20 +31,33 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from order_exec_gym.config import ExecutionConfig
+from order_exec_gym.config import PAPER_CONFIG, ExecutionConfig
 from order_exec_gym.data.resolve import SYNTHETIC
 from order_exec_gym.errors import DataError
+
+if TYPE_CHECKING:
+    from order_exec_gym.data.dataset import MarketDataset
 
 #: The entry-point group through which other packages add ``order-exec`` commands.
 COMMAND_GROUP = "order_exec_gym.commands"
 #: Errors of the user's input that :func:`main` reports in one line (exit status 1).
 INPUT_ERRORS = (DataError, FileNotFoundError, KeyError, ValueError)
+#: The namespace attribute holding the env settings given on the command line (which ``--paper`` does not override).
+GIVEN = "given_settings"
+#: Lines printed under a comparison table for the baselines that know more than a trader could.
+AGENT_NOTES = {
+    "Oracle": "Oracle: perfect information (it sees the future): the best schedule there was, an upper bound, "
+    "not a strategy",
+    "PublicBound": "PublicBound: knows the synthetic market's model (the opening-gap fade), the best public rule it "
+    "implies",
+}
 
 
 class UsageError(Exception):
@@ -44,43 +65,127 @@ class UsageError(Exception):
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    """``--data``: shared by every command that runs on a market."""
+    """``--data`` and ``--signal``: shared by every command that runs on a market (see :func:`market_data`)."""
     from order_exec_gym.data.presets import PRESETS
 
     parser.add_argument(
         "--data",
         default=SYNTHETIC,
-        help=f"'{SYNTHETIC}' (default: the embedded market), a preset ({', '.join(PRESETS)}) or a directory "
-        "written by MarketDataset.save",
+        help=f"the market: '{SYNTHETIC}' (the embedded synthetic market), a preset ({', '.join(PRESETS)}) or a "
+        f"directory written by MarketDataset.save (default: {SYNTHETIC})",
     )
+    parser.add_argument(
+        "--signal", type=float, default=None, metavar="S",
+        help=f"the synthetic market's opening-gap fade: each session reverses S times its overnight gap, a public "
+        f"signal a learner can use (OrderExec-v1 and examples/train_opd.py use 2); with --data {SYNTHETIC} only "
+        "(default: 0, no signal)",
+    )  # fmt: skip
+
+
+def market_data(args: argparse.Namespace) -> MarketDataset | str:
+    """The market of ``--data`` and ``--signal``: ``--data`` as given, or the synthetic market with that signal
+    (:meth:`MarketDataset.synthetic`); a signal for any other market raises :class:`UsageError`."""
+    signal = getattr(args, "signal", None)
+    if signal is None:
+        return args.data
+    if args.data != SYNTHETIC:
+        raise UsageError(f"--signal sets the synthetic market's signal; it does not apply to --data {args.data}")
+    from order_exec_gym.data.dataset import MarketDataset
+
+    return MarketDataset.synthetic(signal=signal)
 
 
 def _levels(text: str) -> tuple[float, ...]:
-    return tuple(float(level) for level in text.split(","))
+    try:
+        return tuple(float(level) for level in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0,0.5,1,1.5,2, got {text!r}") from None
+
+
+def _optional_int(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or None, got {text!r}") from None
+
+
+def shown(value: Any) -> str:
+    """A setting's value as it is written on the command line: levels as ``0,0.5,1``, booleans as on or off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(f"{level:g}" for level in value)
+    return str(value)
+
+
+def as_options(settings: dict[str, Any]) -> str:
+    """``settings`` as the options that set them, e.g. ``--levels 0,0.5,1 --market-features``."""
+    options = []
+    for name, value in settings.items():
+        option = name.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(f"--{option}" if value else f"--no-{option}")
+        else:
+            options.append(f"--{option} {shown(value)}")
+    return " ".join(options)
+
+
+class _Setting(argparse.Action):
+    """Store an env setting and record that it was given (:data:`GIVEN`), so that ``--paper`` does not override it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
+
+
+class _BooleanSetting(argparse.BooleanOptionalAction):
+    """``--NAME`` / ``--no-NAME`` for a boolean env setting, recorded as given like :class:`_Setting`."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
+        super().__call__(parser, namespace, values, option)
+        setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
     """One option per field of :class:`ExecutionConfig` (``--step-minutes``, ``--alpha``, ...), with the field's
-    default, help and choices; ``exclude`` names fields the command sets itself."""
+    default, help and choices, and ``--paper``; ``exclude`` names fields the command sets itself."""
     group = parser.add_argument_group("env settings (OrderExec-v0)")
+    defaults = ExecutionConfig()
+    paper = as_options({name: value for name, value in PAPER_CONFIG.items() if value != defaults[name]})
+    group.add_argument(
+        "--paper", action="store_true",
+        help=f"start from the paper's settings, order_exec_gym.PAPER_CONFIG ({paper}; the others as their defaults, "
+        "e.g. 30-minute steps); the settings given with it override them",
+    )  # fmt: skip
     for f in dataclasses.fields(ExecutionConfig):
         if f.name in exclude:
             continue
         option = "--" + f.name.replace("_", "-")
-        help = f"{f.metadata['help']} (default: {f.default})"
+        help = f"{f.metadata['help']} (default: {shown(f.default)})".replace("%", "%%")
         if f.type == "bool":
-            group.add_argument(option, action=argparse.BooleanOptionalAction, default=f.default, help=help)
+            action = group.add_argument(option, action=_BooleanSetting, default=f.default)
+            action.help = help  # set after: Python 3.10's BooleanOptionalAction appends its own default to the help
             continue
-        kind = {"int": int, "int | None": int, "float": float, "str": str, "tuple[float, ...]": _levels}[f.type]
+        kinds = {"int": int, "int | None": _optional_int, "float": float, "str": str, "tuple[float, ...]": _levels}
+        kind = kinds[f.type]
         metavar = "L0,L1,..." if kind is _levels else ("MINUTES" if f.metadata.get("unit") == "minutes" else None)
+        if metavar is None and f.metadata.get("choices") is None:
+            metavar = f.name.split("_")[-1].upper()  # ALPHA, SCALE
         group.add_argument(
-            option, type=kind, default=f.default, choices=f.metadata.get("choices"), metavar=metavar, help=help
-        )
+            option, action=_Setting, type=kind, default=f.default, choices=f.metadata.get("choices"), metavar=metavar,
+            help=help,
+        )  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace, **fixed: Any) -> ExecutionConfig:
-    """The :class:`ExecutionConfig` of :func:`add_config_arguments`' options (and ``fixed`` settings), checked."""
+    """The :class:`ExecutionConfig` of :func:`add_config_arguments`' options (and ``fixed`` settings), checked: with
+    ``--paper``, :data:`~order_exec_gym.config.PAPER_CONFIG` with the settings given on the command line."""
     names = [f.name for f in dataclasses.fields(ExecutionConfig) if hasattr(args, f.name)]
+    if getattr(args, "paper", False):
+        given = getattr(args, GIVEN, set())
+        return PAPER_CONFIG.replace(**{name: getattr(args, name) for name in names if name in given}, **fixed)
     return ExecutionConfig(**{name: getattr(args, name) for name in names}, **fixed)
 
 
@@ -89,13 +194,21 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_argument(parser)
     parser.add_argument("--split", default="test", help="split to trade: train, valid, test or all (default: test)")
     parser.add_argument(
-        "--n-orders", type=int, default=None, help="orders drawn with --seed (default: every episode of the split once)"
-    )
+        "--n-orders", type=int, default=None, metavar="N",
+        help="orders drawn with --seed (default: every episode of the split once)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the orders and of the bootstrap (default: 0)")
     add_config_arguments(parser, exclude=("privileged", "reward_scale"))  # set by the agent / not in the metrics
-    parser.add_argument("--out", type=Path, help="write comparison.csv, orders.parquet/.csv and PNG plots here")
-    parser.add_argument("--plot-order", type=int, default=0, help="order drawn in schedule.png (default: 0)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help="write comparison.csv, orders.parquet and orders.csv (every order of every agent), schedule.png and "
+        "pa_distribution.png here",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plot-order", type=int, default=0, metavar="INDEX",
+        help="the order drawn in schedule.png, by its index among the evaluated orders (default: 0, the first)",
+    )  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: one, on stderr)")
 
 
 def baseline_names(text: str) -> list[str]:
@@ -109,43 +222,48 @@ def baseline_names(text: str) -> list[str]:
     return names
 
 
-def run_evaluation(args: argparse.Namespace, agents: dict[str, Any], reference: str) -> int:
+def run_evaluation(
+    args: argparse.Namespace, agents: dict[str, Any], reference: str, notes: dict[str, str] | None = None
+) -> int:
     """Evaluate ``agents`` on the same orders (:func:`add_evaluation_arguments`' options), print the comparison
-    table with the settings and timings, and write the outputs when ``--out`` is set."""
+    table with the settings, a legend (its columns; :data:`AGENT_NOTES` and ``notes``, ``{agent: line}``, for the
+    agents there) and the timings, and write the outputs when ``--out`` is set."""
     from order_exec_gym.data.resolve import load_dataset
-    from order_exec_gym.evaluation import comparison_table, evaluate_agents
+    from order_exec_gym.evaluation import comparison_table, evaluate_agents, reward_in_bps
 
     config = config_from_args(args)
     started = time.perf_counter()
-    market = load_dataset(args.data)
+    market = load_dataset(market_data(args))
     loaded = time.perf_counter()
     results = evaluate_agents(agents, market, args.split, args.n_orders, args.seed, config, progress=not args.no_progress)
-    table = comparison_table(results, reference, seed=args.seed)
+    table = reward_in_bps(comparison_table(results, reference, seed=args.seed))
     finished = time.perf_counter()
     settings = " ".join(f"{name}={value}" for name, value in config.items() if name not in ("privileged", "reward_scale"))
     print(f"{market.source} split={args.split} orders={table['n_orders'][0]} {settings}")
-    print_table(table)
+    notes = {**AGENT_NOTES, **(notes or {})}
+    print_table(table, reference, [line for name, line in notes.items() if name in results])
     print(f"data {loaded - started:.1f} s, evaluation {finished - loaded:.1f} s")
     if args.out is not None:
-        write_outputs(args.out, results, table, args.plot_order)
+        write_outputs(args.out, results, table, args.plot_order, market.source, args.split)
         print(f"wrote {args.out}")
     return 0
 
 
-def print_table(frame, file=None) -> None:
-    """Print a polars frame in full, six decimals."""
-    import polars as pl
+def print_table(table, reference: str | None = None, notes: Sequence[str] = (), file=None) -> None:
+    """Print a comparison table whole (two decimals) with its legend, ``pa_diff`` against ``reference``, and
+    ``notes`` (a line each)."""
+    from order_exec_gym.evaluation import format_table
 
-    with pl.Config(
-        tbl_rows=-1, tbl_cols=-1, float_precision=6, tbl_width_chars=200,
-        tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
-    ):  # fmt: skip
-        print(frame, file=file or sys.stdout)
+    notes = [textwrap.fill(note, 118, subsequent_indent="  ") for note in notes]
+    print("\n".join([format_table(table, reference=reference), *notes]), file=file or sys.stdout)
 
 
-def write_outputs(out: Path, results: dict, table, plot_order: int = 0) -> None:
-    """The comparison table (CSV), every agent's per-order rows (Parquet and CSV, with an ``agent`` column) and the
-    schedule and PA-distribution plots (PNG) in ``out``."""
+def write_outputs(
+    out: Path, results: dict, table, plot_order: int = 0, market: str | None = None, split: str | None = None
+) -> None:
+    """The comparison table (CSV, as printed), every agent's per-order rows (Parquet and CSV, with an ``agent``
+    column) and the schedule and PA-distribution plots (PNG) in ``out``; ``market`` and ``split`` are named in the
+    PA distribution's title."""
     import polars as pl
 
     from order_exec_gym.plots import plot_pa_distribution, plot_schedule
@@ -155,8 +273,8 @@ def write_outputs(out: Path, results: dict, table, plot_order: int = 0) -> None:
     orders = pl.concat([result.orders.insert_column(0, pl.lit(name).alias("agent")) for name, result in results.items()])
     orders.write_parquet(out / "orders.parquet")
     orders.write_csv(out / "orders.csv")
-    plot_schedule(results, plot_order, out / "schedule.png")
-    plot_pa_distribution(results, out / "pa_distribution.png")
+    plot_schedule(results, plot_order, out / "schedule.png", chosen="chosen with --plot-order")
+    plot_pa_distribution(results, out / "pa_distribution.png", market=market, split=split)
 
 
 # ------------------------------------------------------------------------------------------------------- data
@@ -182,22 +300,39 @@ def add_data(subparsers: argparse._SubParsersAction) -> None:
         "validate them, and print what was loaded, repaired and dropped, then the episodes they make. "
         "Exit status 1 when the data breaks a rule.",
     )
-    check.add_argument("path", nargs="+", help="the preset's folder, or CSV/Parquet file(s) for the generic reader")
-    check.add_argument("--preset", choices=sorted(PRESETS), help="read PATH as this preset's folder")
+    check.add_argument(
+        "path", nargs="+", metavar="PATH", help="the preset's folder, or CSV/Parquet file(s) for the generic reader"
+    )
+    check.add_argument(
+        "--preset", choices=sorted(PRESETS), metavar="NAME",
+        help=f"read PATH as this preset's folder: {', '.join(sorted(PRESETS))}",
+    )  # fmt: skip
     generic = check.add_argument_group("generic reader (without --preset)")
-    generic.add_argument("--bar-minutes", type=int, default=1, help="bar length in minutes (default: 1)")
+    generic.add_argument(
+        "--bar-minutes", type=int, default=1, metavar="MINUTES", help="bar length in minutes (default: 1)"
+    )
     generic.add_argument(
         "--column", action="append", default=[], metavar="NAME=COLUMN",
-        help="map a canonical column (symbol, timestamp, open, high, low, close, volume) to the file's name; repeatable",
+        help="the file's COLUMN holding a canonical column NAME (symbol, timestamp, open, high, low, close, volume); "
+        "repeatable",
     )  # fmt: skip
-    generic.add_argument("--amount", help="column of traded amounts: price = amount / volume (default: close)")
-    generic.add_argument("--symbol", help="the instrument of every row, for single-instrument files")
-    generic.add_argument("--volume-multiplier", type=float, default=1.0, help="to shares, e.g. 100 for lots")
-    generic.add_argument("--separator", default=",", help="CSV field separator (default: ',')")
-    generic.add_argument("--timestamp-format", help="strftime format of text timestamps (default: ISO 8601)")
     generic.add_argument(
-        "--time-zone", help="the exchange's time zone, for timestamps with a zone or UTC offset (e.g. Asia/Shanghai)"
+        "--amount", metavar="COLUMN",
+        help="column of traded amounts: the bar's price is amount / volume (default: none, the close)",
+    )  # fmt: skip
+    generic.add_argument("--symbol", help="the instrument of every row, for single-instrument files")
+    generic.add_argument(
+        "--volume-multiplier", type=float, default=1.0, metavar="FACTOR",
+        help="turns the volume column into shares, e.g. 100 for lots of 100 (default: 1)",
+    )  # fmt: skip
+    generic.add_argument("--separator", default=",", metavar="CHAR", help="CSV field separator (default: ',')")
+    generic.add_argument(
+        "--timestamp-format", metavar="FORMAT", help="strftime format of text timestamps (default: ISO 8601)"
     )
+    generic.add_argument(
+        "--time-zone", metavar="ZONE",
+        help="the exchange's time zone, for timestamps with a zone or UTC offset (e.g. Asia/Shanghai)",
+    )  # fmt: skip
     check.set_defaults(handler=run_data_check)
 
     summary = commands.add_parser(
@@ -249,7 +384,7 @@ def run_data_summary(args: argparse.Namespace) -> int:
     """Print a market's :meth:`MarketDataset.summary`."""
     from order_exec_gym.data.resolve import load_dataset
 
-    print(load_dataset(args.data).summary())
+    print(load_dataset(market_data(args)).summary())
     return 0
 
 
@@ -263,15 +398,20 @@ def add_baselines(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "baselines",
         help=f"compare the baselines ({', '.join(BASELINES)}) on a split",
-        description="Evaluate the baselines on the same orders of a split and print mean reward, mean PA (bps), "
-        "PA std, gain-loss ratio and the paired bootstrap 95%% interval of each one's mean PA difference to the "
-        "reference. VWAP's profile and AlmgrenChriss's volatility come from the market's training split.",
+        description="Evaluate the baselines on the same orders of a split and print, for each, the mean reward and "
+        "mean price advantage (PA) in bps, the PA's standard deviation, the gain-loss ratio, and its mean PA "
+        "difference to the reference with a paired bootstrap 95% interval; a legend under the table says what "
+        "each column means. VWAP's profile and AlmgrenChriss's volatility come from the market's training split.",
     )
     add_evaluation_arguments(parser)
     parser.add_argument(
-        "--agents", default=None, help="comma-separated baselines (default: every one that applies to the market)"
-    )
-    parser.add_argument("--reference", default="TWAP", help="agent the PA differences are taken against (default: TWAP)")
+        "--agents", default=None, metavar="NAMES",
+        help=f"comma-separated baselines, of {', '.join(BASELINES)} (default: every one that applies to the market)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--reference", default="TWAP", metavar="NAME",
+        help="the baseline the PA differences are taken against (default: TWAP)",
+    )  # fmt: skip
     parser.set_defaults(handler=run_baselines)
 
 
@@ -281,7 +421,7 @@ def run_baselines(args: argparse.Namespace) -> int:
     from order_exec_gym.data.resolve import load_dataset
 
     if args.agents is None:
-        market = load_dataset(args.data)
+        market = load_dataset(market_data(args))
         names = [name for name, baseline in BASELINES.items() if baseline.applies_to(market)]
     else:
         names = baseline_names(args.agents)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -347,15 +348,93 @@ def check_same_orders(result: EvaluationResult, other: EvaluationResult, name: s
             raise ValueError(f"{name!r} and {other_name!r} were evaluated on different orders ({key} differs)")
 
 
+#: The polars display settings under which a table prints whole: every row and column, strings uncut, no column
+#: wrapped (65535 characters: the widest polars takes, a bound and not a width to fill).
+WHOLE_TABLE: dict[str, Any] = dict(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=65535, fmt_str_lengths=1000)
+
+
+class ComparisonTable(pl.DataFrame):
+    """The :class:`polars.DataFrame` of :func:`comparison_table`, which prints whole: ``print(compare(...))`` shows
+    every row and column, unwrapped, whatever polars' display settings (:data:`WHOLE_TABLE`; the float format stays
+    yours). In every other respect it is a DataFrame (frames derived from it are plain ones: print them with
+    :func:`format_table`)."""
+
+    def __str__(self) -> str:
+        with pl.Config(**WHOLE_TABLE):
+            return super().__str__()
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    def _repr_html_(self, **kwargs: Any) -> str:  # notebooks
+        with pl.Config(**WHOLE_TABLE):
+            return super()._repr_html_(**kwargs)
+
+
+def table_legend(table: pl.DataFrame, confidence: float = 0.95, reference: str | None = None) -> str:
+    """What the columns of a comparison ``table`` (those it has) mean, with its NaN and inf: one line each
+    (``confidence`` and ``reference``: those of the ``pa_diff`` interval, as given to :func:`comparison_table`)."""
+    lines = {
+        "mean_reward": "mean_reward: mean episode reward, PA / 1e4 less the impact penalty",
+        "mean_reward_bps": "mean_reward_bps: mean episode reward x 1e4, in bps: PA less the impact penalty x 1e4",
+        "pa_mean": "pa_mean, pa_std: mean and standard deviation of the price advantage (PA) over the benchmark price, "
+        "in bps (> 0: executed better than the benchmark)",
+        "glr": "glr: gain-loss ratio, mean PA of the orders that gained / |mean PA of those that lost|; inf: no order "
+        "lost; NaN: no order gained or lost (every PA 0, as TWAP's against the mean price)",
+        "pa_diff": f"pa_diff [ci_low, ci_high]: mean PA minus {reference or 'the reference'}'s on the same orders, "
+        f"and its paired bootstrap {confidence:.0%} interval (resampling orders)",
+    }
+    shown = [line for column, line in lines.items() if column in table.columns]
+    return "\n".join(textwrap.fill(line, 118, subsequent_indent="  ") for line in shown)
+
+
+def format_table(
+    table: pl.DataFrame,
+    decimals: int | None = 2,
+    legend: bool = True,
+    confidence: float = 0.95,
+    reference: str | None = None,
+) -> str:
+    """``table`` as text, whole (:data:`WHOLE_TABLE`: every row and column, unwrapped), without its shape and column
+    types, floats to ``decimals`` (None: polars' format; a value that rounds to zero shows as 0, never -0), followed by
+    :func:`table_legend` when ``legend`` (``confidence``, ``reference``: the interval's, as given to
+    :func:`comparison_table`)."""
+    if decimals is not None:
+        rounded = {name: pl.col(name).round(decimals) for name, kind in table.schema.items() if kind.is_float()}
+        table = table.with_columns(pl.when(v == 0).then(0.0).otherwise(v).alias(name) for name, v in rounded.items())
+    hidden = dict(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True)
+    with pl.Config(**WHOLE_TABLE, **hidden, float_precision=decimals):
+        text = pl.DataFrame.__str__(table)
+    return f"{text}\n{table_legend(table, confidence, reference)}" if legend else text
+
+
+def reward_in_bps(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with its ``mean_reward`` in basis points (x 1e4), renamed ``mean_reward_bps``: the unit of the PA
+    columns, in which rewards of ~1e-4 show."""
+    return table.with_columns(pl.col("mean_reward") * 1e4).rename({"mean_reward": "mean_reward_bps"})
+
+
 def comparison_table(
     results: dict[str, EvaluationResult],
     reference: str | None = "TWAP",
     confidence: float = 0.95,
     seed: int = 0,
-) -> pl.DataFrame:
+) -> ComparisonTable:
     """One row per agent: mean_reward, pa_mean, pa_std, glr, n_orders, and ``pa_diff`` (mean PA minus the
     reference's, on the same orders) with its paired bootstrap interval ``ci_low``, ``ci_high`` (null without a
-    reference)."""
+    reference). A :class:`ComparisonTable`: ``print`` shows it whole; :func:`format_table` adds the legend.
+
+    - ``mean_reward``: the mean unscaled episode reward, PA / 1e4 less the impact penalty (~1e-4: x 1e4 it is in
+      bps, :func:`reward_in_bps`);
+    - ``pa_mean``, ``pa_std``: the price advantage's mean and (population) standard deviation, in bps;
+    - ``glr``: the gain-loss ratio, the mean PA of the orders that gained over the absolute mean PA of those that
+      lost (:func:`~order_exec_gym.metrics.gain_loss_ratio`): ``inf`` when no order lost, ``0`` when none gained,
+      ``NaN`` when none did either (every PA is 0, as TWAP's against the window's mean price); ``pa_mean`` and
+      ``pa_std`` are ``NaN`` for no orders;
+    - ``pa_diff``, ``ci_low``, ``ci_high``: the mean paired difference to the reference and its ``confidence``
+      percentile bootstrap interval, resampling orders with ``seed``
+      (:func:`~order_exec_gym.metrics.paired_bootstrap_ci`).
+    """
     if reference is not None and reference not in results:
         raise KeyError(f"reference agent {reference!r} is not among the results {list(results)}")
     rows = []
@@ -371,7 +450,7 @@ def comparison_table(
         "agent": pl.String, "mean_reward": pl.Float64, "pa_mean": pl.Float64, "pa_std": pl.Float64,
         "glr": pl.Float64, "n_orders": pl.Int64, "pa_diff": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
     }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema)
+    return ComparisonTable(rows, schema=schema)
 
 
 def compare(
@@ -383,10 +462,10 @@ def compare(
     config: ExecutionConfig | Mapping[str, Any] | None = None,
     reference: str | None = "TWAP",
     progress: bool = False,
-) -> pl.DataFrame:
+) -> ComparisonTable:
     """Evaluate ``agents`` (``{name: agent or baseline name}``) on the same orders and tabulate them
-    (:func:`comparison_table`). A ``reference`` that is not among the agents but is a baseline name is evaluated
-    too and listed first."""
+    (:func:`comparison_table`: ``print`` shows the table whole). A ``reference`` that is not among the agents but is
+    a baseline name is evaluated too and listed first."""
     agents = dict(agents)
     if reference is not None and reference not in agents:
         if reference not in BASELINES:

@@ -19,7 +19,9 @@ class OrderExecutionVectorEnv(VectorEnv):
     """``num_envs`` orders on one :class:`~order_exec_gym.simulator.ExecutionSimulator`, with autoreset.
 
     Takes :class:`~order_exec_gym.env.OrderExecutionEnv`'s keyword arguments (``data``, ``split`` and the
-    :class:`~order_exec_gym.config.ExecutionConfig` settings) plus ``num_envs`` and ``autoreset_mode``:
+    :class:`~order_exec_gym.config.ExecutionConfig` settings, whose defaults are OrderExec-v0's; ``gym.make_vec``
+    passes a registered id's, e.g. OrderExec-v1's :data:`~order_exec_gym.env.V1_KWARGS`) plus ``num_envs`` and
+    ``autoreset_mode``:
     ``AutoresetMode.NEXT_STEP`` (Gymnasium's default: the step after an episode ends resets that sub-env and
     returns its first observation with reward 0) or ``AutoresetMode.SAME_STEP`` (a finished sub-env is reset
     within the same step; its last observation is in ``infos["final_obs"]`` and its last info in
@@ -49,7 +51,7 @@ class OrderExecutionVectorEnv(VectorEnv):
         **settings: Any,
     ):
         if render_mode is not None:
-            raise ValueError(f"OrderExec-v0 has no render modes, got render_mode={render_mode!r}")
+            raise ValueError(f"OrderExec has no render modes, got render_mode={render_mode!r}")
         self.task = ExecutionTask(data, split, ExecutionConfig.from_kwargs(settings), num_envs)
         self.config = self.task.config
         self.num_envs = num_envs

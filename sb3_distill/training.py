@@ -12,6 +12,7 @@ wrapper at prediction time). Hyperparameters are the recipes' defaults (:data:`T
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import torch as th
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm.auto import tqdm
@@ -54,6 +56,24 @@ NETWORKS: dict[str, tuple[type[BasePolicy], dict[str, Any]]] = {
     ),
 }  # fmt: skip
 
+#: The environment variable of the quick switch: set to anything but "" or "0", every :func:`train` (so every recipe,
+#: ``order-exec train`` and examples/train_opd.py) trains for at most :data:`QUICK_STEPS` env steps: a smoke run, as
+#: the README's test runs its code blocks. It cuts the budget, not the algorithm's settings: an on-policy learner
+#: still collects one whole rollout.
+QUICK_ENV_VAR = "ORDER_EXEC_GYM_QUICK"
+QUICK_STEPS = 1_024
+
+
+def quick_mode() -> bool:
+    """Whether the quick switch ``$ORDER_EXEC_GYM_QUICK`` is on (set, and neither "" nor "0")."""
+    return os.environ.get(QUICK_ENV_VAR, "") not in ("", "0")
+
+
+def quick_budget(total_timesteps: int) -> int:
+    """``total_timesteps``, cut to :data:`QUICK_STEPS` when the quick switch is on (:func:`quick_mode`)."""
+    return min(total_timesteps, QUICK_STEPS) if quick_mode() else total_timesteps
+
+
 #: DQN settings (the paper's value-based baseline).
 DQN_KWARGS: dict[str, Any] = dict(
     learning_rate=1e-4, buffer_size=100_000, learning_starts=2_000, batch_size=256, gamma=1.0, train_freq=16,
@@ -62,20 +82,29 @@ DQN_KWARGS: dict[str, Any] = dict(
 
 
 class ProgressBar(BaseCallback):
-    """A tqdm bar over the env steps of ``learn``, showing 1e4 times the mean episode reward of the last 100 orders
-    (in basis points with the default ``reward_scale``). SB3's ``progress_bar=True`` needs ``rich``, which is not
-    one of our dependencies.
+    """A tqdm bar (on stderr) over the env steps of ``learn``, up to the end of its last whole rollout, showing the
+    mean episode reward of the last 100 orders in basis points (``reward_bps``: x 1e4, the env's ``reward_scale``
+    undone). SB3's own ``learn(progress_bar=True)`` needs ``rich``, which is not one of our dependencies; this needs
+    tqdm only.
 
     :param desc: the bar's label
+    :param reward_scale: the training env's ``reward_scale``, which the shown reward is divided by
     """
 
-    def __init__(self, desc: str):
+    def __init__(self, desc: str, reward_scale: float = 1.0):
         super().__init__()
         self.desc = desc
+        self.to_bps = 1e4 / reward_scale
         self.bar: tqdm | None = None
 
     def _on_training_start(self) -> None:
-        total = self.locals["total_timesteps"] - self.model.num_timesteps
+        if isinstance(self.model, OnPolicyAlgorithm):
+            per_env = self.model.n_steps
+        else:  # off-policy: train_freq env steps per rollout, when it counts steps
+            freq = getattr(self.model, "train_freq", None)
+            per_env = freq.frequency if getattr(getattr(freq, "unit", None), "value", None) == "step" else 1
+        rollout = per_env * self.training_env.num_envs  # learn() ends with a whole rollout
+        total = -(-(self.locals["total_timesteps"] - self.model.num_timesteps) // rollout) * rollout
         self.bar = tqdm(total=total, desc=self.desc, unit="step", mininterval=0.5, dynamic_ncols=True)
 
     def _on_step(self) -> bool:
@@ -84,7 +113,8 @@ class ProgressBar(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         if self.model.ep_info_buffer:
-            self.bar.set_postfix(reward_bps=f"{1e4 * np.mean([info['r'] for info in self.model.ep_info_buffer]):.2f}")
+            reward = self.to_bps * np.mean([info["r"] for info in self.model.ep_info_buffer])
+            self.bar.set_postfix(reward_bps=f"{reward:.2f}")
 
     def _on_training_end(self) -> None:
         self.bar.close()
@@ -142,10 +172,12 @@ def train(
     :param kind: ``"teacher"``, ``"student"``, ``"recurrent_ppo"``, ``"ppo"`` or ``"dqn"``
     :param env_kwargs: ``OrderExec-v0`` keyword arguments (``data``, ``split`` and the settings; ``privileged`` is
         set by the recipe)
-    :param total_timesteps: env steps (decisions) to train for
+    :param total_timesteps: env steps (decisions) to train for; at most :data:`QUICK_STEPS` with the quick switch
+        ``$ORDER_EXEC_GYM_QUICK`` on (:func:`quick_budget`)
     :param seed: seed of the model and the env
     :param n_envs: orders stepped in parallel
-    :param progress_bar: show a progress bar (:class:`ProgressBar`)
+    :param progress_bar: show a progress bar on stderr, with the mean episode reward in bps (:class:`ProgressBar`,
+        tqdm's; SB3's own needs ``rich``)
     :param tensorboard_log: tensorboard directory, or None
     :param verbose: SB3 verbosity
     :param callback: an extra SB3 callback, e.g. :class:`~sb3_distill.callbacks.BestOnValidation`
@@ -153,8 +185,9 @@ def train(
     :param algo_kwargs: arguments of the algorithm overriding the recipe's defaults
     """
     model = make_model(kind, env_kwargs, seed, n_envs, tensorboard_log, verbose, network, **algo_kwargs)
-    callbacks = [c for c in (ProgressBar(kind) if progress_bar else None, callback) if c is not None]
-    return model.learn(total_timesteps, callback=callbacks, tb_log_name=kind)
+    bar = ProgressBar(kind, split_env_kwargs(env_kwargs)[2].reward_scale) if progress_bar else None
+    callbacks = [c for c in (bar, callback) if c is not None]
+    return model.learn(quick_budget(total_timesteps), callback=callbacks, tb_log_name=kind)
 
 
 def make_model(
@@ -193,8 +226,9 @@ def train_teacher(env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) ->
 def train_student(
     teacher: Teacher | BaseAlgorithm | str, env_kwargs: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> DistillRecurrentPPO:
-    """Train the student: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO` with a ``StudentLstmPolicy`` on the
-    privileged env (its policy ignores the privileged key; the teacher reads it) (:data:`STUDENT_KWARGS`).
+    """Train the student: :class:`~sb3_distill.distill_ppo.DistillRecurrentPPO` with the recurrent network of
+    ``network`` (:data:`NETWORKS`: ``"lstm"`` by default, or the paper's ``"gru"``) on the privileged env (its policy
+    ignores the privileged key; the teacher reads it) (:data:`STUDENT_KWARGS`).
 
     :param teacher: a :class:`~sb3_distill.teachers.Teacher`, a trained SB3 model, or ``"oracle"`` (see
         :func:`~sb3_distill.teachers.as_teacher`)

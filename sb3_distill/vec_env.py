@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
@@ -25,11 +26,25 @@ class OrderExecutionVecEnv(VecEnv):
     """SB3 ``VecEnv`` over ``num_envs`` orders.
 
     :param num_envs: number of parallel orders
-    :param env_kwargs: keyword arguments of ``OrderExec-v0`` (data, split, side, step_minutes, ...)
+    :param env_id: the registered task whose defaults apply: ``"OrderExec-v0"`` (the env's own defaults) or
+        ``"OrderExec-v1"`` (the learnable default task: a public signal, rewards x100, order-sized levels): the
+        registered keyword arguments (``gym.spec(env_id).kwargs``) of an id whose vector entry point is
+        :class:`~order_exec_gym.vector.OrderExecutionVectorEnv`
+    :param env_kwargs: keyword arguments of the env (data, split, side, step_minutes, ...), over ``env_id``'s
     """
 
-    def __init__(self, num_envs: int = 8, **env_kwargs: Any):
-        self.venv = OrderExecutionVectorEnv(num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
+    def __init__(self, num_envs: int = 8, *, env_id: str = "OrderExec-v0", **env_kwargs: Any):
+        spec = gym.spec(env_id)  # an unknown id raises Gymnasium's error, which lists the versions there are
+        creator = spec.vector_entry_point
+        if isinstance(creator, str):
+            creator = load_env_creator(creator)
+        if not (isinstance(creator, type) and issubclass(creator, OrderExecutionVectorEnv)):
+            raise ValueError(
+                f"OrderExecutionVecEnv(env_id={env_id!r}): that id's vector entry point is {spec.vector_entry_point!r}, "
+                "not an OrderExecutionVectorEnv (use OrderExec-v0 or OrderExec-v1)"
+            )
+        kwargs = {**spec.kwargs, **env_kwargs}
+        self.venv = creator(num_envs, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs)
         self.render_mode = None
         super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
         self._actions: np.ndarray | None = None

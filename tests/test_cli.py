@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -174,8 +175,11 @@ def test_train_teacher_and_evaluate_it(teacher_zip, saved_market, tmp_path, caps
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "PPO (--algo PPO), 1024 training steps" in printed and "orders=20" in printed
-    assert table_rows(printed) == ["agent", "model", "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
-    assert pl.read_csv(out / "comparison.csv")["agent"].to_list() == ["model", "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
+    teacher = "teacher (privileged: sees the future)"  # the teacher reads the future: its row says so
+    assert table_rows(printed) == ["agent", teacher, "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
+    assert f"{teacher}: reads the privileged observation, the whole window with its future prices" in printed
+    assert "Oracle: perfect information (it sees the future)" in printed
+    assert pl.read_csv(out / "comparison.csv")["agent"].to_list() == [teacher, "TWAP", "VWAP", "AlmgrenChriss", "Oracle"]
     assert pl.read_parquet(out / "orders.parquet").height == 5 * 20
     for png in ("schedule.png", "pa_distribution.png"):
         assert (out / png).stat().st_size > 5000
@@ -289,3 +293,156 @@ def test_evaluate_tells_any_sb3_algorithm_or_refuses_to_guess(saved_market, smal
         argv += ["--algo", "TD3"]
     assert main(argv) == 0
     assert f"{algorithm} (--algo {algorithm})" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- what a newcomer reads (issue 22)
+
+HELP_COMMANDS = [["--help"], ["data", "--help"], ["data", "check", "--help"], ["data", "summary", "--help"],
+                 ["baselines", "--help"], ["train", "--help"], ["evaluate", "--help"]]  # fmt: skip
+
+
+def help_text(argv: list[str], capsys) -> str:
+    """The help of ``argv``, its whitespace runs (wraps) made single spaces."""
+    with pytest.raises(SystemExit):
+        main(argv)
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", HELP_COMMANDS, ids=lambda argv: " ".join(argv[:-1]) or "order-exec")
+def test_help_texts_are_clean(argv, capsys):
+    """No doubled percent signs, no Python reprs as defaults, no snake_case metavars left to guess."""
+    text = help_text(argv, capsys)
+    assert "%%" not in text and "%(" not in text
+    assert not re.search(r"default: [(\[]", text), text  # no tuple or list repr
+    metavars = set(re.findall(r"--[a-z-]+ ([A-Z][A-Z_|a-z,.0-9]*)", text)) - {"MODEL_PATH"}
+    assert not [metavar for metavar in metavars if "_" in metavar], metavars  # e.g. PLOT_ORDER, N_ORDERS
+    if argv[0] in ("baselines", "train", "evaluate"):
+        assert "--levels L0,L1,... discrete levels, in units of level_unit (>= 0) (default: 0,0.5,1,1.5,2)" in text
+        assert "--paper" in text and "--signal S" in text
+    if argv[0] == "baselines":
+        assert "paired bootstrap 95% interval" in text
+
+
+def test_train_help_names_the_networks_and_the_kinds(capsys):
+    text = help_text(["train", "--help"], capsys)
+    assert "--network {lstm,gru}" in text and "gru: the paper's" in text and "(default: lstm; gru with --paper)" in text
+    for kind in ("teacher", "student", "recurrent_ppo", "ppo", "dqn"):
+        assert f"{kind}: " in text
+    assert "LSTM)" not in text  # the student is not called an LSTM whatever its network
+
+
+def test_paper_starts_from_paper_config_and_given_settings_override_it():
+    from order_exec_gym import PAPER_CONFIG
+    from order_exec_gym.cli import config_from_args
+
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["baselines", "--paper"])) == PAPER_CONFIG
+    given = config_from_args(parser.parse_args(["baselines", "--paper", "--levels", "0,1", "--no-market-features"]))
+    assert given == PAPER_CONFIG.replace(levels=(0.0, 1.0), market_features=False)
+    # an option given with its default value still overrides the paper's
+    assert config_from_args(parser.parse_args(["baselines", "--paper", "--level-unit", "twap"])).level_unit == "twap"
+    assert config_from_args(parser.parse_args(["baselines", "--levels", "0,1"])).level_unit == "twap"  # no --paper
+    assert config_from_args(parser.parse_args(["train", "teacher", "--paper", "--window-minutes", "None"])) == PAPER_CONFIG
+
+
+def test_baselines_on_the_paper_settings_and_the_signal_market(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["baselines", "--paper", "--signal", "2", "--n-orders", "12", "--agents", "Oracle,PublicBound", "--out", str(out),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("synthetic(n_symbols=30, n_days=100, seed=0, signal=2) split=test orders=12")
+    assert "levels=(0.0, 0.25, 0.5, 0.75, 1.0) level_unit=order lookback=30 history=session market_features=True" in printed
+    assert table_rows(printed) == ["agent", "TWAP", "Oracle", "PublicBound"]  # PublicBound applies to a signal market
+    assert "PublicBound: knows the synthetic market's model" in printed
+    assert main(["baselines", "--data", "ashare-1min", "--signal", "2"]) == 2
+    assert "--signal sets the synthetic market's signal; it does not apply to --data ashare-1min" in capsys.readouterr().err
+    assert main(["baselines", "--signal", "-1", "--n-orders", "2", "--no-progress"]) == 1
+    assert "error: signal must be finite and >= 0" in capsys.readouterr().err
+    assert main(["data", "summary", "--signal", "2"]) == 0
+    assert "signal=2" in capsys.readouterr().out
+
+
+def test_the_table_prints_whole_with_a_legend_and_the_csv_names_its_columns_the_same(saved_market, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["baselines", "--data", str(saved_market), "--n-orders", "20", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "…" not in printed  # nothing truncated
+    lines = printed.splitlines()
+    header = next(line for line in lines if line.startswith("│ agent"))
+    columns = [cell.strip() for cell in header.strip("│").split("┆")]
+    table = pl.read_csv(out / "comparison.csv")
+    assert columns == table.columns == ["agent", "mean_reward_bps", "pa_mean", "pa_std", "glr", "n_orders", "pa_diff",
+                                        "ci_low", "ci_high"]  # fmt: skip
+    assert len({len(line) for line in lines if line[:1] in "┌│╞└"}) == 1  # no wrapped cell: every row one line
+    assert table_rows(printed) == ["agent", *AGENTS]
+    # the screen shows the CSV's values, in bps (the reward too), to two decimals
+    twap_vwap = [line for line in lines if line.startswith(("│ VWAP", "│ Oracle"))]
+    for line, row in zip(twap_vwap, table.filter(pl.col("agent").is_in(["VWAP", "Oracle"])).iter_rows(named=True)):
+        assert f"┆ {row['mean_reward_bps']:.2f}" in line and f"┆ {row['pa_mean']:.2f}" in line
+    oracle = table.row(AGENTS.index("Oracle"), named=True)
+    assert 1 < oracle["mean_reward_bps"] <= oracle["pa_mean"]  # bps, less the penalty
+    legend = " ".join(printed[printed.index("└") :].split())  # lines wrapped at 118 characters, joined
+    assert "mean_reward_bps: mean episode reward x 1e4, in bps" in legend
+    assert "glr: gain-loss ratio" in legend and "inf: no order lost" in legend and "NaN: no order gained or lost" in legend
+    assert "mean PA minus TWAP's on the same orders, and its paired bootstrap 95% interval" in legend
+
+
+def test_the_pictures_of_an_evaluation_say_what_they_show(saved_market, tmp_path, monkeypatch):
+    """schedule.png names how its order was chosen; pa_distribution.png names the market, the split, the orders."""
+    import order_exec_gym.plots as plots
+
+    titles = []
+    save = plots._save
+
+    def keep_titles(figure, path):
+        titles.append(" ".join(axes.get_title() for axes in figure.axes))
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep_titles)
+    argv = ["baselines", "--data", str(saved_market), "--n-orders", "20", "--plot-order", "3", "--out", str(tmp_path),
+            "--split", "valid", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    schedule, distribution = titles
+    assert "order 3 of the 20 evaluated orders, chosen with --plot-order" in schedule
+    assert "Price advantage of 20 orders" in distribution and "valid split" in distribution
+    assert "synthetic(n_symbols=4, n_days=20, seed=7)" in distribution  # the saved market's source
+
+
+def test_train_recurrent_ppo_with_the_gru_network_and_the_paper_settings(saved_market, tmp_path, capsys):
+    from sb3_distill import DistillRecurrentPPO
+    from sb3_distill.policies import StudentGruPolicy, StudentLstmPolicy
+
+    gru, lstm = tmp_path / "gru.zip", tmp_path / "lstm.zip"
+    assert main(["train", "recurrent_ppo", "--data", str(saved_market), "--network", "gru", "--out", str(gru), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "train recurrent_ppo: DistillRecurrentPPO with the GRU network (StudentGruPolicy)" in printed
+    assert type(DistillRecurrentPPO.load(gru).policy) is StudentGruPolicy
+    assert main(["train", "recurrent_ppo", "--data", str(saved_market), "--out", str(lstm), *TINY]) == 0
+    assert "with the LSTM network (StudentLstmPolicy)" in capsys.readouterr().out
+    assert type(DistillRecurrentPPO.load(lstm).policy) is StudentLstmPolicy
+    # --paper: the paper's settings and its GRU network, unless --network says otherwise
+    assert main(["train", "student", "--paper", "--signal", "1", "--out", str(tmp_path / "paper.zip"), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "train student: DistillRecurrentPPO with the GRU network (StudentGruPolicy), teacher oracle;" in printed
+    assert "on synthetic(n_symbols=30, n_days=100, seed=0, signal=1) split=train" in printed
+    assert "level_unit=order lookback=30 history=session market_features=True" in printed
+    assert main(["evaluate", str(tmp_path / "paper.zip"), "--paper", "--signal", "1", "--n-orders", "8", "--no-progress"]) == 0
+    assert table_rows(capsys.readouterr().out)[1] == "model"  # a student drops the privileged key: no label
+    assert main(["train", "teacher", "--data", str(saved_market), "--network", "gru", *TINY]) == 2
+    assert "--network applies to 'train student' and 'train recurrent_ppo' only, not to 'teacher'" in capsys.readouterr().err
+
+
+def test_train_shows_progress_by_default_without_rich(saved_market, tmp_path, monkeypatch, capsys):
+    """A tqdm bar on stderr up to the end of the last whole rollout (4 orders x 256 steps), with the reward in bps
+    whatever the reward_scale; SB3's own bar would need rich, which is not installed with us."""
+    monkeypatch.setitem(sys.modules, "rich", None)  # importing rich fails, as where it is not installed
+    rewards = []
+    for scale in ("1", "100"):
+        argv = ["train", "teacher", "--data", str(saved_market), "--steps", "256", "--n-envs", "4", "--reward-scale", scale,
+                "--out", str(tmp_path / f"teacher{scale}.zip")]  # fmt: skip
+        assert main(argv) == 0
+        bar = capsys.readouterr().err
+        assert "teacher: 100%" in bar and "1024/1024" in bar
+        rewards.append(re.findall(r"reward_bps=(-?\d+\.\d+)", bar)[-1])
+    assert rewards[0] == rewards[1]  # one rollout, the same episodes: reward_scale undone

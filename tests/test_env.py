@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
-from order_exec_gym import PAPER_LEVELS, ExecutionConfig, Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders
+from order_exec_gym import (
+    PAPER_LEVELS, ExecutionConfig, MarketDataset, Order, OrderExecutionEnv, OrderExecutionVectorEnv, Orders,
+)  # fmt: skip
 from order_exec_gym.task import ExecutionTask
 from sb3_distill.vec_env import OrderExecutionVecEnv
 from tests.conftest import random_market
@@ -474,3 +476,153 @@ def test_a_pickled_env_carries_its_market_not_its_feature_tables():
     for _ in range(4):
         (obs, reward, *_), (other, other_reward, *_) = env.step(1), clone.step(1)
         assert reward == other_reward and all(np.array_equal(obs[key], other[key]) for key in obs)
+
+
+# ------------------------------------------------------------------------------------------ OrderExec-v0 and -v1
+
+#: ``gym.make("OrderExec-v0")`` stepped from ``reset(seed=123)`` with :data:`V0_ACTIONS`, recorded before OrderExec-v1
+#: was added (rewards, the public observation's sum and the private observation after each step, the final info).
+V0_ACTIONS = [0, 4, 1, 3, 2, 4, 0, 1]
+V0_REWARDS = [0.0, -0.003479028368969713, -0.00018329814576799864, -0.000270881183998171, -0.00043353880077148164,
+              0.0012896395687120564, 0.0, 0.002937745101921969]  # fmt: skip
+V0_PUBLIC_SUMS = [16.87351182475686, 35.49057500809431, 72.3003949642698, 76.00672318879515, 72.00081631634384,
+                  103.78258643357549, 129.2071225786931, 158.35387747129425]  # fmt: skip
+V0_REMAINING = [1.0, 0.75, 0.6875, 0.5, 0.375, 0.125, 0.125, 0.0]
+#: ``gym.make_vec("OrderExec-v0", num_envs=3)`` from ``reset(seed=5)``: step t's actions (t % 5, (t + 2) % 5, 4).
+V0_VECTOR_REWARDS = [
+    [0.0, -0.001590559975829569, 0.005730864848943443],
+    [-0.00015241642772222653, -0.001545571818370665, 0.0007077417176924705],
+    [-0.0002176042741914372, -0.0017197691967906794, -0.000970522459126435],
+    [0.0003000454026920872, 0.0, -0.00017382937142302],
+    [-0.0017991271345316497, 0.0006986933152890745, 0.0],
+    [0.0, 0.0010268453483791914, 0.0049954857468665044],
+    [0.00027992244140756674, -0.00034281712538999183, 0.002019156440082962],
+    [0.004705722652285261, 0.0002562976972779756, 0.0013726791629163047],
+]  # fmt: skip
+
+
+def test_v0_is_registered_and_steps_as_before_v1():
+    spec = gym.spec("OrderExec-v0")
+    assert (spec.entry_point, spec.vector_entry_point, spec.kwargs) == (
+        "order_exec_gym.env:OrderExecutionEnv", "order_exec_gym.vector:OrderExecutionVectorEnv", {},
+    )  # fmt: skip
+    env = gym.make("OrderExec-v0")
+    obs, info = env.reset(seed=123)
+    assert (info["episode_index"], info["symbol"], info["date"]) == (32, "SYN002", "2023-01-03") and not obs["public"].any()
+    rewards, sums, remaining = [], [], []
+    for action in V0_ACTIONS:
+        obs, reward, terminated, _, info = env.step(action)
+        rewards.append(reward)
+        sums.append(obs["public"].astype(np.float64).sum())
+        remaining.append(obs["private"][0])
+    assert terminated
+    np.testing.assert_allclose(rewards, V0_REWARDS, rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(sums, V0_PUBLIC_SUMS, rtol=1e-9)
+    assert remaining == V0_REMAINING
+    assert info["price_advantage"] == pytest.approx(-0.7425766220670038, rel=1e-9)
+    assert info["episode_reward"] == pytest.approx(-0.0001393618288733395, rel=1e-9)
+
+    venv = gym.make_vec("OrderExec-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    venv.reset(seed=5)
+    vector = [venv.step(np.array([t % 5, (t + 2) % 5, 4]))[1] for t in range(8)]
+    np.testing.assert_allclose(vector, V0_VECTOR_REWARDS, rtol=1e-12, atol=1e-18)
+
+
+def v1_column() -> dict[str, str]:
+    """The docstring's Arguments table: ``{parameter: its cell in the "v1" column}``."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in OrderExecutionEnv.__doc__.splitlines()
+            if line.strip().startswith("|") and "---" not in line]  # fmt: skip
+    header = next(row for row in rows if row[0] == "parameter")
+    column = next(i for i, name in enumerate(header) if name.startswith("v1"))
+    return {row[0]: row[column] for row in rows[rows.index(header) + 1 :] if len(row) == len(header)}
+
+
+def test_v1_defaults_are_the_documented_ones():
+    import ast
+
+    from order_exec_gym.env import V1_KWARGS
+
+    documented = {name: ast.literal_eval(cell) for name, cell in v1_column().items() if cell}
+    assert documented == V1_KWARGS
+    assert set(v1_column()) == {"data", "split", *ExecutionConfig._names()}  # the table lists every argument
+    spec, v0 = gym.spec("OrderExec-v1"), gym.spec("OrderExec-v0")
+    assert spec.kwargs == V1_KWARGS
+    assert (spec.entry_point, spec.vector_entry_point) == (v0.entry_point, v0.vector_entry_point)
+
+    env = gym.make("OrderExec-v1").unwrapped
+    settings = {name: value for name, value in V1_KWARGS.items() if name != "data"}
+    assert env.config == ExecutionConfig(**settings)
+    assert (env.config.level_unit, env.config.history, env.config.reward_scale) == ("order", "session", 100.0)
+    assert env.task.market is MarketDataset.synthetic(signal=2.0) and env.task.market.model["signal"] == 2.0
+    assert env.task.split == "train" and env.observation_space["public"].shape == (480, 5)
+
+
+def test_v1_rewards_are_the_settings_rewards_x100_on_the_signal_market():
+    market = MarketDataset.synthetic(signal=2.0)
+    v1 = gym.make("OrderExec-v1")
+    same = OrderExecutionEnv(data=market, levels=PAPER_LEVELS, level_unit="order", history="session")
+    for env in (v1, same):
+        env.reset(seed=3)
+    for action in (1, 0, 2, 4):
+        (obs, reward, done, _, info), (other, unscaled, other_done, _, other_info) = v1.step(action), same.step(action)
+        assert reward == pytest.approx(100.0 * unscaled, rel=1e-12) and done == other_done
+        assert all(np.array_equal(obs[key], other[key]) for key in obs)
+        if done:
+            break
+    assert done and info["price_advantage"] == other_info["price_advantage"]
+    assert info["episode_reward"] == other_info["episode_reward"]  # the info stays unscaled, as with any reward_scale
+
+
+def test_v1_makes_single_vector_and_sb3_envs_and_takes_overrides():
+    venv = gym.make_vec("OrderExec-v1", num_envs=4, vectorization_mode="vector_entry_point")
+    single = gym.make("OrderExec-v1").unwrapped
+    assert isinstance(venv, OrderExecutionVectorEnv) and venv.config == single.config
+    assert venv.task.market is single.task.market and venv.observation_space["public"].shape == (4, 480, 5)
+    venv.reset(seed=0)
+    assert venv.step(np.full(4, 4))[2].all()  # level 4 = the whole order: every order done in one step
+
+    sb3 = OrderExecutionVecEnv(4, env_id="OrderExec-v1")
+    assert sb3.task.config == single.config and sb3.task.market is single.task.market
+    assert OrderExecutionVecEnv(4).task.config == ExecutionConfig()  # the adapter's default stays OrderExec-v0
+    overridden = OrderExecutionVecEnv(2, env_id="OrderExec-v1", data=None, reward_scale=1.0, split="test").task
+    assert (overridden.config.reward_scale, overridden.config.history, overridden.split) == (1.0, "session", "test")
+    assert "signal" not in overridden.market.source  # data=None: the signal-free synthetic market, as in v0
+    assert gym.make("OrderExec-v1", levels=(0, 1), level_unit="twap").unwrapped.config.levels == (0.0, 1.0)
+    with pytest.raises(ValueError, match="CartPole-v1.*not an OrderExecutionVectorEnv"):
+        OrderExecutionVecEnv(2, env_id="CartPole-v1")
+    with pytest.raises(gym.error.Error, match="OrderExec"):
+        OrderExecutionVecEnv(2, env_id="OrderExec-v7")
+
+
+def test_v1_passes_the_gymnasium_and_sb3_checkers():
+    env = gym.make("OrderExec-v1")
+    gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("synthetic:", "'' is not an option=value"),
+        ("synthetic:signal", "'signal' is not an option=value"),
+        ("synthetic:sigal=2", "'sigal=2' is not an option=value.*names from \\['n_symbols'"),
+        ("synthetic:signal=1,signal=2", "repeats one"),
+        ("synthetic:signal=strong", "option signal must be a number, got 'strong'"),
+        ("synthetic:n_days=2.5", "option n_days must be an integer, got '2.5'"),
+        ("synthetic:signal=-1", "signal must be finite and >= 0"),  # the market's own check
+    ],
+)
+def test_a_bad_synthetic_spec_says_what_is_wrong(data, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make("OrderExec-v1", data=data)
+
+
+def test_a_synthetic_spec_names_the_market_with_those_options(small_market):
+    from order_exec_gym.data.resolve import load_dataset, open_market
+
+    market = load_dataset("synthetic: n_symbols=4, n_days=20, seed=7")
+    assert market is small_market  # the same options: the same shared market
+    signal = open_market("synthetic:n_symbols=4,n_days=20,seed=7,signal=0.5")
+    assert signal.model["signal"] == 0.5 and signal.model["n_days"] == 20
+    venv = gym.make_vec("OrderExec-v0", num_envs=2, vectorization_mode="vector_entry_point", data="synthetic:n_symbols=4,n_days=20,seed=7")
+    assert venv.task.market is small_market

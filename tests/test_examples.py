@@ -82,3 +82,59 @@ def test_train_opd_refuses_a_signal_for_real_data(tmp_path):
     command = [sys.executable, str(EXAMPLE), "--data", "ashare-1min", "--signal", "1", "--out", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "--signal" in done.stderr and "does not apply to --data" in done.stderr
+
+
+# ------------------------------------------------------------------- the other examples, and print(compare(...))
+
+
+def load_example(name: str) -> ModuleType:
+    """examples/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_print_compare_shows_the_whole_table_whatever_the_display_settings(small_market):
+    """The README's ``print(compare(...))``: polars hid ``glr`` behind "…" and wrapped "mean_reward" in a terminal."""
+    from order_exec_gym.evaluation import compare
+
+    agents = {name: name for name in ("VWAP", "AlmgrenChriss", "Random", "Oracle", "PublicBound")}
+    agents["an agent with a long name (privileged: sees the future)"] = "Oracle"
+    table = compare(agents, data=small_market, n_orders=10)
+    assert isinstance(table, pl.DataFrame)
+    with pl.Config(tbl_cols=4, tbl_rows=3, tbl_width_chars=60, fmt_str_lengths=10):  # a narrow, short display
+        text, html = str(table), table._repr_html_()
+        assert "…" in str(table.drop("glr"))  # a plain frame is cut short there ...
+    assert "…" not in text and "&#x2026;" not in html and "…" not in html  # ... the comparison is not
+    header = next(line for line in text.splitlines() if line.startswith("│ agent"))
+    assert [cell.strip() for cell in header.strip("│").split("┆")] == table.columns  # one line: no name wrapped
+    for name in ("TWAP", *agents):
+        assert f"│ {name} " in text and f"<td>&quot;{name}&quot;</td>" in html
+    assert repr(table) == text
+
+
+def test_evaluate_your_agent_prints_rewards_in_bps_with_a_legend(small_market, tmp_path, monkeypatch, capsys):
+    """Its mean_reward printed as -0.000 (three decimals of a ~1e-4 reward)."""
+    small_market.save(tmp_path / "market")
+    monkeypatch.setattr(sys, "argv", ["evaluate_your_agent.py", "--data", str(tmp_path / "market"), "--n-orders", "20"])
+    load_example("evaluate_your_agent").main()
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.startswith("│ agent"))
+    assert "┆ mean_reward_bps ┆" in header and "…" not in printed
+    rewards = [float(line.split("┆")[1]) for line in printed.splitlines() if line.startswith(("│ my rule", "│ Oracle"))]
+    assert len(rewards) == 2 and all(abs(reward) >= 0.01 for reward in rewards)  # in bps they show
+    assert "mean_reward_bps: mean episode reward x 1e4, in bps" in printed and "glr: gain-loss ratio" in printed
+
+
+def test_custom_data_docstring_says_what_it_does(capsys):
+    """It said it trains, and it did not: it reads bars, steps the env and evaluates baselines."""
+    module = load_example("custom_data")
+    summary = module.__doc__.split("\n\n")[0]
+    assert "evaluate" in summary and "train" not in summary
+    assert "It trains nothing" in module.__doc__
+    source = (ROOT / "examples" / "custom_data.py").read_text()
+    assert not re.search(r"\.learn\(|\btrain(_\w+)?\(", source)  # indeed: no training in it
+    module.main()
+    printed = capsys.readouterr().out
+    assert "first order:" in printed and "┆ mean_reward_bps ┆" in printed and "│ Oracle" in printed

@@ -116,3 +116,98 @@ def test_sb3_adapter_needs_at_least_one_order(small_market):
         OrderExecutionVecEnv(0, data=small_market)
     with pytest.raises(ValueError, match="num_envs"):
         OrderExecutionVectorEnv(-1, data=small_market)
+
+
+def test_cleanrl_style_envs_of_the_default_task():
+    """What CleanRL's ppo.py makes of OrderExec-v1 through FlattenObservation: sync sub-envs with episode statistics,
+    flat observations (private, then the session history), and episode returns that are 100x the unscaled rewards."""
+    envs = gym.make_vec(
+        "OrderExec-v1", num_envs=2, vectorization_mode="sync", wrappers=[FlattenObservation, RecordEpisodeStatistics]
+    )
+    assert envs.single_observation_space.shape == (4 + 480 * 5,) and envs.single_action_space.n == 5
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, 2404) and (obs[:, 0] == 1).all()  # remaining: the whole order
+    returns, unscaled = [], []
+    for _ in range(40):
+        _, _, terminated, _, infos = envs.step(envs.action_space.sample())
+        if "episode" in infos:
+            returns += infos["episode"]["r"][infos["_episode"]].tolist()
+            unscaled += infos["episode_reward"][infos["_episode"]].tolist()
+    envs.close()
+    assert len(returns) >= 4
+    np.testing.assert_allclose(returns, 100 * np.array(unscaled), rtol=1e-5)
+
+
+def load_learning_benchmark():
+    """benchmarks/default_task_learning.py as a module (benchmarks/ is not a package), loaded once."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "default_task_learning" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / "default_task_learning.py"
+        spec = importlib.util.spec_from_file_location("default_task_learning", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules["default_task_learning"]
+
+
+def test_the_learning_benchmark_counts_steps_and_orders_as_each_learner_does(small_market):
+    bench = load_learning_benchmark()
+    for count_resets in (False, True):
+        log = bench.EpisodeLog()
+        env = bench.LogPriceAdvantage(gym.make("OrderExec-v1", data=small_market), log, count_resets)
+        env.reset(seed=0)
+        steps, pas = 0, []
+        for _ in range(3):  # three orders: 4 (a quarter each step) then 1 (the whole order)
+            for action in (1, 1, 1, 1) if len(pas) != 1 else (4,):
+                *_, done, _, info = env.step(action)
+                steps += 1
+            assert done
+            pas.append(info["price_advantage"])
+            env.reset()
+            steps += count_resets  # CleanRL's next-step autoreset spends a step of its own on the reset
+        assert log.steps == steps and [pa for _, pa in log.episodes] == pas
+        ends = [step for step, _ in log.episodes]
+        assert ends == ([4, 5, 9] if not count_resets else [4, 6, 11])
+
+    log = bench.EpisodeLog(steps=100, episodes=[(5, 1.0), (10, 2.0), (11, 4.0), (90, 8.0), (91, 16.0), (100, 32.0), (101, 64.0)])
+    first, last = log.tenths(100)
+    assert first.tolist() == [1.0, 2.0] and last.tolist() == [16.0, 32.0]  # (0, 10] and (90, 100]
+
+
+def test_the_learning_benchmark_flattens_as_flatten_observation_does():
+    bench = load_learning_benchmark()
+    venv = gym.make_vec("OrderExec-v1", num_envs=3, vectorization_mode="vector_entry_point")
+    obs, _ = venv.reset(seed=0)
+    obs, *_ = venv.step(np.array([1, 2, 0]))
+    flat = FlattenObservation(gym.make("OrderExec-v1"))
+    expected = np.stack([gym.spaces.flatten(flat.env.observation_space, {k: v[i] for k, v in obs.items()}) for i in range(3)])
+    np.testing.assert_array_equal(bench.flatten_batch(obs, venv.single_observation_space), expected)
+
+
+def test_the_learning_benchmark_runs_a_cleanrl_style_script_as_it_is(tmp_path, small_market):
+    """run_cleanrl's plumbing with a stand-in for CleanRL's ppo.py (a script that reads --env-id, --total-timesteps
+    and --seed, makes a 2-env sync vector env of the id with RecordEpisodeStatistics, steps it at random and leaves an
+    ``agent`` with an ``actor``): the log counts its steps and orders, and the policy it returns acts on batches."""
+    bench = load_learning_benchmark()
+    script = tmp_path / "ppo.py"
+    script.write_text(
+        "import argparse, os, gymnasium as gym, torch\n"
+        "parser = argparse.ArgumentParser()\n"
+        "for name in ('--env-id', '--total-timesteps', '--seed'): parser.add_argument(name)\n"
+        "args = parser.parse_args()\n"
+        "open('written-here', 'w').close()\n"
+        "envs = gym.vector.SyncVectorEnv([lambda: gym.wrappers.RecordEpisodeStatistics(gym.make(args.env_id))] * 2)\n"
+        "envs.reset(seed=int(args.seed))\n"
+        "for _ in range(int(args.total_timesteps) // 2): envs.step(envs.action_space.sample())\n"
+        "agent = torch.nn.Module()\n"
+        "agent.actor = torch.nn.Linear(envs.single_observation_space.shape[0], envs.single_action_space.n)\n"
+    )  # fmt: skip
+    log, policy, seconds = bench.run_cleanrl(script, {"data": small_market}, steps=200, seed=1)
+    assert log.steps == 200 and len(log.episodes) >= 10 and seconds > 0
+    assert not (tmp_path / "written-here").exists()  # the script ran in a temporary directory
+    obs, _ = gym.make_vec("OrderExec-v1", num_envs=4, vectorization_mode="vector_entry_point", data=small_market).reset(seed=0)
+    actions = policy(obs)
+    assert actions.shape == (4,) and ((0 <= actions) & (actions < 5)).all()

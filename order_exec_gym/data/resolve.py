@@ -32,6 +32,9 @@ from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
 SYNTHETIC = "synthetic"  # data=SYNTHETIC, like data=None, is the embedded synthetic market
+#: ``data="synthetic:name=value,..."`` names the embedded synthetic market with those options of
+#: :func:`~order_exec_gym.data.synthetic.synthetic_bars` (e.g. OrderExec-v1's ``"synthetic:signal=2"``).
+SYNTHETIC_SPEC = "synthetic:"
 
 
 def default_cache_dir() -> Path:
@@ -45,7 +48,8 @@ def open_market(data: MarketDataset | ShardedMarket | str | Path | None = None, 
     :meth:`MarketDataset.save` or by :func:`~order_exec_gym.data.shards.write_shards`."""
     if isinstance(data, ShardedMarket):
         return data
-    if isinstance(data, (str, Path)) and data != SYNTHETIC and data not in PRESETS and is_sharded_directory(data):
+    named = isinstance(data, str) and (data == SYNTHETIC or data.startswith(SYNTHETIC_SPEC) or data in PRESETS)
+    if isinstance(data, (str, Path)) and not named and is_sharded_directory(data):
         return ShardedMarket.open(data)
     return load_dataset(data, **options)
 
@@ -55,10 +59,13 @@ def load_dataset(data: MarketDataset | str | Path | None = None, **options: Any)
     saved dataset directory.
 
     None or :data:`SYNTHETIC` gives the embedded synthetic market (``options`` are its options, see
-    :func:`synthetic_dataset`); a preset's ``options`` are :func:`preset_dataset`'s.
+    :func:`synthetic_dataset`), ``"synthetic:name=value,..."`` (:data:`SYNTHETIC_SPEC`) the same with those options;
+    a preset's ``options`` are :func:`preset_dataset`'s.
     """
     if data is None or data == SYNTHETIC:
         return synthetic_dataset(**options)
+    if isinstance(data, str) and data.startswith(SYNTHETIC_SPEC):
+        return synthetic_dataset(**synthetic_options(data), **options)
     if isinstance(data, MarketDataset):
         return data
     if isinstance(data, ShardedMarket):
@@ -82,6 +89,28 @@ _SHARDED_HINT = (
     "order_exec_gym.data.shards.ShardedMarket.open; evaluate() takes it as it is; an env trains on one of its "
     "shards (market.shard(i)), or on market.to_dataset() when it fits in memory"
 )
+
+
+def synthetic_options(spec: str) -> dict[str, int | float]:
+    """The options of ``"synthetic:name=value,..."``: each name one of
+    :func:`~order_exec_gym.data.synthetic.synthetic_bars`' options, each value of its default's type; a malformed
+    spec, an unknown or repeated option or a value of the wrong type raises ``ValueError`` naming it."""
+    parameters = inspect.signature(synthetic_bars).parameters
+    options: dict[str, int | float] = {}
+    for item in spec[len(SYNTHETIC_SPEC) :].split(","):
+        name, equals, text = (part.strip() for part in item.partition("="))
+        if not equals or name not in parameters or name in options:
+            raise ValueError(
+                f"data={spec!r}: {item.strip()!r} is not an option=value of the synthetic market (or repeats one); "
+                f"write 'synthetic:name=value,...' with names from {list(parameters)}"
+            )
+        kind = type(parameters[name].default)  # int or float: the option's default tells
+        try:
+            options[name] = kind(text) if kind is float else int(text, 10)
+        except ValueError:
+            raise ValueError(f"data={spec!r}: option {name} must be {'a number' if kind is float else 'an integer'}, "
+                             f"got {text!r}") from None  # fmt: skip
+    return options
 
 
 def is_sharded_directory(path: str | Path) -> bool:

@@ -122,7 +122,8 @@ def digests_at(revision: str, root: Path) -> dict[str, str]:
     subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(worktree), revision], check=True,
                    capture_output=True)  # fmt: skip
     atexit.register(subprocess.run, ["git", "-C", str(root), "worktree", "remove", "--force", str(worktree)])
-    environment = {**os.environ, "PYTHONPATH": str(worktree)}
+    cache = tempfile.mkdtemp(prefix="identity-cache-")  # the earlier code builds its own preset caches
+    environment = {**os.environ, "PYTHONPATH": str(worktree), "ORDER_EXEC_GYM_CACHE": cache}
     done = subprocess.run([sys.executable, __file__, "--digests-only"], cwd=worktree, env=environment, check=True,
                           stdout=subprocess.PIPE, text=True)  # fmt: skip
     return json.loads(done.stdout)

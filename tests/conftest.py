@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic markets and the path of the real data, when present."""
+"""Shared fixtures and helpers: small synthetic markets, the path of the real data when present, dataset equality."""
 
 from __future__ import annotations
 
@@ -32,4 +32,22 @@ def random_market(rng: np.random.Generator, n_episodes: int, n_bars: int, length
         bar_minutes=1,
         splits={"train": (dates[0].astype(object), dates[-1].astype(object))},
         source="random",
+    )
+
+
+def same_data(a: MarketDataset, b: MarketDataset) -> bool:
+    """Whether two datasets hold the same episodes, array for array, the same metadata and the same market
+    context (when the version of the library gives datasets one)."""
+    contexts = [getattr(dataset, "context", None) for dataset in (a, b)]
+    if (contexts[0] is None) != (contexts[1] is None):
+        return False
+    if contexts[0] is not None and not all(
+        np.array_equal(getattr(contexts[0], name), getattr(contexts[1], name)) for name in ("dates", "values")
+    ):
+        return False
+    return (
+        all(np.array_equal(getattr(a, name), getattr(b, name)) for name in ("symbols", "dates", "lengths"))
+        and a.bars.keys() == b.bars.keys()
+        and all(np.array_equal(a.bars[name], b.bars[name]) for name in a.bars)
+        and all(getattr(a, name) == getattr(b, name) for name in ("bar_minutes", "splits", "source", "report", "model"))
     )

@@ -1,4 +1,5 @@
-"""Fuzzing the data layer: a corrupted bar table fails loudly, or it makes a faithful dataset that trades soundly.
+"""Fuzzing the data layer: a corrupted bar table fails loudly, or it makes a faithful dataset that trades soundly;
+data damaged at rest is refused naming the damage, or rebuilt (see the section "Data at rest").
 
 Each example builds a valid table of random bars (1-3 symbols x 2-4 days x 6-10 one-minute bars, prices from 1e-3
 to 1e5, with or without a session calendar), applies one corruption of the class under test (the test is
@@ -18,8 +19,14 @@ REPRESENTATION of the same bars (dtypes, text numbers, categories, interleaved s
 from __future__ import annotations
 
 import gzip
+import itertools
+import json
+import re
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -27,7 +34,7 @@ import gymnasium as gym
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -35,7 +42,9 @@ import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.readers import UNTRADED, read_bars
 from order_exec_gym.data.schema import PRICE_RANGE, VOLUME_RANGE, BarTable, bar_day, bar_times
+from order_exec_gym.data.shards import ShardedMarket, synthetic_shards
 from order_exec_gym.errors import DataError
+from tests.conftest import same_data
 
 SOURCE = "fuzz"
 FIRST_DAY = date(2024, 3, 4)
@@ -427,3 +436,327 @@ def test_corrupted_tables_fail_loudly_or_trade_soundly(corruption, data, min_cov
 @given(data=st.data(), min_coverage=st.sampled_from((0.9, 0.5)))
 def test_corrupted_tables_fail_loudly_or_trade_soundly_at_length(corruption, data, min_coverage, tmp_path):
     one_example(data, tmp_path, corruption, min_coverage)
+
+
+# --------------------------------------------------------------------------------------------------- blank lines
+# Blank lines (or lines of empty fields, or of spaces) anywhere in CSV files: an error naming the first file that
+# has one and the 1-based number of its first such line; nothing is skipped.
+
+BLANKS = ("", ",,,,,,", " ", "\t", ",,", " , ")
+
+
+def one_blank_lines_example(data: st.DataObject, folder: Path) -> None:
+    frame = valid_bars(data.draw, data.draw(st.integers(6, 10), label="bars per session")).drop("price")
+    path = data.draw(st.sampled_from(("csv", "csv.gz", "two csv")), label="path")
+    newline = data.draw(st.sampled_from(("\n", "\r\n")), label="newline")
+    parts = [frame] if path != "two csv" else [frame[: frame.height // 2], frame[frame.height // 2 :]]
+    blank_in = data.draw(st.integers(0, len(parts) - 1), label="a file with a blank line")
+    files, first = [], None
+    for i, part in enumerate(parts):
+        lines = part.write_csv().splitlines()
+        insert = st.tuples(st.integers(0, len(lines)), st.sampled_from(BLANKS))
+        inserts = data.draw(st.lists(insert, min_size=int(i == blank_in), max_size=3), label=f"blank lines of file {i}")
+        for at, blank in sorted(inserts, key=lambda insert: -insert[0]):
+            lines.insert(at, blank)
+        name = folder / (f"part{i}.csv.gz" if path == "csv.gz" else f"part{i}.csv")
+        text = "".join(line + newline for line in lines).encode()
+        name.write_bytes(gzip.compress(text) if path == "csv.gz" else text)
+        files.append(name)
+        if inserts and first is None:
+            first = (name, next(n for n, line in enumerate(lines, 1) if not line.strip(" \t,")))
+    event(f"path: {path}")
+    with pytest.raises(DataError) as error:
+        read_bars(files, bar_minutes=1, source=SOURCE)
+    assert error.value.rule == "blank line" and error.value.source == str(first[0]), str(error.value)
+    assert f"line {first[1]} holds no value" in str(error.value)
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_blank_lines_anywhere_are_errors_naming_the_file_and_the_line(data, tmp_path):
+    one_blank_lines_example(data, Path(tempfile.mkdtemp(dir=tmp_path)))
+
+
+# -------------------------------------------------------------------------------------------------- data at rest
+# A saved dataset, a preset's cache and a sharded market, damaged on disk at random by one class of damage: every
+# load raises a DataError whose message names the damaged file or directory, or (a preset's cache only) rebuilds
+# the cache from the preset's files, with a warning naming the damage, and gives exactly the original data. Whenever
+# no error is raised, the data is exactly the original: zero silent corruptions.
+
+FIXTURES = Path(__file__).parent / "data"
+PRESET = "ashare-etf-5min"
+SHARDED = {"n_symbols": 6, "n_days": 6, "symbols_per_shard": 2}
+REBUILT = "rebuilding the damaged cache"
+
+
+@dataclass(frozen=True)
+class AtRest:
+    """A directory as written (``original``), another version of it (same file names, other contents), what
+    loading it gives (``truth``), and for a preset's cache the preset's folder."""
+
+    kind: str
+    original: Path
+    other: Path
+    truth: MarketDataset
+    folder: Path | None = None
+
+
+def load_at_rest(case: AtRest, directory: Path) -> MarketDataset:
+    """Load ``directory`` as its kind is loaded: a saved dataset, a preset through its cache (``directory`` is the
+    cache), a sharded market whole (its index, every shard and the market context)."""
+    if case.kind == "dataset":
+        return MarketDataset.load(directory, mmap=False)
+    if case.kind == "preset cache":
+        return MarketDataset.from_preset(PRESET, path=case.folder, cache=directory.parent, min_coverage=0.5)
+    return ShardedMarket.open(directory).to_dataset()
+
+
+def write_etf_preset(folder: Path, seed: int, n_days: int = 4) -> Path:
+    """A small ``ashare-etf-5min`` folder: two funds' 5-minute bars over ``n_days`` sessions, in the vendor's
+    columns (the loader reads the first 7)."""
+    rng = np.random.default_rng(seed)
+    session = bar_times((time(9, 35), time(11, 30)), (time(13, 5), time(15, 0)), bar_minutes=5)
+    folder.mkdir(parents=True)
+    for code in ("510300", "510500"):
+        lines, close = ["datetime,open,close,high,low,vol,amount"], 4.0
+        for day in range(n_days):
+            for end in session:
+                open_, close = close, round(close * (1 + rng.normal(0, 0.002)), 3)
+                high, low = max(open_, close) + 0.002, min(open_, close) - 0.002
+                volume = float(rng.integers(100, 10_000) * 100)
+                stamp = datetime.combine(date(2022, 1, 4) + timedelta(days=day), end)
+                amount = volume * (high + low) / 2
+                lines.append(f"{stamp:%Y-%m-%d %H:%M:%S},{open_},{close},{high:.3f},{low:.3f},{volume},{amount:.1f}")
+        (folder / f"{code}.min.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def at_rest(tmp_path_factory) -> dict[str, AtRest]:
+    """The three kinds of directory, each in two versions, written once per module."""
+    root = tmp_path_factory.mktemp("at_rest")
+    cases = {}
+    for version, seed in (("original", 0), ("other", 1)):
+        MarketDataset.synthetic(n_symbols=3, n_days=6, seed=11 + seed).save(root / version / "dataset")
+        synthetic_shards(root / version / "sharded", **SHARDED, seed=seed)
+        folder = write_etf_preset(root / version / "preset", seed)
+        MarketDataset.from_preset(PRESET, path=folder, cache=root / version / "cache", min_coverage=0.5)
+    (original,), (other,) = (list((root / version / "cache").iterdir()) for version in ("original", "other"))
+    other = other.rename(other.with_name(original.name))  # the other version's files, under the same names
+    for case in (
+        AtRest("dataset", root / "original" / "dataset", root / "other" / "dataset", None),
+        AtRest("sharded market", root / "original" / "sharded", root / "other" / "sharded", None),
+        AtRest("preset cache", original, other, None, root / "original" / "preset"),
+    ):
+        cases[case.kind] = replace(case, truth=load_at_rest(case, case.original))
+    assert len(cases["preset cache"].truth) == 8 and not cases["preset cache"].truth.report.get(UNTRADED)
+    return cases
+
+
+def files(directory: Path, suffix: str = "") -> list[Path]:
+    """Every file under ``directory`` (those ending with ``suffix``), sorted."""
+    return sorted(path for path in directory.rglob(f"*{suffix}") if path.is_file())
+
+
+def as_damaged(path: Path) -> list[Path]:
+    """The paths an error may name for damage to ``path``: itself, and for a ``meta.json`` its directory too (a
+    lost or foreign ``meta.json`` is a damaged directory)."""
+    return [path, path.parent] if path.name == "meta.json" else [path]
+
+
+def flip(path: Path, offsets: list[int], masks: list[int]) -> None:
+    data = bytearray(path.read_bytes())
+    for offset, mask in zip(offsets, masks):
+        data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+# Each damage takes (draw, directory, other version) and returns the damaged paths.
+
+
+def truncated(draw, directory, other):
+    path = draw(st.sampled_from(files(directory)))
+    with open(path, "r+b") as handle:
+        handle.truncate(draw(st.integers(0, path.stat().st_size - 1)))
+    return as_damaged(path)
+
+
+def flipped_array_data(draw, directory, other):
+    path = draw(st.sampled_from(files(directory, ".npy")))
+    size, data = path.stat().st_size, np.load(path, mmap_mode="r").nbytes
+    offsets = draw(st.lists(st.integers(size - data, size - 1), min_size=1, max_size=3, unique=True))
+    flip(path, offsets, draw(st.lists(st.integers(1, 255), min_size=len(offsets), max_size=len(offsets))))
+    return [path]
+
+
+def flipped_anywhere(draw, directory, other):
+    """Bytes of any file, array headers and ``meta.json`` included."""
+    path = draw(st.sampled_from(files(directory)))
+    offsets = draw(st.lists(st.integers(0, path.stat().st_size - 1), min_size=1, max_size=3, unique=True))
+    flip(path, offsets, draw(st.lists(st.integers(1, 255), min_size=len(offsets), max_size=len(offsets))))
+    return as_damaged(path)
+
+
+def deleted(draw, directory, other):
+    """A file, or (a sharded market) a whole shard."""
+    path = draw(st.sampled_from(files(directory) + sorted(directory.glob("shards/*"))))
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return as_damaged(path)
+
+
+def swapped_arrays(draw, directory, other):
+    """Two array files of the same shape (anywhere in the directory: two shards' arrays too) trade places."""
+    shapes = {path: np.load(path, mmap_mode="r").shape for path in files(directory, ".npy")}
+    pairs = [(a, b) for a, b in itertools.combinations(shapes, 2) if shapes[a] == shapes[b]]
+    pairs = [(a, b) for a, b in pairs if a.read_bytes() != b.read_bytes()]
+    a, b = draw(st.sampled_from(pairs))
+    a.rename(a.with_name("swap")), b.rename(a), a.with_name("swap").rename(b)
+    return [a, b]
+
+
+def edited_meta(draw, directory, other):
+    """A value of a ``meta.json`` edited: bar_minutes, a split's bound, an array's checksum, its own checksum (and
+    of a sharded market's, the shards' names or checksums, max_bars)."""
+    path = draw(st.sampled_from(files(directory, "meta.json")))
+    meta = json.loads(path.read_text())
+    key = draw(st.sampled_from([k for k in EDITS if k in meta]))
+    meta[key] = EDITS[key](draw, meta[key])
+    path.write_text(json.dumps(meta, indent=1))
+    return as_damaged(path)
+
+
+def other_hex(draw, digest: str) -> str:
+    """``digest`` with one hex digit changed."""
+    i = draw(st.integers(0, len(digest) - 1))
+    return digest[:i] + draw(st.sampled_from([c for c in "0123456789abcdef" if c != digest[i]])) + digest[i + 1 :]
+
+
+def other_split(draw, splits: dict) -> dict:
+    name, end = draw(st.sampled_from(sorted(splits))), draw(st.integers(0, 1))
+    bounds = list(splits[name])
+    bounds[end] = str(date.fromisoformat(bounds[end]) + timedelta(days=draw(st.sampled_from((-2, -1, 1, 2)))))
+    return splits | {name: bounds}
+
+
+def other_file_checksum(draw, checksums: dict) -> dict:
+    name = draw(st.sampled_from(sorted(checksums)))
+    others = sorted(set(checksums.values()) - {checksums[name]})
+    another = draw(st.sampled_from(others)) if others and draw(st.booleans()) else other_hex(draw, checksums[name])
+    return checksums | {name: another}
+
+
+EDITS = {
+    "bar_minutes": lambda draw, value: value + draw(st.integers(1, 59)),
+    "splits": other_split,
+    "files": other_file_checksum,
+    "checksum": other_hex,
+    "max_bars": lambda draw, value: value + draw(st.sampled_from((-1, 1))),
+    "shards": lambda draw, names: names[1:] + names[:1],
+    "shard_checksums": lambda draw, checksums: checksums[1:] + checksums[:1],
+}
+
+
+def rotated_dates(draw, directory, other):
+    """A dates array (an episodes', or a sharded market's index or context dates) rotated."""
+    path = draw(st.sampled_from(files(directory, "dates.npy")))
+    values = np.load(path)
+    np.save(path, np.roll(values, draw(st.integers(1, len(values) - 1))))
+    return [path]
+
+
+def edited_lengths(draw, directory, other):
+    path = draw(st.sampled_from(files(directory, "lengths.npy")))
+    values = np.load(path)
+    values[draw(st.integers(0, len(values) - 1))] += draw(st.sampled_from((-5, -1, 1, 5)))
+    np.save(path, values)
+    return [path]
+
+
+def from_other_version(draw, directory, other):
+    """A file replaced by the same file of another version (a backup restored in part, a sync copying one file)."""
+    paths = [p for p in files(directory) if (other / p.relative_to(directory)).is_file()]
+    changed = [p for p in paths if p.read_bytes() != (other / p.relative_to(directory)).read_bytes()]
+    path = draw(st.sampled_from(changed))
+    shutil.copyfile(other / path.relative_to(directory), path)
+    return as_damaged(path)
+
+
+def two_shards(directory: Path) -> st.SearchStrategy[list[Path]]:
+    return st.lists(st.sampled_from(sorted(directory.glob("shards/*"))), min_size=2, max_size=2, unique=True)
+
+
+def swapped_shards(draw, directory, other):
+    a, b = draw(two_shards(directory))
+    a.rename(a.with_name("swap")), b.rename(a), a.with_name("swap").rename(b)
+    return [a, b]
+
+
+def copied_shard(draw, directory, other):
+    """A shard replaced by a copy of another."""
+    source, copy = draw(two_shards(directory))
+    shutil.rmtree(copy)
+    shutil.copytree(source, copy)
+    return [copy]
+
+
+DAMAGE = {
+    "truncated file": truncated,
+    "flipped bytes in an array's data": flipped_array_data,
+    "flipped bytes anywhere in a file": flipped_anywhere,
+    "deleted file": deleted,
+    "swapped array files of the same shape": swapped_arrays,
+    "edited value in meta.json": edited_meta,
+    "rotated dates": rotated_dates,
+    "edited lengths": edited_lengths,
+    "file from another version": from_other_version,
+}
+SHARD_DAMAGE = {"swapped shard directories": swapped_shards, "shard replaced by a copy of another": copied_shard}
+AT_REST_CASES = [(kind, damage) for kind in ("dataset", "preset cache", "sharded market") for damage in DAMAGE]
+AT_REST_CASES += [("sharded market", damage) for damage in SHARD_DAMAGE]
+
+
+def names(message: str, path: Path) -> bool:
+    """Whether ``message`` names ``path`` itself (not merely a file inside it, nor a longer name)."""
+    return re.search(re.escape(str(path)) + r"(?![\w/.-])", message) is not None
+
+
+def contents(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes() for path in files(directory)}
+
+
+def one_damage(data: st.DataObject, case: AtRest, damage: str, folder: Path) -> None:
+    """Copy the case's directory, damage it, load it, and check the outcome (see the section's comment)."""
+    directory = Path(tempfile.mkdtemp(dir=folder)) / case.original.name
+    shutil.copytree(case.original, directory)
+    damaged = (DAMAGE | SHARD_DAMAGE)[damage](data.draw, directory, case.other)
+    assume(contents(directory) != contents(case.original))  # a real damage (a rotation can give the same dates)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loaded = load_at_rest(case, directory)
+        except DataError as error:
+            assert case.kind != "preset cache", f"a damaged cache raised instead of being rebuilt: {error}"
+            assert any(names(str(error), path) for path in damaged), f"{error!s} names none of {damaged}"
+            event(f"outcome: DataError {error.rule}")
+            return
+    assert same_data(loaded, case.truth), f"silent corruption: {damage} of {damaged} loads as other data"
+    rebuilt = [str(warning.message) for warning in caught if REBUILT in str(warning.message)]
+    if case.kind == "preset cache" and rebuilt:
+        assert any(names(rebuilt[0], path) for path in damaged), f"{rebuilt[0]} names none of {damaged}"
+        assert same_data(MarketDataset.load(directory, mmap=False), case.truth), "the rebuilt cache is not whole"
+    event("outcome: rebuilt with a warning" if rebuilt else "outcome: loaded, the same data")
+
+
+@pytest.mark.parametrize(("kind", "damage"), AT_REST_CASES)
+@settings(FUZZ, max_examples=8)
+@given(data=st.data())
+def test_data_damaged_at_rest_is_refused_naming_the_damage_or_rebuilt(kind, damage, data, at_rest, tmp_path):
+    one_damage(data, at_rest[kind], damage, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "damage"), AT_REST_CASES)
+@settings(FUZZ, max_examples=100)
+@given(data=st.data())
+def test_data_damaged_at_rest_is_refused_naming_the_damage_or_rebuilt_at_length(kind, damage, data, at_rest, tmp_path):
+    one_damage(data, at_rest[kind], damage, tmp_path)

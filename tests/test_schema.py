@@ -1,9 +1,12 @@
-"""The canonical bar schema: one test per validate() rule, and the generic read_bars() reader."""
+"""The canonical bar schema: one test per validate() rule, the generic read_bars() reader, and blank lines (in
+read_bars' files and the presets')."""
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import shutil
+import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -11,7 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from order_exec_gym.data.readers import UNTRADED, VWAP_CLIPPED, read_bars
+from order_exec_gym.data.presets import load_preset
+from order_exec_gym.data.readers import EXTENDED_HOURS, UNTRADED, VWAP_CLIPPED, read_bars
 from order_exec_gym.data.schema import COLUMNS, PRICE_RANGE, VOLUME_RANGE, BarTable, bar_day, bar_times, validate
 from order_exec_gym.errors import DataError
 
@@ -485,3 +489,109 @@ def test_read_bars_session_is_checked_and_kept(tmp_path):
     with pytest.raises(DataError, match="bar outside the session") as error:
         read_bars(path, bar_minutes=1, session=session[:2])
     assert error.value.source == str(path) and "symbol A" in str(error.value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Blank lines: an error naming the file and the line, never a skipped or misread row
+# --------------------------------------------------------------------------------------------------------------
+
+HEADER_LINE = HEADER.rstrip("\n")
+ROWS = ["A,2024-03-01 09:31,1,1,1,1,1", "A,2024-03-01 09:32,1,1,1,1,1", "A,2024-03-01 09:33,1,1,1,1,1"]
+BLANK_LINES = {  # the lines of a file, and the number of its first blank line
+    "between rows": ([HEADER_LINE, ROWS[0], "", *ROWS[1:]], 3),
+    "empty fields": ([HEADER_LINE, ROWS[0], ",,,,,,", *ROWS[1:]], 3),
+    "spaces": ([HEADER_LINE, *ROWS[:2], " \t ", ROWS[2]], 4),
+    "after the header": ([HEADER_LINE, "", *ROWS], 2),
+    "at the end": ([HEADER_LINE, *ROWS, ""], 5),  # the file ends with "\n\n"
+    "before the header": (["", HEADER_LINE, *ROWS], 1),  # polars skipped it
+}
+
+
+def write_lines(path: Path, lines: list[str], newline: str = "\n") -> Path:
+    """``lines`` as a text file (gzipped for ``.gz``), each ended by ``newline``."""
+    data = "".join(line + newline for line in lines).encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+@pytest.mark.parametrize("where", sorted(BLANK_LINES))
+def test_a_blank_line_is_an_error_naming_the_file_and_the_line(tmp_path, where, suffix, newline):
+    """A blank line, or one of empty fields or spaces, would be read as a row of nulls (or skipped, before the
+    header): it is an error naming the file and its 1-based line number."""
+    lines, number = BLANK_LINES[where]
+    path = write_lines(tmp_path / f"bars{suffix}", lines, newline)
+    with pytest.raises(DataError) as error:
+        read_bars(path, bar_minutes=1)
+    assert error.value.rule == "blank line" and error.value.source == str(path)
+    assert f"line {number} holds no value" in str(error.value)
+    clean = write_lines(tmp_path / f"clean{suffix}", [line for line in lines if line.strip(" \t,")], newline)
+    assert read_bars(clean, bar_minutes=1).frame.height == 3  # the same file without it reads
+
+
+def test_a_blank_line_is_found_in_the_file_that_has_it_with_any_separator_and_no_header(tmp_path):
+    good = write_lines(tmp_path / "day1.csv", ["A;2024-03-01 09:31;1;1;1;1;1"])
+    rows = ["A;2024-03-02 09:31;1;1;1;1;1", ";;;;;;", "A;2024-03-02 09:32;1;1;1;1;1"]
+    bad = write_lines(tmp_path / "day2.csv.gz", rows)
+    names = pl.read_csv(good, has_header=False, separator=";").columns  # polars' names for a file without a header
+    columns = dict(zip(("symbol", "timestamp", "open", "high", "low", "close", "volume"), names))
+    with pytest.raises(DataError, match="blank line") as error:
+        read_bars([good, bad], columns=columns, bar_minutes=1, separator=";", has_header=False)
+    assert error.value.source == str(bad) and "line 2 " in str(error.value)
+
+
+def test_a_row_with_only_its_symbol_is_not_a_blank_line(tmp_path):
+    """Values missing, not a blank line: validation's error, which names the symbol."""
+    path = write_lines(tmp_path / "bars.csv", [HEADER_LINE, ROWS[0], "A,,,,,,"])
+    with pytest.raises(DataError, match="null symbol or timestamp") as error:
+        read_bars(path, bar_minutes=1)
+    assert error.value.source == str(path) and "symbol A" in str(error.value)
+
+
+PRESET_FIXTURES = Path(__file__).parent / "data"
+
+
+PRESET_FILES = {  # preset: (its fixture folder, the file given a blank line)
+    "ashare-1min": ("ashare-1min-2024", "stocks_1min_20240304.csv"),
+    "ashare-etf-5min": ("ashare-etf-5min", "510300.min.csv"),
+    "ashare-2018": ("ashare-samples-2018", "candle_201801_000001SZ_1min.csv"),
+    "binance-btc-1min": ("crypto-btc-1min-2023", "binanceus_BTCUSDT_1m_20230301_20230321.csv"),
+    "spy-2011": ("us-spy-1min-2011", "nt-spy-minute-2011.csv"),  # once dropped, counted as an extended-hours bar
+    "sse-index-1min": ("sse-index-1min-2015-2019", "000001.XSHG_1min.csv"),  # zipped
+}
+
+
+@pytest.mark.parametrize(("preset", "at"), [(preset, at) for preset in PRESET_FILES for at in ("between rows", "at the end")])
+def test_a_blank_line_in_a_preset_file_is_an_error_naming_the_file_and_the_line(tmp_path, preset, at):
+    """The preset loaders share read_bars' steps (readers.vwap, regular_session, finish): a blank line is an error
+    naming the file (a zip's member) and the line, never a dropped or counted bar."""
+    folder, name = PRESET_FILES[preset]
+    copy = tmp_path / folder
+    shutil.copytree(PRESET_FIXTURES / folder, copy)
+    path = copy / name
+    lines = path.read_text().splitlines()
+    line = 3 if at == "between rows" else len(lines) + 1
+    lines.insert(line - 1, "")
+    write_lines(path, lines)
+    if name.endswith(".XSHG_1min.csv"):
+        with zipfile.ZipFile(copy / "000001.XSHG_1min.zip", "w") as archive:
+            archive.write(path, path.name)
+        path.unlink()
+        path = copy / "000001.XSHG_1min.zip" / name
+    with pytest.raises(DataError, match="blank line") as error:
+        load_preset(preset, copy)
+    assert error.value.source == str(path) and f"line {line} holds no value" in str(error.value), str(error.value)
+
+
+def test_a_bar_without_a_timestamp_is_not_counted_as_extended_hours(tmp_path):
+    """regular_session keeps what it cannot place for validation to reject (it once dropped it as extended hours)."""
+    copy = tmp_path / "spy"
+    shutil.copytree(PRESET_FIXTURES / "us-spy-1min-2011", copy)
+    path = copy / "nt-spy-minute-2011.csv"
+    lines = path.read_text().splitlines()
+    write_lines(path, [lines[0], "not a time;127.05;127.08;127.02;127.05;1997071", *lines[1:]])
+    with pytest.raises(DataError, match="null symbol or timestamp") as error:
+        load_preset("spy-2011", copy)
+    assert error.value.source == str(path)
+    assert load_preset("spy-2011", PRESET_FIXTURES / "us-spy-1min-2011").report[EXTENDED_HOURS] == 1

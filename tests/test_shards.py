@@ -497,3 +497,16 @@ def test_a_preset_cache_build_says_what_it_builds_and_a_cached_load_is_quiet(tmp
     again = MarketDataset.from_preset("ashare-1min", path=folder, cache=tmp_path / "cache")
     assert capsys.readouterr().err == ""
     assert_same(again, first)
+
+
+def test_a_blank_line_streamed_through_shards_is_named_by_its_line_in_the_original_file(tmp_path):
+    """The error is raised on the original file, not on the partition written from it (where its line differs)."""
+    folder = tmp_path / "ashare"
+    write_ashare(folder)
+    path = folder / "stocks_1min_20240308.csv"
+    lines = path.read_text().splitlines()
+    other = next(i for i, line in enumerate(lines) if i > 0 and not line.startswith(lines[1].split(",")[0]))
+    path.write_text("\n".join(lines[: other + 2] + [""] + lines[other + 2 :]) + "\n")  # a blank line in the 2nd group
+    with pytest.raises(DataError, match=rf"blank line in .*stocks_1min_20240308.csv.*line {other + 3} "):
+        preset_shards("ashare-1min", tmp_path / "market", symbols_per_shard=1, path=folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ashare"]  # no partition files left

@@ -91,11 +91,13 @@ def _fold_opening_auction(bars: pl.LazyFrame) -> pl.LazyFrame:
         return pl.when(folded).then(combine(value, value.shift(1))).otherwise(value).alias(column)
 
     return (
-        bars.with_columns((ts.dt.time() == time(9, 30)).alias("_relabelled"))
+        # a row without a timestamp (a blank or unparseable line) is no auction bar and folds nothing: it stays, for
+        # the validation to refuse, rather than being dropped with the auction bar before it
+        bars.with_columns((ts.dt.time() == time(9, 30)).fill_null(False).alias("_relabelled"))
         .with_columns(
             (
                 auction.shift(1, fill_value=False) & (symbol == symbol.shift(1)) & (ts.diff() == pl.duration(minutes=1))
-            ).alias("_folded")
+            ).fill_null(False).alias("_folded")
         )
         .with_columns(
             fold("open", lambda _, auction_open: auction_open),

@@ -12,7 +12,8 @@ it shares with the vendor formats of :mod:`order_exec_gym.data.presets`. Every r
   every drop or repair is counted in :attr:`BarTable.report` as ``{reason: count}``. Nothing is dropped, converted
   or repaired silently: anything else that breaks a rule of :func:`~order_exec_gym.data.schema.validate` (which
   :class:`BarTable` runs) raises :class:`~order_exec_gym.errors.DataError` naming the rule, the file, the symbol,
-  the timestamp and the value, and so do unreadable files (empty, not UTF-8, not CSV or Parquet).
+  the timestamp and the value, and so do unreadable files (empty, not UTF-8, not CSV or Parquet) and blank lines
+  (or rows of empty fields) in a CSV file, named by their line number.
 
 Everything is polars: lazy scans, one collect per source, vectorised expressions.
 """
@@ -42,6 +43,9 @@ VWAP_CLIPPED = "VWAP outside [low, high] clipped into it"
 EXTENDED_HOURS = "extended-hours bars dropped"
 CLOSING_PRINT = "closing-auction bars (ending one minute after the close) folded into the closing bar"
 
+BLANK_LINE = "blank line"
+#: The bytes a blank CSV line (or a row of empty fields) may hold: whitespace, field separators and quotes.
+_BLANK_BYTES = b" \t\r\n\f\v,;|\""
 FILE_COLUMN = "_file"  # helper column: the file each row comes from, to name it in errors
 _ISO_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}"  # what read_bars parses without a timestamp_format
 OHLCV = ("open", "high", "low", "close", "volume")
@@ -89,7 +93,8 @@ def read_bars(
     :param paths: one file or several (concatenated in the given order: timestamps must ascend per symbol)
     :param columns: canonical name -> column name in the file, for the names that differ
         (``symbol``, ``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume``); without a header,
-        polars names the columns ``column_1``, ``column_2``, ...
+        the columns as polars names them (``column_0``, ``column_1``, ... in recent versions; a missing column's
+        error lists them)
     :param bar_minutes: bar length in minutes; timestamps must be bar END times
     :param amount: column holding the traded amount (turnover, finite and >= 0); then price = amount / volume on
         bars with volume > 0 (a VWAP outside [low, high] is clipped into it and counted), else the close.
@@ -112,7 +117,8 @@ def read_bars(
     Untraded symbol-days (every bar's volume exactly 0) are dropped and counted in :attr:`BarTable.report`
     (:data:`UNTRADED`); every other bar is kept as it is, or the read fails.
 
-    :raises DataError: an unreadable file (empty, not UTF-8, corrupt), a missing column, text that is not a number,
+    :raises DataError: an unreadable file (empty, not UTF-8, corrupt), a blank line or a line of empty fields in a
+        CSV file (naming its line number), a missing column, text that is not a number,
         an unparseable or timezone-aware timestamp (see ``time_zone``), or any rule of
         :func:`~order_exec_gym.data.schema.validate`, naming the file, symbol, timestamp and value
     """
@@ -184,6 +190,8 @@ def _read_file(
     except (OSError, EOFError, zlib.error) as error:  # e.g. a truncated or corrupt .gz
         raise DataError("unreadable file", source=str(path), detail=f"{type(error).__name__}: {error}") from error
     source = str(path)
+    if not suffixes.endswith(".parquet"):
+        check_blank_lines(frame, ["timestamp", *(c for c in frame.columns if c != "timestamp")], source, separator)
     if symbol is not None:
         frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
     frame = to_text(frame, "symbol", source)
@@ -207,6 +215,63 @@ def _check_text(path: Path) -> None:
     for mark, encoding in BYTE_ORDER_MARKS.items():
         if head.startswith(mark):
             raise DataError("not UTF-8 text", source=str(path), detail=f"the file is {encoding}; save it as UTF-8")
+    if head and not head.split(b"\n", 1)[0].strip(_BLANK_BYTES):  # polars would skip it, or misread the header
+        raise _blank_line(str(path), 1)
+
+
+def check_blank_lines(frame: pl.DataFrame, columns: Sequence[str], source: str, separator: str = ",") -> None:
+    """Raise :class:`DataError` naming the file and the line when a row of ``frame`` holds no value in any of
+    ``columns`` because its CSV line is blank or only empty fields (polars reads such a line as a row of nulls,
+    which would otherwise be rejected without its line, or dropped by a later filter).
+
+    The file is the row's :data:`FILE_COLUMN`, else ``source``: a ``.csv``, a ``.csv.gz`` or ``<zip>/<member>``.
+    A row of nulls whose line is not blank (e.g. an unparseable timestamp and missing values) is left to
+    validation, which rejects it."""
+    def empty(column: str) -> pl.Expr:
+        value = pl.col(column)
+        return value.is_null() | (value.str.strip_chars() == "") if frame.schema[column] == pl.String else value.is_null()
+
+    if not columns or frame.height == 0:
+        return
+    rows = frame.filter(empty(columns[0]))  # the first column alone first: it is cheaper than all
+    if rows.height == 0:
+        return
+    rows = rows.filter(pl.all_horizontal([empty(column) for column in columns]))
+    if rows.height == 0:
+        return
+    files = rows[FILE_COLUMN].unique(maintain_order=True).to_list() if FILE_COLUMN in rows.columns else [source]
+    for file in files:
+        line = _first_blank_line(file, separator)
+        if line is not None:
+            raise _blank_line(file, line)
+
+
+def _blank_line(source: str, line: int) -> DataError:
+    detail = f"line {line} holds no value (a blank line, or only empty fields): delete it; no line is skipped"
+    return DataError(BLANK_LINE, source=source, detail=detail)
+
+
+def _first_blank_line(source: str, separator: str = ",") -> int | None:
+    """The 1-based number of the first blank line (or line of empty fields) of the CSV ``source``, outside quoted
+    fields; None when there is none or the file cannot be read again."""
+    path = Path(source)
+    blank = _BLANK_BYTES + separator.encode()
+    try:
+        if path.is_file():
+            handle = gzip.open(path) if path.suffix.lower() == ".gz" else open(path, "rb")
+        elif path.parent.is_file() and zipfile.is_zipfile(path.parent):  # a member of a zip (see zip_csv)
+            handle = zipfile.ZipFile(path.parent).open(path.name)
+        else:
+            return None
+        with handle:
+            quoted = False
+            for number, line in enumerate(handle, 1):
+                if not quoted and not line.strip(blank):
+                    return number
+                quoted ^= line.count(b'"') % 2 == 1
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, KeyError):
+        return None
+    return None
 
 
 def _unreadable(path: Path, error: pl.exceptions.PolarsError) -> DataError:
@@ -292,6 +357,7 @@ def vwap(frame: pl.DataFrame, source: str, report: dict[str, int]) -> pl.DataFra
     outside, the units of amount and volume disagree: that raises instead of clipping everything. Amounts must be
     finite and >= 0.
     """
+    check_blank_lines(frame, _values(frame), source)
     amount = pl.col("amount")
     invalid = amount.is_null() | amount.is_nan() | amount.is_infinite() | (amount < 0)
     try:
@@ -316,6 +382,12 @@ def vwap(frame: pl.DataFrame, source: str, report: dict[str, int]) -> pl.DataFra
         )
     report[VWAP_CLIPPED] = n_outside
     return frame.with_columns(pl.col("price").clip(pl.col("low"), pl.col("high")))
+
+
+def _values(frame: pl.DataFrame) -> list[str]:
+    """The columns of ``frame`` read from a bar's line (a blank line leaves them all null): not the symbol, which
+    some formats take from the file name."""
+    return [c for c in ("timestamp", *OHLCV, "amount") if c in frame.columns]
 
 
 def _drop_untraded(frame: pl.DataFrame, bar_minutes: int, report: dict[str, int]) -> pl.DataFrame:
@@ -361,8 +433,10 @@ def _fold_closing_print(frame: pl.DataFrame, last: time, report: dict[str, int])
 def regular_session(frame: pl.DataFrame, first: time, last: time, report: dict[str, int]) -> pl.DataFrame:
     """Keep the bars ending between ``first`` and ``last`` (inclusive), after folding the closing-auction print
     into the ``last`` bar; count the other bars as extended hours."""
+    check_blank_lines(frame, _values(frame), "?")
     frame = _fold_closing_print(frame, last, report)
-    kept = frame.filter(pl.col("timestamp").dt.time().is_between(first, last))
+    # a bar without a timestamp is not an extended-hours bar: it stays for validation to reject
+    kept = frame.filter(pl.col("timestamp").dt.time().is_between(first, last) | pl.col("timestamp").is_null())
     report[EXTENDED_HOURS] = frame.height - kept.height
     return kept
 
@@ -381,6 +455,7 @@ def finish(
     symbol-days, and make the :class:`BarTable` (which validates it; errors name the file of the row)."""
     if symbols is not None and frame.height == 0:
         raise DataError("unknown symbols", source=source, detail=f"none of {list(symbols)} is in the data")
+    check_blank_lines(frame, _values(frame), source)
     frame = _grouped_by_symbol(frame)
     if flags:
         frame = _count_flags(frame, flags, report)

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import inspect
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from order_exec_gym.data.build import episodes_from_bars
 from order_exec_gym.data.dataset import CACHE_VERSION, MarketDataset
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.shards import SHARDS, STREAMED_PRESETS, ShardedMarket, preset_shards
-from order_exec_gym.data.store import file_digest, recover_directory
+from order_exec_gym.data.store import file_digest, recover_directory, temporary_directory
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
 
@@ -178,16 +179,18 @@ def preset_dataset(
 
 def _build_preset(name: str, folder: Path, splits: dict, min_coverage: float, scratch: Path | None) -> MarketDataset:
     """A preset's episodes; the large ones (:data:`~order_exec_gym.data.shards.STREAMED_PRESETS`) streamed through
-    shards in a temporary directory in ``scratch`` (None: the system's), which bounds the memory to one group of
-    instruments (the same episodes, report and splits as :func:`episodes_from_bars` of the whole preset, tested),
+    shards in a temporary directory in ``scratch`` (None: the system's; removed after, or by the next build when
+    the process was killed), which bounds the memory to one group of instruments (the same episodes, report and splits as :func:`episodes_from_bars` of the whole preset, tested),
     then gathered in memory."""
     if name not in STREAMED_PRESETS:
         return episodes_from_bars(load_preset(name, folder), splits=splits, min_coverage=min_coverage)
-    if scratch is not None:
-        scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{name}.build", dir=scratch) as tmp:
-        market = preset_shards(name, Path(tmp) / "shards", path=folder, min_coverage=min_coverage)
+    # <scratch>/<name>-build.tmp<pid>: a killed build's is removed by the next build (data.store.recover_directory)
+    tmp = temporary_directory((scratch or Path(tempfile.gettempdir())) / f"{name}-build")
+    try:
+        market = preset_shards(name, tmp / "shards", path=folder, min_coverage=min_coverage)
         return replace(market.to_dataset(), context=None)  # an in-memory market's own context, as from_bars gives
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _cache_key(name: str, folder: Path, min_coverage: float) -> str:

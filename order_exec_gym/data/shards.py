@@ -32,7 +32,6 @@ import functools
 import inspect
 import operator
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,7 +47,7 @@ from order_exec_gym.data.market import (
     MarketContext, default_splits, episode_lines, parse_splits, previous_session, split_rows,
 )
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
-from order_exec_gym.data.readers import matching_files
+from order_exec_gym.data.readers import check_blank_lines, matching_files
 from order_exec_gym.data.schema import BarTable
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.data.store import (
@@ -482,14 +481,18 @@ def preset_shards(
     groups = [symbols[first : first + symbols_per_shard] for first in range(0, len(symbols), symbols_per_shard)]
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{directory.name}.parts", dir=directory.parent) as parts:
-        sources = _partition(files, groups, Path(parts), folder)
-        first = Path(parts) / _group_name(0)
+    # <directory>.parts.tmp<pid>: a killed run's is removed by the next one (data.store.recover_directory)
+    parts = temporary_directory(directory.with_name(f"{directory.name}.parts"))
+    try:
+        sources = _partition(files, groups, parts, folder)
+        first = parts / _group_name(0)
         for other in sorted(set(folder.iterdir()) - set(files)):
             if other.is_file():
                 (first / other.name).symlink_to(other.resolve())
-        tables = _group_tables(name, Path(parts), groups, folder, sources)
+        tables = _group_tables(name, parts, groups, folder, sources)
         return write_shards(tables, directory, splits=preset.splits, min_coverage=min_coverage, source=str(folder))
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _group_name(group: int) -> str:
@@ -520,6 +523,7 @@ def _partition(files: list[Path], groups: list[list[str]], parts: Path, folder: 
         sources[str(parts / _group_name(g))] = str(folder)
     for path in files:
         rows = _read_text(path)
+        check_blank_lines(rows, rows.columns, str(path))  # here, where the line numbers are the original file's
         _check_together(rows, path)
         # a row without a symbol goes to the first group, whose loader rejects it as the whole preset's would
         grouped = rows.join(membership, on="symbol", how="left", maintain_order="left").with_columns(

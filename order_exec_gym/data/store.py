@@ -86,7 +86,7 @@ def read_meta(directory: Path, verify: bool = True) -> dict[str, Any]:
         raise DataError("incomplete data directory", source=source, detail=detail)
     try:
         meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # not UTF-8, not JSON, too deep, a number too long
         raise DataError("unreadable meta.json", source=str(path), detail=str(error)) from None
     if not isinstance(meta, dict):
         raise DataError("unreadable meta.json", source=str(path), detail="not a JSON object")
@@ -111,13 +111,17 @@ def load_array(directory: Path, name: str, meta: dict[str, Any], mmap: bool = Fa
     path = directory / f"{name}.npy"
     try:
         array = np.load(path, mmap_mode="r" if mmap else None)
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError("unreadable array file", source=str(path), detail=str(error)) from None
+    except Exception as error:  # numpy parses a header with ast and tokenize: a damaged one raises their errors too
+        known = isinstance(error, (OSError, ValueError, EOFError))
+        detail = str(error) if known else f"{type(error).__name__}: {error}"
+        raise DataError("unreadable array file", source=str(path), detail=detail) from None
     expected = meta["files"].get(name)
     if expected is None and meta["files"]:
-        raise DataError("unlisted array file", source=str(path), detail="meta.json lists no checksum for it")
+        raise DataError("unlisted array file", source=str(path), detail=f"{directory / META} lists no checksum for it")
     if expected is not None and array_digest(array) != expected:
-        raise DataError("changed array file", source=str(path), detail="differs from what was written")
+        # the array, or meta.json (another version's, say), is not what was written with the other
+        detail = f"differs from what was written, as its checksum in {directory / META} says"
+        raise DataError("changed array file", source=str(path), detail=detail)
     return array
 
 

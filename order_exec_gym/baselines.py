@@ -117,6 +117,9 @@ class Baseline:
     #: The config settings the actions depend on: an env given to :meth:`plan` must have the same.
     settings: tuple[str, ...] = ("action_type", "levels", "level_unit")
     needs_privileged = False
+    #: Whether the baseline acts on the future of the orders' windows (the Oracle): scored on the benchmark's
+    #: privileged track, apart from the agents that see the public observation only.
+    sees_future = False
 
     def __init__(self, env: Any):
         task = find_task(env)
@@ -435,6 +438,7 @@ class Oracle(Baseline):
     """
 
     needs_plan = True
+    sees_future = True
 
     def __init__(self, env: Any):
         super().__init__(env)
@@ -502,6 +506,8 @@ class PublicBound(Oracle):
     continuation in the continuous case). It needs a synthetic market (``MarketDataset.synthetic``), whose
     ``model`` holds the signal.
     """
+
+    sees_future = False  # plans on the model's expectation from the gap, public at the open
 
     @classmethod
     def applies_to(cls, market: MarketDataset) -> bool:

@@ -102,9 +102,13 @@ def fresh_copy(tmp_path: Path) -> Path:
             if source.is_file():  # a file deleted from the work tree but still in the index is not copied
                 (repo / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, repo / name)
-    else:  # not a git checkout: the tree without what git would ignore
-        ignored = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis", "runs",
-                                         "outputs", "results", "models", "*.zip", "build", "dist")  # fmt: skip
+    else:  # not a git checkout: the tree without what git would ignore (.gitignore: output folders at the top only)
+        anywhere = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis", "*.zip")
+
+        def ignored(directory: str, names: list[str]) -> set[str]:
+            top = {"runs", "outputs", "results", "models", "build", "dist"} if Path(directory) == ROOT else set()
+            return anywhere(directory, names) | (top & set(names))
+
         shutil.copytree(ROOT, repo, ignore=ignored)
     data = real_data()
     if data is not None:

@@ -21,7 +21,10 @@ from sb3_distill.experiment import CONTROL, DQN_NAME, TEACHER, compare_runs
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: Each experiment script's written page in docs/ (by hand: no script writes it).
-WRITTEN = {"reproduce_opd": "RESULTS.md", "signal_sweep": "SIGNAL.md", "learning_parity": "LEARNER.md"}
+WRITTEN = {
+    "reproduce_opd": "RESULTS.md", "signal_sweep": "SIGNAL.md", "learning_parity": "LEARNER.md",
+    "bench_reference": "BENCHMARK.md",
+}
 #: A line of every hand-written page of the fake docs/: no generated page may hold it.
 MARK = "HAND-WRITTEN"
 

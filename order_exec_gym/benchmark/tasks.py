@@ -1,0 +1,226 @@
+"""Benchmark tasks: versioned ids that freeze everything a score depends on.
+
+A task (``OrderExec/Signal2-v0``, in Gymnasium's ``namespace/name-vN`` form) fixes the market (a synthetic market's
+options and seed, or a preset and, through the content hash, its exact files), the split, the
+:class:`~order_exec_gym.config.ExecutionConfig`, the order set (every order of the split, drawn with a fixed seed)
+and the evaluation seeds. Its ``content_hash`` covers the settings, every order and every bar of the market, and is
+frozen in the registry: a task whose market or orders no longer hash to it (the generator, a loader or the data
+changed) is refused, since its scores would not compare; such a change needs a new version. An id whose name has a
+newer version is refused with the new id, as Gymnasium's ``DeprecatedEnv``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from order_exec_gym.config import DEFAULT_LEVELS, PAPER_CONFIG, ExecutionConfig
+from order_exec_gym.data.dataset import MarketDataset
+from order_exec_gym.data.resolve import load_dataset
+from order_exec_gym.data.store import array_digest
+from order_exec_gym.evaluation import evaluation_orders
+from order_exec_gym.orders import Orders
+
+NAMESPACE = "OrderExec"
+_ID = re.compile(rf"^{NAMESPACE}/(?P<name>[A-Za-z0-9]+)-v(?P<version>\d+)$")
+
+
+class TaskVersionError(ValueError):
+    """An outdated task version (the message names the current id)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark task.
+
+    :param id: ``OrderExec/<Name>-v<version>``
+    :param description: what the task is, in a line
+    :param market: ``{"synthetic": {options of MarketDataset.synthetic}}`` or ``{"preset": name}``
+    :param split: the split whose episodes are the orders (each episode once)
+    :param config: the env settings (observation, actions, reward)
+    :param content_hash: the frozen hash of the settings, the orders and the market's bars (:func:`content_hash`)
+    :param seeds: the evaluation seeds: the agent runs once per seed (its sampling and any randomness it draws)
+    :param order_seed: the seed of the orders' random parts (sides, windows)
+    :param public_bound: whether the market's model gives a ``PublicBound`` to score against as well
+    """
+
+    id: str
+    description: str
+    market: dict[str, Any]
+    split: str
+    config: ExecutionConfig
+    content_hash: str
+    seeds: tuple[int, ...] = (0, 1, 2)
+    order_seed: int = 0
+    public_bound: bool = False
+    needs: str = field(default="nothing: a synthetic market, built in seconds")
+
+    @property
+    def name(self) -> str:
+        return _parse(self.id)[0]
+
+    @property
+    def version(self) -> int:
+        return _parse(self.id)[1]
+
+    def load_market(self) -> MarketDataset:
+        """The task's market (the synthetic one is built once per process; a preset reads the shared data)."""
+        if "synthetic" in self.market:
+            return MarketDataset.synthetic(**self.market["synthetic"])
+        return load_dataset(self.market["preset"])
+
+    def orders(self, market: MarketDataset) -> Orders:
+        """The task's orders on ``market``'s split (episodes numbered in the split)."""
+        lengths = market.lengths[market.split_rows(self.split)]
+        return evaluation_orders(lengths, market.bar_minutes, self.config, None, self.order_seed)
+
+    def env_kwargs(self, split: str = "train") -> dict[str, Any]:
+        """``gym.make("OrderExec-v0", **task.env_kwargs())``: the task's market and settings on ``split`` (train
+        on ``"train"``, select on ``"valid"``; the task scores on its own split)."""
+        return {"data": self.load_market(), "split": split, **self.config}
+
+    def verified_market(self) -> MarketDataset:
+        """The market, refused (``ValueError`` naming the task) when the settings, orders or bars no longer hash to
+        :attr:`content_hash`."""
+        market = self.load_market()
+        found = content_hash(self, order_table(self, market), market_fingerprint(market))
+        if found != self.content_hash:
+            raise ValueError(
+                f"task {self.id}: its market, orders or settings hash to {found}, not to the frozen {self.content_hash}: "
+                "the data or the code that builds it differs from the task's, so scores would not compare (a change "
+                "that moves scores needs a new task version)"
+            )
+        return market
+
+
+def order_table(task: Task, market: MarketDataset) -> dict[str, list]:
+    """Every order of ``task`` on ``market``: instrument, date (ISO), side (+1 sell, -1 buy), first bar, bars."""
+    orders = task.orders(market)
+    rows = market.split_rows(task.split)[orders.episode]
+    return {
+        "symbol": market.symbols[rows].astype(str).tolist(),
+        "date": [str(day) for day in market.dates[rows]],
+        "side": orders.side.astype(int).tolist(),
+        "start": orders.start.astype(int).tolist(),
+        "length": orders.length.astype(int).tolist(),
+    }
+
+
+def market_fingerprint(market: MarketDataset) -> str:
+    """The market's episodes exactly (instruments, dates, bar counts) and each bar field to 7 significant digits of
+    its sum and sum of squares: a changed generator or file changes it, a last-bit difference between machines'
+    floating point does not."""
+    digest = hashlib.blake2b(digest_size=16)
+    for values in (market.symbols.astype(str), market.dates.astype("int64"), market.lengths.astype("int64")):
+        digest.update(array_digest(np.ascontiguousarray(values)).encode())
+    for name in sorted(market.bars):
+        values = market.bars[name].astype(np.float64)
+        digest.update(f"{name}|{values.sum():.6e}|{np.square(values).sum():.6e}".encode())
+    return digest.hexdigest()
+
+
+def content_hash(task: Task, orders: dict[str, list], fingerprint: str) -> str:
+    """BLAKE2b-128 over the task's settings and split, every order (:func:`order_table`) and the market's
+    fingerprint (:func:`market_fingerprint`: previous sessions and the market context read the whole market)."""
+    settings = {"split": task.split, "config": dict(task.config), "order_seed": task.order_seed, "seeds": list(task.seeds)}
+    body = json.dumps({"settings": settings, "orders": orders, "market": fingerprint}, sort_keys=True, default=list)
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+def _parse(task_id: str) -> tuple[str, int]:
+    match = _ID.match(task_id)
+    if match is None:
+        raise ValueError(f"malformed task id {task_id!r}: expected {NAMESPACE}/<Name>-v<version>, e.g. {NAMESPACE}/Signal2-v0")
+    return match["name"], int(match["version"])
+
+
+class Registry:
+    """The tasks by id, every version kept so that an old one is refused with the new id."""
+
+    def __init__(self, tasks: tuple[Task, ...] = ()):
+        self._tasks: dict[str, Task] = {}
+        for task in tasks:
+            self.register(task)
+
+    def register(self, task: Task) -> None:
+        _parse(task.id)
+        if task.id in self._tasks:
+            raise ValueError(f"task {task.id} is registered already")
+        self._tasks[task.id] = task
+
+    def current(self) -> list[Task]:
+        """The newest version of every task, in registration order."""
+        newest: dict[str, Task] = {}
+        for task in self._tasks.values():
+            if task.name not in newest or task.version > newest[task.name].version:
+                newest[task.name] = task
+        return list(newest.values())
+
+    def get(self, task_id: str) -> Task:
+        """The task ``task_id``; an outdated version raises :class:`TaskVersionError` naming the current one, an
+        unknown id ``KeyError`` listing the tasks."""
+        name, version = _parse(task_id)
+        latest = max((task.version for task in self._tasks.values() if task.name == name), default=None)
+        if latest is None:
+            raise KeyError(f"unknown task {task_id!r}; the tasks are {[task.id for task in self.current()]}")
+        if version < latest:
+            raise TaskVersionError(
+                f"task {task_id} is out of date: use {NAMESPACE}/{name}-v{latest} (scores of different versions do not compare)"
+            )
+        if task_id not in self._tasks:
+            raise KeyError(f"unknown task version {task_id!r}; the newest is {NAMESPACE}/{name}-v{latest}")
+        return self._tasks[task_id]
+
+
+#: The tasks' settings: the paper's (30-minute steps, penalty per minute, the whole session and the previous one with
+#: market context as public state), with the actions in TWAP units (0, .5, 1, 1.5, 2 times 1/T), so that TWAP, the
+#: score's 0, is an action of every task.
+BENCH_CONFIG = PAPER_CONFIG.replace(levels=DEFAULT_LEVELS, level_unit="twap")
+#: The synthetic market of the signal tasks (DESIGN §7: 30 instruments x 100 days; test: the last 15 days).
+SIGNAL_MARKET = dict(n_symbols=30, n_days=100, seed=0)
+#: The frozen content hashes (:func:`content_hash`): a task whose market or orders hash otherwise is refused.
+SIGNAL_HASHES = {
+    0.0: "133788cd94b392e87aa7665d72cc5210",
+    1.0: "7643913d9480f3c255977cbaa9be6de1",
+    2.0: "3f5490cef47fcce14fc4277ec7703e56",
+    4.0: "6d2205f6eb25c5fd9bde309b8f9f3c28",
+}
+REAL_HASHES = {"ashare-1min": "468e27aa26910f16e4c5a472ba2a6ca6", "ashare-etf-5min": "3093e9f652fae78025d10ea28f892354"}
+
+
+def _signal_task(signal: float) -> Task:
+    return Task(
+        id=f"{NAMESPACE}/Signal{signal:g}-v0",
+        description=f"synthetic market, opening-gap fade signal={signal:g}, test days",
+        market={"synthetic": {**SIGNAL_MARKET, "signal": signal}},
+        split="test",
+        config=BENCH_CONFIG,
+        content_hash=SIGNAL_HASHES[signal],
+        public_bound=signal > 0,
+    )
+
+
+def _preset_task(name: str, task_name: str, what: str) -> Task:
+    return Task(
+        id=f"{NAMESPACE}/{task_name}-v0",
+        description=f"{what}, test days",
+        market={"preset": name},
+        split="test",
+        config=BENCH_CONFIG,
+        content_hash=REAL_HASHES[name],
+        needs=f"the real data of preset {name!r} (../shared/data or $ORDER_EXEC_GYM_DATA)",
+    )
+
+
+TASKS = Registry(
+    (
+        *(_signal_task(signal) for signal in SIGNAL_HASHES),
+        _preset_task("ashare-1min", "AShare1min", "A-share main boards, 1-minute bars, 2024-03"),
+        _preset_task("ashare-etf-5min", "ETF5min", "42 A-share ETFs, 5-minute bars, 2021-04..2022-12"),
+    )
+)

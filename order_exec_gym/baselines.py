@@ -19,7 +19,8 @@ AlmgrenChriss  holdings ``x_j = sinh(kappa (T - t_j)) / sinh(kappa T)``, so ``sh
 Random         a uniform discrete level, or a uniform ratio in ``[0, 2 / T]`` (mean: the TWAP rate)
 Oracle         the exact maximiser of the episode reward with perfect information (:mod:`order_exec_gym.oracle`)
 PublicBound    the Oracle's solver on the returns the synthetic market's model makes predictable from public
-               information (the opening-gap fade, :mod:`order_exec_gym.data.synthetic`)
+               information (the opening-gap fade, the afternoon reversal, :mod:`order_exec_gym.data.synthetic`),
+               planned again at each decision where that information arrives during the session
 =============  ==========================================================================================
 
 VWAP and Oracle also need to know which orders they trade (the instrument's profile, the window's future prices),
@@ -48,7 +49,7 @@ from order_exec_gym.errors import DataError
 from order_exec_gym.features import read_private
 from order_exec_gym.oracle import best_discrete_action, consecutive_levels, discrete_plan, order_units, water_fill
 from order_exec_gym.orders import Orders
-from order_exec_gym.data.synthetic import fade_profile
+from order_exec_gym.data.synthetic import afternoon_profile, fade_profile
 from order_exec_gym.simulator import order_steps, step_bounds, step_cost, step_count
 from order_exec_gym.task import ExecutionTask
 
@@ -492,28 +493,60 @@ class Oracle(Baseline):
         state.left[rows, t] = remaining
 
 
+@dataclass
+class PublicPlan(OraclePlan):
+    """The PublicBound's context: an :class:`OraclePlan` on expected returns, plus, where public information arrives
+    during the session, the expected returns of every step as known at each decision, ``forecasts`` (N, T, T: row
+    ``t`` from what is public at step ``t``'s decision bar; None when everything is known at the first decision),
+    and the decision each row's plan was made at, ``revision`` (-1: none yet)."""
+
+    forecasts: np.ndarray | None = None
+    revision: np.ndarray | None = None
+
+
 class PublicBound(Oracle):
     """The best policy on public information in the synthetic market, as far as its generative model tells.
 
-    The model (:mod:`order_exec_gym.data.synthetic`) makes the session reverse ``signal`` times its overnight gap
-    ``g``: from the open on, a trader who knows it expects the log price ``-signal * g * F(m)`` above the open at bar
-    ``m``. This baseline plans on those expected step returns (certainty equivalence: the Oracle's exact solver,
-    :func:`~order_exec_gym.oracle.water_fill` or the discrete plan, on ``E[r_j]`` instead of ``r_j``) and re-plans
-    when the state leaves its plan. It reads the gap from the previous session's close and today's open, which are
-    public at the open, and nothing later. It is a strong closed-form rule, not the exact public optimum: it ignores
-    the small rest a public trader could predict (the microstructure noise's mean reversion, the day drift learnt
-    from the session so far) and takes log returns for returns; with ``signal = 0`` it plans nothing (TWAP's
-    continuation in the continuous case). It needs a synthetic market (``MarketDataset.synthetic``), whose
-    ``model`` holds the signal.
+    The model (:mod:`order_exec_gym.data.synthetic`) has two public predictable components, and this baseline plans
+    on their expected step returns (certainty equivalence: the Oracle's exact solver,
+    :func:`~order_exec_gym.oracle.water_fill` or the discrete plan, on ``E[r_j | public]`` instead of ``r_j``):
+
+    - the **opening-gap fade** (``signal``): the session reverses ``signal`` times its overnight gap ``g``, so from the
+      open on a trader who knows it expects the log price ``-signal * g * F(m)`` above the open at bar ``m``. The gap
+      is read from the previous session's close and today's open, public at the open;
+    - the **afternoon reversal** (``reversal``): the afternoon takes back ``reversal`` times the instrument's own
+      morning move ``Y`` along ``H(m)``. At each decision ``Y`` is estimated by the instrument's return since the open
+      at the last bar before the decision (and no later than the morning's last bar), less the market's (the
+      market-return column of the market context: the cross-sectional mean return since the open, in the
+      observation with ``market_features=True``) when the market has a factor: the morning move left unexplained
+      by a beta of 1. The estimate changes with each decision until midday, so the plan is made again at every step.
+
+    It reads nothing after each decision bar. It is a strong rule, not the exact public optimum: certainty
+    equivalence ignores the value of keeping shares for information still to come, and the rule ignores the small
+    rest a public trader could predict (the microstructure noise's mean reversion, the day drift learnt from the
+    session so far, the instrument's beta learnt from its co-movement with the market) and takes log returns for
+    returns. Without a predictable component it plans nothing (TWAP's continuation in the continuous case). It needs
+    a synthetic market (``MarketDataset.synthetic``), whose ``model`` holds the options.
+
+    :param env: an env with the configuration the baseline acts in
+    :param market_context: net the market's move out of the instrument's with the market context (False: the
+        instrument's own move only, all that a trader without the market context can use)
     """
 
-    sees_future = False  # plans on the model's expectation from the gap, public at the open
+    sees_future = False  # plans on the model's expectation from public information up to each decision
+
+    def __init__(self, env: Any, market_context: bool = True):
+        super().__init__(env)
+        self.market_context = bool(market_context)
+
+    def __repr__(self) -> str:
+        return "PublicBound()" if self.market_context else "PublicBound(market_context=False)"
 
     @classmethod
     def applies_to(cls, market: MarketDataset) -> bool:
         return "signal" in market.model
 
-    def _plan(self, task: ExecutionTask, orders: Orders) -> OraclePlan:
+    def _plan(self, task: ExecutionTask, orders: Orders) -> PublicPlan:
         if not self.applies_to(task.market):
             raise ValueError(f"PublicBound knows the synthetic market's model only; {task.market!r} has none")
         model = task.market.model
@@ -530,9 +563,45 @@ class PublicBound(Oracle):
         b0, b1 = step_bounds(orders.start, orders.length, step_bars, width)
         count = b1 - b0
         expected = -model["signal"] * gap[:, None] * (profile[b1] - profile[b0]) / np.maximum(count, 1)
-        returns = np.where(np.arange(width) < n_steps[:, None], orders.side[:, None] * expected, np.nan)
+        inside = np.arange(width) < n_steps[:, None]
+        returns = np.where(inside, orders.side[:, None] * expected, np.nan)
         cost = step_cost(task.config.alpha, task.config.penalty_per, count * market.bar_minutes)
-        return OraclePlan(n_steps, returns, cost)
+        reversal = model.get("reversal", 0.0)
+        if reversal == 0:
+            return PublicPlan(n_steps, returns, cost)
+        net = self.market_context and model.get("market_volatility", 0.0) > 0
+        own_move = morning_move(market, rows, b0, net_of_market=net)
+        cum = np.pad(np.cumsum(afternoon_profile(market.max_bars)), (1, 0))
+        step_share = (cum[b1] - cum[b0]) / np.maximum(count, 1)  # mean H over each step (N, T)
+        later = expected[:, None, :] - reversal * own_move[:, :, None] * step_share[:, None, :]  # (N, t, j)
+        forecasts = np.where(inside[:, None, :], orders.side[:, None, None] * later, np.nan)
+        return PublicPlan(n_steps, returns, cost, forecasts=forecasts, revision=np.full(len(rows), -1))
+
+    def act(self, private: np.ndarray, state: PublicPlan) -> tuple[np.ndarray, PublicPlan]:
+        if state.forecasts is not None:  # plan each row again on what is public at its decision now
+            rows = np.arange(len(private))
+            t = np.minimum(read_private(private)[1], state.n_steps - 1)
+            state.returns = state.forecasts[rows, t]
+            new = state.revision != t
+            state.left[rows[new], t[new]] = np.nan  # marks the row's plan stale: Oracle.act plans it again
+            state.revision = t.copy()
+        return super().act(private, state)
+
+
+def morning_move(market: MarketDataset, rows: np.ndarray, decision_bar: np.ndarray, net_of_market: bool) -> np.ndarray:
+    """Each episode's (``rows``, (N,)) log return from its open to the last bar before each decision bar
+    (``decision_bar``, (N, T)) and no later than the morning's last bar (bar ``max_bars / 2 - 1``), less the
+    market-return column of the market context at that bar with ``net_of_market``; 0 at the session's first bar.
+    Reads the bars' ``open`` and ``price`` (the observation's) and the context, nothing after that bar."""
+    seen = np.minimum(decision_bar, market.max_bars // 2)  # bars of the morning public at each decision
+    at = np.maximum(seen - 1, 0)
+    line = rows[:, None]
+    move = np.log(market.bars["price"][line, at].astype(np.float64) / market.bars["open"][line, 0])
+    if net_of_market:  # the market return of each order's date, looked up once per date
+        days, day = np.unique(market.dates[rows], return_inverse=True)
+        market_return = market.market_context().of(days)[..., 0].astype(np.float64) / 100.0
+        move = move - market_return[day[:, None], at]
+    return np.where(seen > 0, move, 0.0)
 
 
 BASELINES: dict[str, type[Baseline]] = {

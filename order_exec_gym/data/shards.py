@@ -420,6 +420,8 @@ def synthetic_shards(
         for g, first in enumerate(range(0, n_symbols, symbols_per_shard)):
             size = min(symbols_per_shard, n_symbols - first)
             group = {**arguments.arguments, "n_symbols": size, "seed": group_seed(seed, g)}
+            if group["factor_seed"] is None:  # one market factor for every group, drawn from the market's own seed
+                group["factor_seed"] = seed
             yield _renamed(synthetic_bars(**group), first, width)
 
     settings = ", ".join(f"{key}={value!r}" for key, value in model.items())

@@ -23,7 +23,7 @@ from typing import Any
 import torch as th
 
 from order_exec_gym.benchmark import TASKS, available, leaderboard, load, markdown, performance_profile, run, save_results
-from order_exec_gym.benchmark.runner import PublicAgent
+from order_exec_gym.benchmark.runner import PublicAgent, freeze
 from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.teachers import PolicyTeacher
 from sb3_distill.training import train
@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="the learned agents' training seed")
     parser.add_argument("--tasks", default=None, help="comma-separated task ids (default: every task whose data is here)")
     parser.add_argument("--out", type=Path, default=OUT, help="where the results files, tables.md and profiles.png go")
+    parser.add_argument("--freeze", action="store_true",
+                        help="only print each task's values for order_exec_gym.benchmark.tasks.FROZEN")  # fmt: skip
     return parser
 
 
@@ -62,6 +64,10 @@ def main() -> None:
     args = parser().parse_args()
     th.set_num_threads(1)
     tasks = args.tasks.split(",") if args.tasks else [task.id for task in TASKS.current() if available(task) is None]
+    if args.freeze:
+        for task_id in tasks:
+            print(f"    {TASKS.get(task_id).name!r}: {freeze(TASKS.get(task_id))},")
+        return
     synthetic = [task_id for task_id in tasks if "synthetic" in TASKS.get(task_id).market]
     paths = []
     for name in BASELINE_NAMES:

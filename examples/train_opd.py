@@ -13,7 +13,7 @@ paper's settings (``PAPER_CONFIG``, sell orders):
 
 Run from the repository root (after ``pip install -e .``)::
 
-    python examples/train_opd.py                           # about 3.3 minutes on 2 CPU cores
+    python examples/train_opd.py                           # 1.3-1.8 minutes on 2 CPU cores (measured)
     python examples/train_opd.py --signal 0                # nothing to learn from public information
     python examples/train_opd.py --data ashare-1min --steps 300000
 

@@ -55,8 +55,8 @@ GIVEN = "given_settings"
 AGENT_NOTES = {
     "Oracle": "Oracle: perfect information (it sees the future): the best schedule there was, an upper bound, "
     "not a strategy",
-    "PublicBound": "PublicBound: knows the synthetic market's model (the opening-gap fade), the best public rule it "
-    "implies",
+    "PublicBound": "PublicBound: knows the synthetic market's model (the opening-gap fade, the afternoon reversal), "
+    "a strong public rule it implies",
 }
 
 

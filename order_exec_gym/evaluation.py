@@ -134,7 +134,8 @@ def evaluate(
     The orders are drawn over the split's episodes of the whole market; each partition of the market (the dataset
     itself in memory, or each shard of a market sharded on disk, memory-mapped and never loaded whole) runs its own
     orders, in batches, and the results come back in the orders' order: the same, order for order, however the
-    market is stored (but VWAP's and AlmgrenChriss's calibration, which use each partition's training days).
+    market is stored, for every agent but VWAP and AlmgrenChriss (which calibrate on each partition's training
+    days) and Random (whose draws follow the batches).
 
     :param agent: an SB3 model or baseline (``predict``), a name from :data:`~order_exec_gym.baselines.BASELINES`,
         or a callable returning a batch of actions for a batch of observations

@@ -74,7 +74,7 @@ def run_list(args: argparse.Namespace) -> int:
     for task in TASKS.current():
         missing = available(task)
         state = "ready" if missing is None else f"missing: {missing}"
-        print(f"{task.id:<26} {task.description}\n{'':<26} needs {task.needs}; {state}")
+        print(f"{task.id:<31} {task.description}\n{'':<31} needs {task.needs}; {state}")
     return 0
 
 
@@ -95,7 +95,7 @@ def run_run(args: argparse.Namespace) -> int:
     path = save_results(results, args.out)
     for task_id, entry in results["tasks"].items():
         shown = f"score {entry['score']:.1f}" if entry["status"] == "ok" else f"FAILED: {entry['reason']}"
-        print(f"{task_id:<26} {shown}")
+        print(f"{task_id:<31} {shown}")
     print(f"{name} ({results['agent']['track']} track): results in {path}")
     return 0
 

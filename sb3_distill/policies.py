@@ -192,6 +192,9 @@ class StudentLstmPolicy(RecurrentMultiInputActorCriticPolicy):
     """
 
     recurrent_cell: type[nn.Module] = nn.LSTM
+    #: The privileged key may be in its observation space (it trains beside its teacher), but it never reads it: a
+    #: benchmark scores it on the public track, the key given as zeros.
+    reads_privileged = False
 
     def __init__(self, *args: Any, privileged_keys: Sequence[str] = (PRIVILEGED_KEY,), **kwargs: Any):
         self.privileged_keys = tuple(privileged_keys)

@@ -83,6 +83,22 @@ def test_compare_refuses_other_orders_and_other_versions(references, tmp_path):
     path = save_results(references["TWAP"], tmp_path / "twap.json")
     with pytest.raises(ValueError, match="both hold agent 'TWAP'"):
         load([path, path])
+    results = copy.deepcopy(references["TWAP"])
+    results["tasks"][SIGNAL2]["references"]["Oracle"][0] += 500.0  # the score's 100 moved
+    with pytest.raises(ValueError, match="Signal2-v0: Oracle's mean PA is .* the task froze 69.2746"):
+        check_results(results, "bad.json")
+    results = copy.deepcopy(references["TWAP"])
+    results["tasks"][SIGNAL2]["runs"].pop()
+    with pytest.raises(ValueError, match=r"Signal2-v0 holds runs of seeds \[0, 1\] over \[450\] orders"):
+        check_results(results, "bad.json")
+
+
+def test_scores_are_recomputed_from_the_orders_never_read_from_the_file(references):
+    results = copy.deepcopy(references["TWAP"])
+    results["agent"]["name"] = "edited"
+    results["tasks"][SIGNAL2]["score"] = 99.0
+    _, rows = leaderboard([results], [SIGNAL2])
+    assert rows[0]["tasks"][SIGNAL2] == 0.0
 
 
 class Raises:
@@ -111,6 +127,15 @@ def test_failures_are_reported_with_their_reason_and_the_public_track_gets_no_pl
     assert nan["status"] == "failed" and "ValueError" in nan["reason"]
     planner = run(Planner(), "planner", [SIGNAL2])
     assert not Planner.planned and planner["agent"]["track"] == "public"
+    from order_exec_gym.baselines import Oracle
+    from order_exec_gym.task import ExecutionTask
+
+    class Sneaky(Oracle):  # a Baseline that says it does not see the future: it gets no plan, so no future
+        sees_future = False
+
+    sneaky = run(Sneaky(ExecutionTask(TASKS.get(SIGNAL2).load_market(), "test", TASKS.get(SIGNAL2).config)), "sneaky", [SIGNAL2])
+    assert sneaky["agent"]["track"] == "public" and sneaky["tasks"][SIGNAL2]["status"] == "failed"
+    assert "needs to know the orders" in sneaky["tasks"][SIGNAL2]["reason"]
     assert planner["tasks"][SIGNAL2]["score"] == pytest.approx(0.0)  # action 2 is TWAP
     runs = [references["TWAP"], run(Raises(), "raises", [SIGNAL2]), run("TWAP", "again", [SIGNAL2])]
     tasks, rows = leaderboard(runs, [SIGNAL2])
@@ -118,7 +143,9 @@ def test_failures_are_reported_with_their_reason_and_the_public_track_gets_no_pl
     assert "| raises | public | — | — | — | failed |" in table and "raises failed OrderExec/Signal2-v0: seed 0: RuntimeError: boom" in table
     assert "| again | public | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | 50% [50, 50] | 0.0 |" in table
     tasks, rows = leaderboard(runs)  # every task of any file: the agents that did not run one get no aggregate
-    assert tasks == sorted(SYNTHETIC) and "| again | public | — | — | — | — | — | 0.0 | — |" in markdown(tasks, rows)
+    cells = ["—"] * len(tasks)
+    cells[tasks.index(SIGNAL2)] = "0.0"
+    assert tasks == sorted(SYNTHETIC) and f"| again | public | — | — | — | {' | '.join(cells)} |" in markdown(tasks, rows)
 
 
 def test_scores_and_their_intervals():
@@ -140,11 +167,22 @@ def test_scores_and_their_intervals():
     assert forward[0] == 1.0 and backward[0] == 0.0 and forward[1] <= forward[0] <= forward[2]
 
 
+def test_a_student_is_on_the_public_track_from_python_too(small_market):
+    """A distilled student's model carries the privileged key, which its policy never reads: public, the key zeros."""
+    from sb3_distill.training import train
+
+    task = TASKS.get(SIGNAL2)
+    student = train("student", task.env_kwargs("train"), teacher="oracle", network="gru", total_timesteps=128, n_envs=4,
+                    n_steps=32, batch_size=64, n_epochs=1)  # fmt: skip
+    results = run(student, "student", [SIGNAL2])
+    assert results["agent"]["track"] == "public" and results["tasks"][SIGNAL2]["status"] == "ok"
+
+
 def test_the_task_env_trains_on_the_task_settings():
     import gymnasium as gym
 
     task = TASKS.get(SIGNAL2)
-    env = gym.make("OrderExec-v0", **task.env_kwargs("train"))
+    env = gym.make("OrderExec-v1", **task.env_kwargs("train"))  # every setting given: v1's defaults play no part
     assert env.unwrapped.config == task.config and env.observation_space["public"].shape == (480, 8)
 
 
@@ -194,3 +232,18 @@ def test_results_record_the_orders_and_the_market():
     assert content_hash(task, entry["orders"], entry["market_fingerprint"]) == task.content_hash
     assert set(results["versions"]) >= {"python", "order-exec-gym", "numpy", "torch", "stable-baselines3"}
     assert Path(entry["orders"]["date"][0]).name.startswith("2023-")
+
+
+def test_the_fingerprint_sees_every_bar_but_not_the_last_bits():
+    market = TASKS.get(SIGNAL2).load_market()
+    base = market_fingerprint(market)
+    for edit in ("reversed sessions", "one bar 2% up", "one bar a float32 step up"):
+        bars = {name: values.copy() for name, values in market.bars.items()}
+        if edit == "reversed sessions":
+            bars = {name: values[:, ::-1].copy() for name, values in bars.items()}
+        elif edit == "one bar 2% up":
+            bars["price"][5, 17] *= 1.02
+        else:
+            bars["price"][5, 17] = np.nextafter(bars["price"][5, 17], np.float32(np.inf))
+        changed = market_fingerprint(replace(market, bars=bars))
+        assert (changed == base) == (edit == "one bar a float32 step up"), edit

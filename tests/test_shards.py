@@ -28,7 +28,6 @@ from order_exec_gym.data.shards import (
 )
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.errors import DataError
-from order_exec_gym.data.context import market_context
 from order_exec_gym.data.market import Market, MarketContext
 from order_exec_gym.orders import Orders
 from order_exec_gym.task import ExecutionTask
@@ -129,7 +128,7 @@ def test_index_points_at_each_episode(sharded):
 
 def test_global_context_equals_the_whole_markets(sharded):
     market, whole = sharded
-    context, day = market_context(whole)
+    context, day = whole.market_context().values, np.searchsorted(whole.market_context().dates, whole.dates)
     stored = np.load(market.directory / "context.npy")
     assert stored.dtype == np.float32 and np.array_equal(stored, context)
     assert np.array_equal(market.context_dates, np.unique(whole.dates))
@@ -137,7 +136,7 @@ def test_global_context_equals_the_whole_markets(sharded):
     for _, shard in market.iter_shards():
         assert shard.context is market.market_context()  # the market's, as data: never rebuilt from the shard
         assert np.array_equal(shard.market_context().of(shard.dates), context[day[whole.rows_of(shard)]])
-        own, _ = market_context(shard)  # what the shard alone would give: another market
+        own = dataclasses.replace(shard, context=None, shard=False).market_context().values  # the shard's alone
         assert not np.array_equal(own, context)
     dataset = market.to_dataset()
     assert np.array_equal(dataset.market_context().of(dataset.dates), context[day])
@@ -214,7 +213,7 @@ def test_tables_in_any_order(tmp_path):
     whole = MarketDataset.from_bars(table)
     assert_same(market.to_dataset(), whole)
     context = np.load(market.directory / "context.npy")
-    np.testing.assert_allclose(context, market_context(whole)[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(context, whole.market_context().values, rtol=1e-6, atol=1e-6)
 
 
 def test_write_shards_rejects_what_would_break_the_shards(tmp_path):
@@ -357,7 +356,7 @@ def test_preset_shards_equals_from_preset_on_vendor_files(tmp_path):
     market = preset_shards("ashare-1min", tmp_path / "market", symbols_per_shard=2, path=folder)
     assert market.n_shards == 3 and market.source == str(folder)
     assert_same(market.to_dataset(), whole)
-    assert np.array_equal(np.load(market.directory / "context.npy"), market_context(whole)[0])
+    assert np.array_equal(np.load(market.directory / "context.npy"), whole.market_context().values)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ashare", "market"]  # the row files are gone
 
 
@@ -392,7 +391,7 @@ def test_preset_shards_equals_from_preset_on_the_real_ashare_set(tmp_path):
     whole = MarketDataset.from_bars(load_preset("ashare-1min"), splits=PRESETS["ashare-1min"].splits)
     assert market.n_shards == 16
     assert_same(market.to_dataset(), whole)
-    assert np.array_equal(np.load(market.directory / "context.npy"), market_context(whole)[0])
+    assert np.array_equal(np.load(market.directory / "context.npy"), whole.market_context().values)
 
 
 def test_a_split_of_a_shard_and_a_lone_shard_never_get_a_wrong_market_context(sharded):

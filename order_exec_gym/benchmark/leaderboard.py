@@ -1,7 +1,10 @@
 """Results files side by side: checked against the registry, aggregated, tabulated and plotted.
 
 :func:`check_results` refuses a results file whose task is out of date (naming the current id), whose task hash
-differs from the registry's, or whose orders do not hash to it (a file cannot be scored against other orders).
+differs from the registry's, whose orders do not hash to it (a file cannot be scored against other orders), whose
+references (TWAP, the Oracle) are not the task's frozen ones, or whose runs are not one per evaluation seed over
+every order. Every score shown is recomputed from the per-order PAs; the agent's own PAs are what its results file
+claims (a submission says how to reproduce them: docs/BENCHMARK.md).
 :func:`leaderboard` ranks agents by the IQM of their scores over the tasks, public track first,
 with each task's score, the mean, the intervals and each agent's probability of improvement over TWAP; an agent
 that did not run (or failed) a task gets no aggregate.
@@ -33,14 +36,24 @@ def check_results(results: Mapping[str, Any], source: str, registry: Registry = 
         if content_hash(task, entry["orders"], entry["market_fingerprint"]) != task.content_hash:
             raise ValueError(f"{source}: task {task_id}'s orders or market in the file are not the task's "
                              "(changed after the run): its scores cannot be checked")  # fmt: skip
+        task.check_references(entry["references"], f"{source}: ")
+        n_orders = len(entry["orders"]["symbol"])
+        if entry["status"] == "ok":
+            seeds = [run["seed"] for run in entry["runs"]]
+            lengths = {len(run[key]) for run in entry["runs"] for key in ("price_advantage", "reward")}
+            if seeds != list(task.seeds) or lengths != {n_orders}:
+                raise ValueError(f"{source}: task {task_id} holds runs of seeds {seeds} over {sorted(lengths)} orders; "
+                                 f"the task's are seeds {list(task.seeds)} over {n_orders} orders")  # fmt: skip
 
 
 def task_scores(entry: Mapping[str, Any], bound: str = "Oracle") -> TaskScores:
-    """One task's per-order PAs of the agent's runs and of the references (``bound`` at 100)."""
+    """One task's per-order PAs of the agent's runs and of the references (``bound`` at 100), with the orders'
+    days (the bootstrap resamples days)."""
     return TaskScores(
         pa=np.array([run["price_advantage"] for run in entry["runs"]], dtype=np.float64),
         low=np.array(entry["references"]["TWAP"], dtype=np.float64),
         high=np.array(entry["references"][bound], dtype=np.float64),
+        days=np.array(entry["orders"]["date"]),
     )
 
 
@@ -76,7 +89,10 @@ def leaderboard(
             "agent": run["agent"]["name"],
             "track": run["agent"]["track"],
             "description": run["agent"]["description"],
-            "tasks": {task: None if entry is None else "failed" if task in failed else entry["score"] for task, entry in entries.items()},
+            "tasks": {  # each score recomputed from the orders, never read from the file
+                task: None if entry is None else "failed" if task in failed else float(task_scores(entry).scores().mean())
+                for task, entry in entries.items()
+            },
             "failed": failed,
         }
         if not failed and None not in entries.values():
@@ -109,7 +125,7 @@ def markdown(tasks: list[str], rows: list[dict[str, Any]]) -> str:
         "",
         "Score: 100 (PA − PA_TWAP) / (PA_Oracle − PA_TWAP) on each task's frozen orders (0 = TWAP, 100 = the Oracle, "
         "the perfect-information optimum in the task's actions), the mean over the evaluation seeds; IQM and mean over "
-        "seeds x tasks with stratified bootstrap intervals (runs and orders resampled within each task); P(> TWAP): the "
+        "seeds x tasks with stratified bootstrap intervals (runs and days resampled within each task); P(> TWAP): the "
         f"probability of improvement over TWAP. The {PRIVILEGED} track sees the future and is no rival to the public one. "
         "—: not run on that task (no aggregate unless every task was run).",
     ]

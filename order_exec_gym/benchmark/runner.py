@@ -3,9 +3,10 @@
 :func:`run` evaluates an agent on each task's frozen orders once per evaluation seed, with TWAP and the Oracle
 (and the PublicBound where the market's model gives one) on the same orders, and returns the results as a mapping
 that :func:`save_results` writes as JSON (``FORMAT``, documented in docs/BENCHMARK.md). Honesty rules: an agent sees
-the public observation only and gets no ``plan`` of the orders (those are for the library's baselines); one that
-reads the privileged observation, or a baseline that sees the future (the Oracle), is scored on the separate
-``"privileged"`` track. An agent that raises, returns invalid actions or produces a NaN is reported as failed on that
+the public observation only and gets no ``plan`` of the orders (only the library's baselines, named by a string, get
+one); one that reads the privileged observation, or a named baseline that sees the future (the Oracle), is scored
+on the separate ``"privileged"`` track. (An agent runs in this process: these rules keep an honest agent honest and
+make a mistake visible; they are no sandbox against code that goes looking for the market.) An agent that raises, returns invalid actions or produces a NaN is reported as failed on that
 task, with the reason, never skipped.
 """
 
@@ -26,12 +27,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from order_exec_gym.baselines import BASELINES, Baseline
+from order_exec_gym.baselines import BASELINES
 from order_exec_gym.benchmark.scoring import normalized_score
-from order_exec_gym.benchmark.tasks import TASKS, Registry, Task, market_fingerprint, order_table
+from order_exec_gym.benchmark.tasks import TASKS, Registry, Task, content_hash, market_fingerprint, order_table
+from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.presets import PRESETS, preset_path
-from order_exec_gym.evaluation import evaluate, needs_privileged
+from order_exec_gym.evaluation import EvaluationResult, evaluate, needs_privileged
 from order_exec_gym.metrics import paired_bootstrap_ci
+from order_exec_gym.task import ExecutionTask
 
 FORMAT = "order-exec-bench/1"
 PUBLIC, PRIVILEGED = "public", "privileged"
@@ -84,10 +87,13 @@ def available(task: Task) -> str | None:
 
 
 def track_of(agent: Any) -> str:
-    """``"privileged"`` for an agent that reads the privileged observation or a baseline that sees the future."""
+    """``"privileged"`` for a baseline named by a string that sees the future (the Oracle) and for an agent that
+    reads the privileged observation (its observation space has the key, and its policy does not declare
+    ``reads_privileged = False`` as the distilled students do)."""
     if isinstance(agent, str):
         return PRIVILEGED if BASELINES[agent].sees_future else PUBLIC
-    return PRIVILEGED if needs_privileged(agent) or getattr(agent, "sees_future", False) else PUBLIC
+    reads = getattr(getattr(agent, "policy", None), "reads_privileged", True)
+    return PRIVILEGED if needs_privileged(agent) and reads else PUBLIC
 
 
 def load_agent(spec: str) -> Any:
@@ -139,18 +145,32 @@ def run(
     bar = tqdm(total=sum(len(task.seeds) for task in chosen), desc=f"bench {name}", unit="run", disable=not progress)
     for task in chosen:
         bar.set_postfix_str(task.id)
-        results["tasks"][task.id] = _run_task(agent, task, track, bar)
+        results["tasks"][task.id] = _run_task(agent, task, bar)
     bar.close()
     return results
 
 
-def _run_task(agent: Any, task: Task, track: str, bar: tqdm) -> dict[str, Any]:
-    market = task.verified_market()
-    references = {"TWAP": "TWAP", "Oracle": "Oracle", **({"PublicBound": "PublicBound"} if task.public_bound else {})}
-    reference_pa = {key: evaluate(value, market, task.split, None, task.order_seed, True, task.config) for key, value in references.items()}
+def reference_results(task: Task, market: MarketDataset) -> dict[str, EvaluationResult]:
+    """TWAP's, the Oracle's (and the PublicBound's) evaluations on the task's orders: the score's 0 and 100."""
+    names = ("TWAP", "Oracle", "PublicBound") if task.public_bound else ("TWAP", "Oracle")
+    return {name: evaluate(name, market, task.split, None, task.order_seed, True, task.config) for name in names}
+
+
+def freeze(task: Task) -> tuple[str, dict[str, float]]:
+    """The values a new task version is frozen with: its content hash and its references' mean PA (bps)."""
+    market = task.load_market()
+    references = reference_results(task, market)
+    means = {name: round(float(np.mean(_rounded(result.orders["price_advantage"]))), 6) for name, result in references.items()}
+    return content_hash(task, order_table(task, market), market_fingerprint(market)), means
+
+
+def _run_task(agent: Any, task: Task, bar: tqdm) -> dict[str, Any]:
+    market, fingerprint = task.verified_market()
+    reference_pa = reference_results(task, market)
+    task.check_references({key: _rounded(result.orders["price_advantage"]) for key, result in reference_pa.items()})
     entry: dict[str, Any] = {
         "content_hash": task.content_hash,
-        "market_fingerprint": market_fingerprint(market),
+        "market_fingerprint": fingerprint,
         "seeds": list(task.seeds),
         "orders": order_table(task, market),
         "references": {key: _rounded(result.orders["price_advantage"]) for key, result in reference_pa.items()},
@@ -194,14 +214,12 @@ def _seeded(agent: Any, task: Task, market: Any, seed: int) -> Any:
         cls = BASELINES[agent]
         if "seed" not in inspect.signature(cls).parameters:
             return agent
-        from order_exec_gym.task import ExecutionTask  # the baseline's settings: the task's, on its market
-
-        return cls(ExecutionTask(market, task.split, task.config), seed=seed)
+        return cls(ExecutionTask(market, task.split, task.config), seed=seed)  # the task's settings, on its market
     if hasattr(agent, "set_random_seed"):
         agent.set_random_seed(seed)
-    if track_of(agent) == PRIVILEGED or isinstance(agent, (Baseline, PublicAgent)):
+    if track_of(agent) == PRIVILEGED or isinstance(agent, PublicAgent):
         return agent
-    return PublicAgent(agent)
+    return PublicAgent(agent)  # any object, a Baseline subclass too: only the library's named baselines get a plan
 
 
 def _rounded(values: Any) -> list[float]:

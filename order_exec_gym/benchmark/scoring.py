@@ -8,8 +8,8 @@ Across tasks and runs (seeds), following Agarwal et al., "Deep RL at the Edge of
 (NeurIPS 2021, the ``rliable`` recommendations): the **interquartile mean** (IQM, the mean of the middle 50% of
 the run x task scores) and the **mean**, each with a **stratified bootstrap** 95% interval, and the **probability
 of improvement** ``P(X > Y)`` of one agent over another. The bootstrap resamples, within each task, the runs and
-the orders (the same orders for the agent and for the references that normalise it): a deterministic agent's
-score still varies with the orders it happened to be scored on. Written with numpy (a few lines), rather than
+the days (whole days of orders, which share the market's move; the same days for the agent and for the references
+that normalise it): a deterministic agent's score still varies with the days it happened to be scored on. Written with numpy (a few lines), rather than
 depending on ``rliable``, which brings ``arch``, ``pandas`` and ``seaborn`` for these two statistics.
 """
 
@@ -52,11 +52,14 @@ class TaskScores:
     :param pa: ``(runs, orders)`` the agent's PA (bps)
     :param low: ``(orders,)`` the PA of the score's 0 (TWAP)
     :param high: ``(orders,)`` the PA of the score's 100 (the Oracle, or the PublicBound)
+    :param days: ``(orders,)`` each order's day: the bootstrap resamples whole days (orders of one day share the
+        market's move, so they are not independent draws); None: orders
     """
 
     pa: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    days: np.ndarray | None = None
 
     def scores(self) -> np.ndarray:
         """The score of each run, ``(runs,)``."""
@@ -71,9 +74,16 @@ class TaskScores:
         return np.take_along_axis(scores, rng.integers(0, runs, size=scores.shape), axis=1)
 
 
-def order_weights(rng: np.random.Generator, n: int, orders: int) -> np.ndarray:
-    """``(n, orders)``: ``n`` bootstrap resamples of ``orders`` orders, as each order's share of the resample."""
-    return rng.multinomial(orders, np.full(orders, 1.0 / orders), size=n) / orders
+def order_weights(rng: np.random.Generator, n: int, task: TaskScores) -> np.ndarray:
+    """``(n, orders)``: ``n`` bootstrap resamples of the task's days (or orders, without days), as each order's
+    share of the resampled orders."""
+    if task.days is None:
+        label, sizes = np.arange(task.pa.shape[1]), np.ones(task.pa.shape[1])
+    else:
+        _, label = np.unique(task.days, return_inverse=True)
+        sizes = np.bincount(label).astype(np.float64)
+    counts = rng.multinomial(len(sizes), np.full(len(sizes), 1.0 / len(sizes)), size=n).astype(np.float64)
+    return counts[:, label] / (counts @ sizes)[:, None]
 
 
 def aggregate(tasks: Mapping[str, TaskScores], confidence: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float, float]]:
@@ -82,7 +92,7 @@ def aggregate(tasks: Mapping[str, TaskScores], confidence: float = 0.95, seed: i
     scores = np.stack([task.scores() for task in tasks.values()], axis=1)  # (runs, tasks)
     rng = np.random.default_rng(seed)
     replicates = np.stack(
-        [task.resampled(order_weights(rng, N_RESAMPLES, task.pa.shape[1]), rng) for task in tasks.values()], axis=2
+        [task.resampled(order_weights(rng, N_RESAMPLES, task), rng) for task in tasks.values()], axis=2
     )  # (n, runs, tasks)
     alpha = 100 * (1 - confidence) / 2
     out = {}
@@ -112,7 +122,7 @@ def probability_of_improvement(
     for t in common:
         if x[t].pa.shape[1] != y[t].pa.shape[1]:
             raise ValueError(f"task {t}: the agents were scored on {x[t].pa.shape[1]} and {y[t].pa.shape[1]} orders")
-        weights = order_weights(rng, N_RESAMPLES, x[t].pa.shape[1])  # the same orders for both agents
+        weights = order_weights(rng, N_RESAMPLES, x[t])  # the same days (orders) for both agents
         replicates.append(probability(x[t].resampled(weights, rng), y[t].resampled(weights, rng)))
     replicates = np.mean(replicates, axis=0)
     alpha = 100 * (1 - confidence) / 2

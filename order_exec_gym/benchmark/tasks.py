@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,16 @@ import numpy as np
 from order_exec_gym.config import DEFAULT_LEVELS, PAPER_CONFIG, ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.resolve import load_dataset
+from order_exec_gym.data.synthetic import REGIMES
 from order_exec_gym.data.store import array_digest
 from order_exec_gym.evaluation import evaluation_orders
 from order_exec_gym.orders import Orders
 
 NAMESPACE = "OrderExec"
+#: Significant digits of every bar value in a market's fingerprint (:func:`market_fingerprint`).
+FINGERPRINT_DIGITS = 6
+#: How far (bps) a reference's mean PA may be from the task's frozen value (per-order PAs are kept to 1e-4 bps).
+REFERENCE_TOLERANCE_BPS = 1e-3
 _ID = re.compile(rf"^{NAMESPACE}/(?P<name>[A-Za-z0-9]+)-v(?P<version>\d+)$")
 
 
@@ -47,6 +53,10 @@ class Task:
     :param seeds: the evaluation seeds: the agent runs once per seed (its sampling and any randomness it draws)
     :param order_seed: the seed of the orders' random parts (sides, windows)
     :param public_bound: whether the market's model gives a ``PublicBound`` to score against as well
+    :param references: the frozen mean PA (bps) of TWAP, the Oracle (and the PublicBound) on the task's orders: the
+        score's 0 and 100, checked whenever they are computed (:meth:`check_references`), so that a change to the
+        simulator or the baselines that would move every score cannot go unnoticed
+    :param needs: what the task needs to run, in words
     """
 
     id: str
@@ -58,6 +68,7 @@ class Task:
     seeds: tuple[int, ...] = (0, 1, 2)
     order_seed: int = 0
     public_bound: bool = False
+    references: dict[str, float] = field(default_factory=dict)
     needs: str = field(default="nothing: a synthetic market, built in seconds")
 
     @property
@@ -80,22 +91,35 @@ class Task:
         return evaluation_orders(lengths, market.bar_minutes, self.config, None, self.order_seed)
 
     def env_kwargs(self, split: str = "train") -> dict[str, Any]:
-        """``gym.make("OrderExec-v0", **task.env_kwargs())``: the task's market and settings on ``split`` (train
+        """``gym.make("OrderExec-v1", **task.env_kwargs())``: the task's market and every setting on ``split`` (train
         on ``"train"``, select on ``"valid"``; the task scores on its own split)."""
         return {"data": self.load_market(), "split": split, **self.config}
 
-    def verified_market(self) -> MarketDataset:
-        """The market, refused (``ValueError`` naming the task) when the settings, orders or bars no longer hash to
-        :attr:`content_hash`."""
+    def check_references(self, per_order: Mapping[str, Sequence[float]], source: str = "") -> None:
+        """Raise ``ValueError`` naming the task (after ``source``) when the mean of a reference's per-order PAs
+        (``{"TWAP": [...], ...}``) is not the frozen :attr:`references` value (to :data:`REFERENCE_TOLERANCE_BPS`)."""
+        for name, frozen in self.references.items():
+            found = float(np.mean(per_order[name])) if name in per_order else float("nan")
+            if not abs(found - frozen) <= REFERENCE_TOLERANCE_BPS:
+                raise ValueError(
+                    f"{source}task {self.id}: {name}'s mean PA is {found:.4f} bps, the task froze {frozen:.4f}: the "
+                    "simulator or the baselines changed what the score is measured against (a new task version), or "
+                    "the results file was edited"
+                )
+
+    def verified_market(self) -> tuple[MarketDataset, str]:
+        """The market and its fingerprint (:func:`market_fingerprint`), refused (``ValueError`` naming the task)
+        when the settings, orders or bars no longer hash to :attr:`content_hash`."""
         market = self.load_market()
-        found = content_hash(self, order_table(self, market), market_fingerprint(market))
+        fingerprint = market_fingerprint(market)
+        found = content_hash(self, order_table(self, market), fingerprint)
         if found != self.content_hash:
             raise ValueError(
                 f"task {self.id}: its market, orders or settings hash to {found}, not to the frozen {self.content_hash}: "
                 "the data or the code that builds it differs from the task's, so scores would not compare (a change "
                 "that moves scores needs a new task version)"
             )
-        return market
+        return market, fingerprint
 
 
 def order_table(task: Task, market: MarketDataset) -> dict[str, list]:
@@ -112,16 +136,26 @@ def order_table(task: Task, market: MarketDataset) -> dict[str, list]:
 
 
 def market_fingerprint(market: MarketDataset) -> str:
-    """The market's episodes exactly (instruments, dates, bar counts) and each bar field to 7 significant digits of
-    its sum and sum of squares: a changed generator or file changes it, a last-bit difference between machines'
-    floating point does not."""
+    """A hash of the market's episodes exactly (instruments, dates, bar counts) and of every bar value to 6
+    significant digits, in place: a changed generator, file or bar changes it; a last-bit difference between
+    machines' floating point does not (float32 holds 7 digits)."""
     digest = hashlib.blake2b(digest_size=16)
     for values in (market.symbols.astype(str), market.dates.astype("int64"), market.lengths.astype("int64")):
         digest.update(array_digest(np.ascontiguousarray(values)).encode())
     for name in sorted(market.bars):
-        values = market.bars[name].astype(np.float64)
-        digest.update(f"{name}|{values.sum():.6e}|{np.square(values).sum():.6e}".encode())
+        digest.update(name.encode())
+        digest.update(array_digest(_significant(market.bars[name], FINGERPRINT_DIGITS)).encode())
     return digest.hexdigest()
+
+
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits, as int64 mantissas beside int8 decimal exponents."""
+    values = np.asarray(values, dtype=np.float64)
+    exponent = np.zeros(values.shape)
+    nonzero = values != 0
+    exponent[nonzero] = np.floor(np.log10(np.abs(values[nonzero])))
+    mantissa = np.rint(values / 10.0 ** (exponent - (digits - 1))).astype(np.int64)
+    return np.stack([mantissa, exponent.astype(np.int64)], axis=-1)
 
 
 def content_hash(task: Task, orders: dict[str, list], fingerprint: str) -> str:
@@ -183,43 +217,67 @@ class Registry:
 BENCH_CONFIG = PAPER_CONFIG.replace(levels=DEFAULT_LEVELS, level_unit="twap")
 #: The synthetic market of the signal tasks (DESIGN §7: 30 instruments x 100 days; test: the last 15 days).
 SIGNAL_MARKET = dict(n_symbols=30, n_days=100, seed=0)
-#: The frozen content hashes (:func:`content_hash`): a task whose market or orders hash otherwise is refused.
-SIGNAL_HASHES = {
-    0.0: "133788cd94b392e87aa7665d72cc5210",
-    1.0: "7643913d9480f3c255977cbaa9be6de1",
-    2.0: "3f5490cef47fcce14fc4277ec7703e56",
-    4.0: "6d2205f6eb25c5fd9bde309b8f9f3c28",
+#: Each task's frozen content hash (:func:`content_hash`) and reference mean PAs (bps): a task whose market, orders or
+#: references come out otherwise is refused; a task not here yet refuses to run until it is frozen
+#: (``python benchmarks/bench_reference.py --freeze`` prints the values).
+FROZEN: dict[str, tuple[str, dict[str, float]]] = {
+    "Signal0": ("f03bd9c804fb284e3be0031dea35211b", {"TWAP": 0.0, "Oracle": 66.021434}),
+    "Signal1": ("8979a32dfd460c228e277633fde900f3", {"TWAP": 0.0, "Oracle": 66.925928, "PublicBound": 8.31663}),
+    "Signal2": ("dbb3496fca066dd5609395817d4fb484", {"TWAP": 0.0, "Oracle": 69.274585, "PublicBound": 16.53999}),
+    "Signal4": ("8d49da3583783be93394f9d7e9a9ffad", {"TWAP": 0.0, "Oracle": 77.437586, "PublicBound": 32.907439}),
+    "WeakFade": ("e7163065ebfaf9b9e727e00194670ce2", {"TWAP": 0.0, "Oracle": 66.366656, "PublicBound": 5.146253}),
+    "AfternoonReversal": ("7b921699b9a9d3931e5765f52b9acc2b", {"TWAP": 0.0, "Oracle": 91.077964, "PublicBound": 30.423814}),
+    "AShare1min": ("f048dacae3196d627404c0c23cbe6cea", {"TWAP": 0.0, "Oracle": 58.952762}),
+    "ETF5min": ("7a7985333fd898b0e9dbf293d0b73e34", {"TWAP": 0.0, "Oracle": 41.68639}),
 }
-REAL_HASHES = {"ashare-1min": "468e27aa26910f16e4c5a472ba2a6ca6", "ashare-etf-5min": "3093e9f652fae78025d10ea28f892354"}
 
 
 def _signal_task(signal: float) -> Task:
+    name = f"Signal{signal:g}"
     return Task(
-        id=f"{NAMESPACE}/Signal{signal:g}-v0",
+        id=f"{NAMESPACE}/{name}-v0",
         description=f"synthetic market, opening-gap fade signal={signal:g}, test days",
         market={"synthetic": {**SIGNAL_MARKET, "signal": signal}},
         split="test",
         config=BENCH_CONFIG,
-        content_hash=SIGNAL_HASHES[signal],
+        content_hash=FROZEN.get(name, ("", {}))[0],
+        references=FROZEN.get(name, ("", {}))[1],
         public_bound=signal > 0,
     )
 
 
-def _preset_task(name: str, task_name: str, what: str) -> Task:
+def _regime_task(name: str, regime: str) -> Task:
+    options = ", ".join(f"{key}={value:g}" for key, value in REGIMES[regime].items())
     return Task(
-        id=f"{NAMESPACE}/{task_name}-v0",
-        description=f"{what}, test days",
-        market={"preset": name},
+        id=f"{NAMESPACE}/{name}-v0",
+        description=f"synthetic market, the {regime} regime ({options}), test days",
+        market={"synthetic": {**SIGNAL_MARKET, **REGIMES[regime]}},
         split="test",
         config=BENCH_CONFIG,
-        content_hash=REAL_HASHES[name],
-        needs=f"the real data of preset {name!r} (../shared/data or $ORDER_EXEC_GYM_DATA)",
+        content_hash=FROZEN.get(name, ("", {}))[0],
+        references=FROZEN.get(name, ("", {}))[1],
+        public_bound=True,
+    )
+
+
+def _preset_task(preset: str, name: str, what: str) -> Task:
+    return Task(
+        id=f"{NAMESPACE}/{name}-v0",
+        description=f"{what}, test days",
+        market={"preset": preset},
+        split="test",
+        config=BENCH_CONFIG,
+        content_hash=FROZEN.get(name, ("", {}))[0],
+        references=FROZEN.get(name, ("", {}))[1],
+        needs=f"the real data of preset {preset!r} (../shared/data or $ORDER_EXEC_GYM_DATA)",
     )
 
 
 TASKS = Registry(
     (
-        *(_signal_task(signal) for signal in SIGNAL_HASHES),
+        *(_signal_task(signal) for signal in (0.0, 1.0, 2.0, 4.0)),
+        _regime_task("WeakFade", "weak-fade"),
+        _regime_task("AfternoonReversal", "afternoon-reversal"),
         _preset_task("ashare-1min", "AShare1min", "A-share main boards, 1-minute bars, 2024-03"),
         _preset_task("ashare-etf-5min", "ETF5min", "42 A-share ETFs, 5-minute bars, 2021-04..2022-12"),
     )

@@ -7,7 +7,8 @@ Per date and bar ``m`` (bars up to ``m`` only, so an observation at the decision
 2. the log market volume (summed over the instruments) relative to its trailing mean over the last 30 bars.
 
 :class:`ContextSums` accumulates what they need one group of episodes at a time, so a market larger than memory gets
-the same context as in memory (:mod:`order_exec_gym.data.shards`); :func:`market_context` is one dataset's.
+the same context as in memory (:mod:`order_exec_gym.data.shards`); a dataset's own is
+:meth:`~order_exec_gym.data.dataset.MarketDataset.market_context`.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class ContextSums:
         self.sums = np.zeros((4, 0, max_bars))
 
     def add(self, dataset: MarketDataset) -> None:
-        """Add every episode of ``dataset`` (in its order: the sums of one dataset added whole are
-        :func:`market_context`'s, bit for bit)."""
+        """Add every episode of ``dataset``, in its order."""
         days, day = np.unique(dataset.dates, return_inverse=True)
         new = np.setdiff1d(days, self.days)
         if len(new):
@@ -76,12 +76,3 @@ class ContextSums:
         context[..., 2] = relative_log_volume(volume)
         np.clip(context, -FEATURE_CLIP, FEATURE_CLIP, out=context)
         return self.days[order], context
-
-
-def market_context(dataset: MarketDataset) -> tuple[np.ndarray, np.ndarray]:
-    """The context of every date of ``dataset`` and bar, ``(D, max_bars, 3)`` float32, and the date row of each
-    episode, ``(E,)``."""
-    sums = ContextSums(dataset.max_bars)
-    sums.add(dataset)
-    dates, context = sums.context()
-    return context, np.searchsorted(dates, dataset.dates)

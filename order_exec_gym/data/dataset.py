@@ -5,7 +5,9 @@ Arrays are float32 of shape ``(n_episodes, max_bars)``, holding the validated ba
 (:data:`~order_exec_gym.data.schema.PRICE_RANGE`); an episode shorter than ``max_bars`` (a shorter date without
 a calendar) is padded after its ``length`` with its last close and zero volume. The simulator never reads past
 ``length``. Datasets are built from bars by :mod:`~order_exec_gym.data.build` and resolved from names, presets and
-directories by :mod:`~order_exec_gym.data.resolve`; both are reached through this class's constructors.
+directories by :mod:`~order_exec_gym.data.resolve`, which sit above this container (they import it); this class's
+constructors ``from_bars``, ``synthetic`` and ``from_preset`` are the users' names for them, thin façades that import
+them when called.
 """
 
 from __future__ import annotations

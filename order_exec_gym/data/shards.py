@@ -8,7 +8,7 @@ A sharded market is a directory::
     symbols.npy  dates.npy  lengths.npy  shards.npy  rows.npy
                          the index: one entry per episode of the whole market, sorted by (date, symbol) as
                          MarketDataset.from_bars sorts them; episode e is row rows[e] of shard shards[e]
-    context.npy          (D, max_bars, 3) float32: data.context.market_context over ALL instruments of each date
+    context.npy          (D, max_bars, 3) float32: the market context (data.context) over ALL instruments of each date
     context_dates.npy    (D,) datetime64[D]: the dates of context.npy's rows
     shards/<name>/       one MarketDataset.save directory per group of instruments
 
@@ -259,7 +259,7 @@ def write_shards(
     validation, drops and fills are as in memory, and the report is their sum. The directory is written
     atomically (a temp dir renamed), replacing what was there.
 
-    The global context equals :func:`~order_exec_gym.data.context.market_context` of the whole market bit for bit
+    The global context equals the whole market's own (:meth:`MarketDataset.market_context`) bit for bit
     when the tables hold ascending ranges of symbols (as :func:`synthetic_shards` and :func:`preset_shards` write
     them): then its sums add the instruments in the same order; otherwise it equals it to float64 rounding.
 

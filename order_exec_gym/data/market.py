@@ -21,8 +21,6 @@ from order_exec_gym.errors import DataError
 if TYPE_CHECKING:
     from order_exec_gym.data.dataset import MarketDataset
 
-SPLIT_NAMES = ("train", "valid", "test")
-
 
 @dataclass(frozen=True, eq=False)
 class MarketContext:

@@ -219,7 +219,12 @@ def watch(pid, job, start, until):
     # exit status (None if it runs on) and when its temporary directory was first and last seen (or, for
     # "replace", when the change was seen), in seconds since the fork.
     target = Path(job["target"])
-    tmp, before, seen = target.with_name(f"{target.name}.tmp{pid}"), state(target, pid), None
+    before, seen = state(target, pid), None
+    # the write's temporary directory; a preset streamed through shards first builds in <preset>-build.tmp<pid>
+    # beside the cache (a save of a small fixture is over too fast to be seen reliably)
+    tmps = [target.with_name(f"{target.name}.tmp{pid}")]
+    if job.get("preset"):
+        tmps.append(target.parent / f"{job['preset']}-build.tmp{pid}")
     while time.perf_counter() - start < job["limit"]:
         done, status = os.waitpid(pid, os.WNOHANG)
         now = time.perf_counter() - start
@@ -228,7 +233,7 @@ def watch(pid, job, start, until):
         if until == "replace":
             if state(target, pid) != before:
                 return None, [now, now]
-        elif tmp.exists():
+        elif any(tmp.exists() for tmp in tmps):
             seen = [now, now] if seen is None else [seen[0], now]
             if until == "write":
                 return None, seen
@@ -340,6 +345,10 @@ class Replacement:
         """Load what a kill left: ``"old"`` or ``"new"``, whole and verified; fails on anything else."""
         raise NotImplementedError
 
+    def leftovers(self) -> list[str]:
+        """What writers left beside the target (temporary and old directories)."""
+        return leftovers(self.target)
+
 
 class SavedMarket(Replacement):
     """``MarketDataset.save`` of market a or b over the other."""
@@ -402,6 +411,11 @@ class PresetCache(Replacement):
         paths = {"target": self.target, "path": self.folder, "cache": self.cache}
         return {"kind": "preset", "preset": self.preset} | {key: str(path) for key, path in paths.items()}
 
+    def leftovers(self) -> list[str]:
+        """Beside the target, and a streamed build's scratch directory in the cache folder."""
+        scratch = sorted(path.name for path in self.cache.glob(f"{self.preset}-build.tmp*"))
+        return leftovers(self.target) + scratch
+
     def outcome(self) -> str:
         try:
             loaded = MarketDataset.load(self.target, mmap=False)
@@ -439,14 +453,19 @@ def test_writers_killed_at_random_points_leave_the_old_or_the_new_data(fork_serv
     an error or another market, and that load leaves no temporary or old directory behind.
 
     Each writer is forked, writes once, then idles. The kill moments are drawn (seeded) over the write, timed
-    first: a third from the fork, a third from the moment the write's temporary directory appears, a third within a
-    millisecond of the moment the old directory is moved aside (or, for a build, the new one comes in). The test
-    asserts that both versions were seen, and that a fair share of the kills left a write half done."""
+    first: a third from the fork, a third from the moment the write's temporary directory (for a streamed preset, its
+    build's scratch directory) appears, a third within a millisecond of the moment the old directory is moved aside
+    (or, for a build, the new one comes in). The test asserts that both versions were seen, and that a fair share of
+    the kills left a write half done."""
     replacement = REPLACEMENTS[kind](tmp_path)
     timed = []
-    for _ in range(2):  # unkilled: the duration of a write
-        timed.append(fork_server.run(replacement.job()))
-        assert replacement.outcome() == "new" and timed[-1]["write"], timed
+    for _ in range(6):  # unkilled: the duration of a write (two in which the poll saw its temporary directory)
+        reply = fork_server.run(replacement.job())
+        assert replacement.outcome() == "new", reply
+        timed += [reply] if reply["write"] else []
+        if len(timed) == 2:
+            break
+    assert timed, "the write's temporary directory was never seen: the kills could not be placed in the write"
     total = max(reply["seconds"] for reply in timed)
     write = max(min(last - first for first, last in (reply["write"] for reply in timed)), 1e-3)
     rng = np.random.default_rng(list(REPLACEMENTS).index(kind))
@@ -462,11 +481,11 @@ def test_writers_killed_at_random_points_leave_the_old_or_the_new_data(fork_serv
             delay = rng.uniform(0.0, scale)
         reply = fork_server.run(replacement.job(), after, delay)
         assert reply["killed"], reply
-        left = leftovers(replacement.target)
+        left = replacement.leftovers()
         assert all(name.endswith(f"{reply['pid']}") for name in left), left
         inside += bool(left)
         outcomes[replacement.outcome()] += 1
-        assert leftovers(replacement.target) == [], "stale directories after the next load"
+        assert replacement.leftovers() == [], "stale directories after the next load"
     note = f"{KILLS} kills in {time.perf_counter() - started:.1f}s, {inside} mid-write, outcomes {dict(outcomes)}"
     print(kind, note)
     assert outcomes.keys() == {"old", "new"}, note  # kills fell before and after the writes' renames

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from order_exec_gym.baselines import BASELINES, make_baseline
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.data.market import Market
+from order_exec_gym.data.market import Market, members
 from order_exec_gym.data.resolve import open_market
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
 from order_exec_gym.orders import Orders, sample_orders
@@ -191,8 +191,7 @@ def _batches(market: Market, episodes: np.ndarray, orders: Orders, size: int) ->
     ``orders`` of batch b's orders."""
     partition, row = (values[episodes] for values in market.partition_rows())
     picks, jobs = [], []
-    for part in np.unique(partition):
-        mine = np.flatnonzero(partition == part)
+    for part, mine in enumerate(members(partition, market.n_partitions)):
         for first in range(0, len(mine), size):
             pick = mine[first : first + size]
             picks.append(pick)

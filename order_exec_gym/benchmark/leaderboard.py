@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from order_exec_gym.benchmark.runner import PRIVILEGED, PUBLIC, load_results
-from order_exec_gym.benchmark.scoring import TaskScores, aggregate, normalized_score, probability_of_improvement
+from order_exec_gym.benchmark.scoring import TaskScores, aggregate, probability_of_improvement
 from order_exec_gym.benchmark.tasks import TASKS, Registry, TaskVersionError, content_hash
 
 
@@ -152,10 +152,7 @@ def performance_profile(tasks: list[str], runs: Sequence[Mapping[str, Any]], pat
         entries = [run["tasks"].get(task) for task in tasks]
         if any(entry is None or entry["status"] != "ok" for entry in entries):
             continue
-        curves[run["agent"]["name"]] = np.concatenate(
-            [np.atleast_1d(normalized_score(task_scores(entry).pa.mean(axis=1), np.mean(entry["references"]["TWAP"]),
-                                            np.mean(entry["references"]["Oracle"]))) for entry in entries]  # fmt: skip
-        )
+        curves[run["agent"]["name"]] = np.concatenate([task_scores(entry).scores() for entry in entries])
     if not curves:
         raise ValueError("no agent completed every task: nothing to plot")
     everything = np.concatenate(list(curves.values()))

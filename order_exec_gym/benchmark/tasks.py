@@ -232,6 +232,12 @@ FROZEN: dict[str, tuple[str, dict[str, float]]] = {
 }
 
 
+def _frozen(name: str) -> dict[str, Any]:
+    """The task's frozen ``content_hash`` and ``references`` (none yet: a hash no market has, so it refuses to run)."""
+    content, references = FROZEN.get(name, ("", {}))
+    return {"content_hash": content, "references": references}
+
+
 def _signal_task(signal: float) -> Task:
     name = f"Signal{signal:g}"
     return Task(
@@ -240,8 +246,7 @@ def _signal_task(signal: float) -> Task:
         market={"synthetic": {**SIGNAL_MARKET, "signal": signal}},
         split="test",
         config=BENCH_CONFIG,
-        content_hash=FROZEN.get(name, ("", {}))[0],
-        references=FROZEN.get(name, ("", {}))[1],
+        **_frozen(name),
         public_bound=signal > 0,
     )
 
@@ -254,8 +259,7 @@ def _regime_task(name: str, regime: str) -> Task:
         market={"synthetic": {**SIGNAL_MARKET, **REGIMES[regime]}},
         split="test",
         config=BENCH_CONFIG,
-        content_hash=FROZEN.get(name, ("", {}))[0],
-        references=FROZEN.get(name, ("", {}))[1],
+        **_frozen(name),
         public_bound=True,
     )
 
@@ -267,8 +271,7 @@ def _preset_task(preset: str, name: str, what: str) -> Task:
         market={"preset": preset},
         split="test",
         config=BENCH_CONFIG,
-        content_hash=FROZEN.get(name, ("", {}))[0],
-        references=FROZEN.get(name, ("", {}))[1],
+        **_frozen(name),
         needs=f"the real data of preset {preset!r} (../shared/data or $ORDER_EXEC_GYM_DATA)",
     )
 

@@ -111,6 +111,14 @@ def _in_split(dates: np.ndarray, first: dt.date, last: dt.date) -> np.ndarray:
     return (dates >= np.datetime64(first, "D")) & (dates <= np.datetime64(last, "D"))
 
 
+def members(labels: np.ndarray, n: int) -> list[np.ndarray]:
+    """The positions of each label ``0 .. n - 1`` in ``labels``, ascending: one stable sort rather than a scan of
+    ``labels`` per label (e.g. each shard's episodes in a sharded market's index)."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
 def previous_session(symbols: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """Index of each episode's previous session of the same instrument, -1 for its first."""
     order = np.lexsort((dates, symbols))

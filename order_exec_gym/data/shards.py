@@ -44,7 +44,7 @@ from order_exec_gym.data.build import episodes_from_bars
 from order_exec_gym.data.context import ContextSums
 from order_exec_gym.data.dataset import FIELDS, MarketDataset
 from order_exec_gym.data.market import (
-    MarketContext, default_splits, episode_lines, parse_splits, previous_session, split_rows,
+    MarketContext, default_splits, episode_lines, members, parse_splits, previous_session, split_rows,
 )
 from order_exec_gym.data.presets import PRESETS, load_preset, preset_path
 from order_exec_gym.data.readers import check_blank_lines, matching_files
@@ -163,7 +163,7 @@ class ShardedMarket:
             detail = f"not the shard {self.shard_names[i]} that {self.directory} was written with"
             raise DataError("replaced shard", source=str(path), detail=detail)
         shard = MarketDataset.load(path, mmap=True)
-        mine = self.shards == i
+        mine = self._members[i]
         rows = self.rows[mine]
         if len(rows) != len(shard) or not (
             np.array_equal(shard.symbols[rows], self.symbols[mine]) and np.array_equal(shard.dates[rows], self.dates[mine])
@@ -181,10 +181,8 @@ class ShardedMarket:
         """The whole market in memory (for markets that fit): the shards' episodes in the index's order, equal
         array for array to :meth:`MarketDataset.from_bars` of the whole bar table."""
         bars = {name: np.empty((len(self), self.max_bars), np.float32) for name in FIELDS}
-        order = np.argsort(self.shards, kind="stable")
-        bounds = np.searchsorted(self.shards[order], np.arange(self.n_shards + 1))
         for i, shard in self.iter_shards():
-            at = order[bounds[i] : bounds[i + 1]]
+            at = self._members[i]
             for name, values in bars.items():
                 values[at] = shard.bars[name][self.rows[at]]
         return MarketDataset(
@@ -209,6 +207,11 @@ class ShardedMarket:
     def previous_sessions(self) -> np.ndarray:
         """The index row of each episode's previous session of the same instrument, -1 for its first."""
         return self._previous_sessions
+
+    @functools.cached_property
+    def _members(self) -> list[np.ndarray]:
+        """The index rows of each shard's episodes, ascending."""
+        return members(self.shards, self.n_shards)
 
     @functools.cached_property
     def _previous_sessions(self) -> np.ndarray:

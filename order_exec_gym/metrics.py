@@ -8,7 +8,9 @@ episode reward ``R_i``:
   noise, e.g. TWAP at one-minute steps): ``inf`` with gains and no losses, ``0`` with losses and no gains,
   ``nan`` with neither (every PA zero, or no orders);
 - a paired bootstrap confidence interval of the mean PA difference between two agents on the same orders (by
-  orders, or by groups of orders such as days), and one over several training seeds and days at once.
+  orders, or by groups of orders such as days), and one over several training seeds and days at once;
+- the shape of the schedules (:func:`schedule_profile`): the share of orders traded in one step (at least
+  :data:`ONE_STEP_SHARE` of the order in one step: an all-at-once bet) and the mean executed share at each step.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 
 #: |PA| at or below this many basis points counts as zero in the gain-loss ratio.
 PA_TOLERANCE = 1e-6
+#: An order whose largest step executes at least this share of it counts as traded in one step.
+ONE_STEP_SHARE = 0.95
 
 
 def _as_vector(values: np.ndarray, name: str) -> np.ndarray:
@@ -162,4 +166,24 @@ def summarize(pa: np.ndarray, rewards: np.ndarray) -> dict[str, float | int]:
         "pa_std": pa_std(pa),
         "glr": gain_loss_ratio(pa),
         "n_orders": len(pa),
+    }
+
+
+def schedule_profile(schedules: np.ndarray) -> dict[str, float | list[float]]:
+    """The shape of the orders' schedules: ``{"one_step_share", "step_shares"}``.
+
+    :param schedules: executed share of each order at each step, ``(N, T)`` (zero after an order is complete, as in
+        :class:`~order_exec_gym.evaluation.EvaluationResult`)
+    :return: ``one_step_share``, the share of orders that execute at least :data:`ONE_STEP_SHARE` of the order in
+        one step; ``step_shares``, the mean executed share at each step ``t`` over the orders (T values; they sum to
+        1 when every order completes)
+    """
+    schedules = np.asarray(schedules, dtype=np.float64)
+    if schedules.ndim != 2 or len(schedules) == 0:
+        raise ValueError(f"schedules must be one row per order (N, T) with N > 0, got shape {schedules.shape}")
+    if not np.isfinite(schedules).all():
+        raise ValueError("schedules hold non-finite shares")
+    return {
+        "one_step_share": float(np.mean(schedules.max(axis=1) >= ONE_STEP_SHARE)),
+        "step_shares": schedules.mean(axis=0).tolist(),
     }

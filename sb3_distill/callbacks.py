@@ -75,3 +75,46 @@ class BestOnValidation(BaseCallback):
         if score > self.best_score:
             self.best_score, self.best_timesteps = score, self.num_timesteps
             self._best_parameters = copy.deepcopy(self.model.policy.state_dict())
+
+
+#: The update's values :class:`TrainingLog` keeps by default: the policy's entropy (SB3 logs its negative mean, the
+#: entropy loss), the distillation loss ``L_d`` and the teacher fit (where the update has them), the KL of the update.
+TRAINING_KEYS = (
+    "train/entropy_loss", "train/distill_loss", "train/teacher_agreement", "train/teacher_distance", "train/approx_kl",
+)  # fmt: skip
+
+
+class TrainingLog(BaseCallback):
+    """Keep values an on-policy learner logs at every update: after each update, ``(timesteps, {key: value})`` of
+    the ``keys`` it recorded, in :attr:`history` (the learning curves of the training itself).
+
+    It reads the logger between the update and the next rollout's start (or the end of training), where SB3 keeps
+    the update's values until its next dump, so it needs no output format and works with ``verbose=0``.
+
+    :param keys: the logger's keys to keep (:data:`TRAINING_KEYS` by default); an update that did not record a key
+        has none in its row
+    """
+
+    def __init__(self, keys: tuple[str, ...] = TRAINING_KEYS):
+        super().__init__()
+        self.keys = keys
+        #: ``(timesteps, {key: value})`` after every update
+        self.history: list[tuple[int, dict[str, float]]] = []
+        self._updates = 0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        self._record()
+
+    def _on_training_end(self) -> None:
+        self._record()
+
+    def _record(self) -> None:
+        updates = getattr(self.model, "_n_updates", 0)
+        if updates == self._updates:  # no update since the last row (the first rollout, or training ended on one)
+            return
+        self._updates = updates
+        values = self.logger.name_to_value
+        self.history.append((self.num_timesteps, {key: float(values[key]) for key in self.keys if key in values}))

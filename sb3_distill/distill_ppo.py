@@ -37,10 +37,12 @@ SelfDistillRecurrentPPO = TypeVar("SelfDistillRecurrentPPO", bound="DistillRecur
 
 @dataclass
 class DistillationTerm:
-    """The distillation term of one update: its coefficient (0: none) and, per minibatch, ``L_d`` and the teacher
-    fit (``train/teacher_agreement`` or ``train/teacher_distance``)."""
+    """The distillation term of one update: its coefficient (0: none), whether the rollout has the teacher's labels
+    and, per minibatch, ``L_d`` and the teacher fit (``train/teacher_agreement`` or ``train/teacher_distance``),
+    measured whenever it has them."""
 
     coef: float
+    labelled: bool = False
     losses: list[float] = field(default_factory=list)
     fits: list[float] = field(default_factory=list)
 
@@ -60,7 +62,9 @@ class DistillRecurrentPPO(RecurrentPPO):
     than sb3-contrib's (same loss and gradients on the same sequences, tested). With ``distill_coef == 0`` the
     teacher is never called (none is needed) and the update is RecurrentPPO's loss on these minibatches: the
     student's control without distillation is this class at ``distill_coef=0``; ``learn`` refuses a
-    ``distill_coef > 0`` without a teacher (e.g. a student loaded without one). Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
+    ``distill_coef > 0`` without a teacher (e.g. a student loaded without one). With ``monitor_teacher=True`` the
+    teacher labels every rollout and ``L_d`` and the teacher fit are logged even when the update does not distil
+    (its loss and gradients are unchanged): the control's record of how close it comes to the teacher by itself. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
     ``train/distill_loss`` and, for ``Discrete`` actions, ``train/teacher_agreement`` (share of rows where the
     student's most likely action is the teacher's) or, for ``Box`` actions, ``train/teacher_distance`` (mean
     ``|a - a~|`` between the student's mean action, clipped to the bounds, and the teacher's).
@@ -76,6 +80,8 @@ class DistillRecurrentPPO(RecurrentPPO):
         None: no distillation
     :param distill_coef: Distillation coefficient mu, it can be a function of the current progress remaining (from
         1 to 0)
+    :param monitor_teacher: Label every rollout with the teacher and log ``L_d`` and the teacher fit also when
+        ``distill_coef`` is 0, without adding them to the loss (needs a teacher)
     :param privileged_key: Observation key only the teacher may read
     :param learning_rate: The learning rate, it can be a function
         of the current progress remaining (from 1 to 0)
@@ -123,6 +129,7 @@ class DistillRecurrentPPO(RecurrentPPO):
         env: GymEnv | str,
         teacher: Teacher | None = None,
         distill_coef: float | Schedule = 0.01,
+        monitor_teacher: bool = False,
         privileged_key: str = PRIVILEGED_KEY,
         learning_rate: float | Schedule = 3e-4,
         n_steps: int = 128,
@@ -175,6 +182,7 @@ class DistillRecurrentPPO(RecurrentPPO):
         )
         self.teacher = teacher
         self.distill_coef = distill_coef
+        self.monitor_teacher = monitor_teacher
         self.privileged_key = privileged_key
 
         if _init_setup_model:
@@ -188,6 +196,8 @@ class DistillRecurrentPPO(RecurrentPPO):
                 f"the teacher needs the {self.privileged_key!r} observation, which the env lacks: "
                 "make it with privileged=True"
             )
+        if self.monitor_teacher and self.teacher is None:
+            raise ValueError("monitor_teacher=True needs a teacher to monitor")
         super()._setup_model()
         extractor = self.policy.pi_features_extractor
         if isinstance(extractor, CombinedExtractor) and self.privileged_key in extractor.extractors:
@@ -220,20 +230,22 @@ class DistillRecurrentPPO(RecurrentPPO):
         rollout_buffer: DistillRolloutBuffer,  # type: ignore[override]
         n_rollout_steps: int,
     ) -> bool:
-        """RecurrentPPO's, with the teacher labelling every stored step when the update that follows distils:
-        ``distill_coef`` is positive at the progress remaining after this rollout (as ``learn`` computes it)."""
+        """RecurrentPPO's, with the teacher labelling every stored step when the update that follows distils
+        (``distill_coef`` is positive at the progress remaining after this rollout, as ``learn`` computes it) or
+        when it monitors the teacher (``monitor_teacher``)."""
         num_timesteps = self.num_timesteps + n_rollout_steps * env.num_envs
         progress_remaining = 1.0 - float(num_timesteps) / float(self._total_timesteps)
-        distill = self.teacher is not None and self.distill_coef(progress_remaining) > 0
+        distill = self.teacher is not None and (self.monitor_teacher or self.distill_coef(progress_remaining) > 0)
         rollout_buffer.teacher = self.teacher if distill else None
         return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
     def train(self) -> None:
         """RecurrentPPO's update (:meth:`_recurrent_ppo_train`, its copy) plus ``distill_coef * L_d`` when this
-        rollout was labelled (``distill_coef`` positive and a teacher), and the distillation logs."""
+        rollout was labelled and ``distill_coef`` is positive, and the distillation logs (``L_d`` and the teacher
+        fit of every labelled rollout)."""
         distill_coef = self.distill_coef(self._current_progress_remaining)
-        labelled = distill_coef > 0 and self.rollout_buffer.teacher is not None
-        self._distillation = DistillationTerm(distill_coef if labelled else 0.0)
+        labelled = self.rollout_buffer.teacher is not None
+        self._distillation = DistillationTerm(distill_coef if labelled else 0.0, labelled)
         self._recurrent_ppo_train()
         self.logger.record("train/distill_coef", distill_coef)
         if self._distillation.losses:
@@ -244,9 +256,10 @@ class DistillRecurrentPPO(RecurrentPPO):
     def _add_distillation_loss(self, loss: th.Tensor, rollout_data: DistillRolloutBufferSamples, mask: th.Tensor) -> th.Tensor:
         """The hook in :meth:`_recurrent_ppo_train`: ``loss + mu * L_d`` on this minibatch (``loss`` itself when the
         update does not distil), ``L_d`` the negative log-likelihood of the teacher's actions under the student's
-        distribution, which ``evaluate_actions`` left in ``policy.action_dist``."""
+        distribution, which ``evaluate_actions`` left in ``policy.action_dist``; ``L_d`` and the fit are recorded
+        whenever the rollout is labelled."""
         term = self._distillation
-        if term.coef == 0:
+        if not term.labelled:
             return loss
         distribution = self.policy.action_dist
         teacher_actions = rollout_data.teacher_actions
@@ -255,7 +268,7 @@ class DistillRecurrentPPO(RecurrentPPO):
         distill_loss = -th.mean(distribution.log_prob(teacher_actions)[mask])
         term.losses.append(distill_loss.item())
         term.fits.append(self._teacher_fit(distribution.mode(), teacher_actions, mask))
-        return loss + term.coef * distill_loss
+        return loss + term.coef * distill_loss if term.coef > 0 else loss
 
     def _recurrent_ppo_train(self) -> None:
         """COPIED from sb3-contrib 2.9.2: ``RecurrentPPO.train``'s body, line for line, with one line added (marked

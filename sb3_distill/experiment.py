@@ -18,16 +18,42 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import CallbackList
 
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray
-from order_exec_gym.metrics import paired_bootstrap_ci, seed_day_bootstrap_ci, summarize
-from sb3_distill.callbacks import BestOnValidation
+from order_exec_gym.metrics import paired_bootstrap_ci, schedule_profile, seed_day_bootstrap_ci, summarize
+
+from sb3_distill.callbacks import BestOnValidation, TrainingLog
 from sb3_distill.teachers import PolicyTeacher
 from sb3_distill.training import train
 
 TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
+
+
+#: The training logs the experiments report, by label: the update's key (:class:`~sb3_distill.callbacks.TrainingLog`);
+#: the entropy is reported as the policy's entropy, the negative of SB3's entropy loss.
+TRAINING_LOGS = {"entropy": "train/entropy_loss", "L_d": "train/distill_loss", "agreement": "train/teacher_agreement"}
+
+
+def training_curve(histories: list[list[tuple[int, dict[str, float]]]], label: str) -> dict[str, list] | None:
+    """One training log of :data:`TRAINING_LOGS` against env steps over the seeds' updates: ``{"steps": (K,),
+    "values": (S, K)}`` (``histories``: each seed's ``train_history``; K: the fewest updates that logged it); None
+    where a seed's updates never logged it."""
+    key = TRAINING_LOGS[label]
+    logged = [[(steps, values[key]) for steps, values in history if key in values] for history in histories]
+    if not logged or not all(logged):
+        return None
+    n = min(map(len, logged))
+    sign = -1.0 if key == "train/entropy_loss" else 1.0
+    return {"steps": [steps for steps, _ in logged[0][:n]], "values": [[sign * v for _, v in seed[:n]] for seed in logged]}
+
+
+def late_mean(curve: dict[str, list]) -> float:
+    """A :func:`training_curve`'s mean over the seeds and the last tenth of the updates (where training ended)."""
+    values = np.asarray(curve["values"])
+    return float(values[:, -max(1, values.shape[1] // 10) :].mean())
 
 
 @dataclass(frozen=True)
@@ -73,8 +99,10 @@ class Trial:
 
     :param seed: the training seed
     :param results: each agent's evaluation on every order of the test split
-    :param log: per agent: training seconds, steps, the step of the chosen checkpoint, and the valid-split history
-        (``(timesteps, summary)`` of every evaluation: the learning curve)
+    :param log: per agent: training seconds, steps, the step of the chosen checkpoint, the valid-split history
+        (``(timesteps, summary)`` of every evaluation: the learning curve) and the training history (``(timesteps,
+        values)`` after every update of :class:`~sb3_distill.callbacks.TrainingLog`: the policy's entropy loss and,
+        for the students and the control, which the teacher watches without teaching, ``L_d`` and the teacher fit)
     """
 
     seed: int
@@ -90,11 +118,13 @@ def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose:
 
     def run(name: str, kind: str, steps: int, **kwargs: Any):
         selector = BestOnValidation(market, "valid", experiment.config, experiment.eval_freq, metric=experiment.select, seed=seed)
+        updates = TrainingLog()
         started = time.perf_counter()
-        model = train(kind, env_kwargs, total_timesteps=steps, seed=seed, n_envs=experiment.n_envs, callback=selector,
-                      **kwargs)  # fmt: skip
+        model = train(kind, env_kwargs, total_timesteps=steps, seed=seed, n_envs=experiment.n_envs,
+                      callback=CallbackList([selector, updates]), **kwargs)  # fmt: skip
         seconds = time.perf_counter() - started
-        log[name] = {"seconds": seconds, "steps": steps, "selected_at": selector.best_timesteps, "valid_history": selector.history}
+        log[name] = {"seconds": seconds, "steps": steps, "selected_at": selector.best_timesteps,
+                     "valid_history": selector.history, "train_history": updates.history}  # fmt: skip
         if verbose:
             print(f"  seed {seed} {name}: {seconds:.0f} s, best valid {experiment.select} at {selector.best_timesteps:,} steps",
                   flush=True)  # fmt: skip
@@ -107,7 +137,8 @@ def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose:
         models[experiment.student(mu)] = run(
             experiment.student(mu), "student", steps["student"], teacher=teacher, distill_coef=mu, network=experiment.network
         )
-    models[CONTROL] = run(CONTROL, "recurrent_ppo", steps["ppo"], network=experiment.network)
+    models[CONTROL] = run(CONTROL, "recurrent_ppo", steps["ppo"], network=experiment.network, teacher=teacher,
+                          monitor_teacher=True)  # fmt: skip
     if experiment.dqn:
         models[DQN_NAME] = run(DQN_NAME, "dqn", steps["dqn"])
     results = {name: evaluate(model, market, "test", config=experiment.config) for name, model in models.items()}
@@ -169,7 +200,9 @@ def compare_runs(
 ) -> list[dict[str, Any]]:
     """One row per agent (its runs: one per seed, or one for a deterministic baseline), on the same orders.
 
-    A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`),
+    A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`)
+    and the shape of their schedules (:func:`~order_exec_gym.metrics.schedule_profile`: ``one_step_share``,
+    ``step_shares``),
     ``n_seeds``, ``n_orders``, ``seed_pa`` (the mean PA of each run) and, for each reference agent present, under
     ``vs_<reference>``: the paired bootstrap interval ``(difference, low, high)`` of the seed-averaged PA per order
     resampling ``orders``, ``days``, and ``seeds_days`` (seeds and days together: the runs are paired by seed when
@@ -184,7 +217,9 @@ def compare_runs(
     rows = []
     for name, runs in results.items():
         reward = np.concatenate([run.orders["reward"].to_numpy() for run in runs])
+        schedules = np.concatenate([run.schedules for run in runs])
         row: dict[str, Any] = {"agent": name, **summarize(pa[name].ravel(), reward), "n_seeds": len(runs)}
+        row |= schedule_profile(schedules)
         row["n_orders"] = pa[name].shape[1]
         row["seed_pa"] = [float(run.summary["pa_mean"]) for run in runs]
         for reference in references:

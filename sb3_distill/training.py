@@ -207,12 +207,13 @@ def make_model(
         raise ValueError(f"unknown network {network!r}; choose from {list(NETWORKS)}")
     recipe = RECIPES[kind]
     th.set_num_threads(1)
-    env = make_training_env(env_kwargs, n_envs, seed, recipe.privileged)
     policy, kwargs = recipe.policy, {**recipe.defaults, **algo_kwargs}
+    monitored = kind == "recurrent_ppo" and kwargs.get("monitor_teacher", False)  # the control, a teacher watching
+    env = make_training_env(env_kwargs, n_envs, seed, recipe.privileged or monitored)
     if policy is None:
         policy, network_kwargs = NETWORKS[network]
         kwargs["policy_kwargs"] = {**network_kwargs, **kwargs.get("policy_kwargs", {})}
-    if kind == "student":
+    if kind == "student" or monitored:
         kwargs["teacher"] = as_teacher(kwargs.get("teacher"), env)
     return recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
 
@@ -246,7 +247,9 @@ def train_ppo(
 
     :param recurrent: recurrent PPO with the student's learner, settings and network at ``distill_coef=0``
         (:data:`CONTROL_KWARGS`, ``network``): the student's control, which differs from it by the distillation
-        term alone; False: plain PPO with ``MultiInputPolicy`` and the teacher's settings
+        term alone; False: plain PPO with ``MultiInputPolicy`` and the teacher's settings. The recurrent control
+        takes ``teacher=...`` with ``monitor_teacher=True`` to log its distance to a teacher it never learns from
+        (its env then carries the privileged observation, which its policy does not read)
 
     Other arguments as in :func:`train`.
     """

@@ -25,3 +25,41 @@ def test_the_validation_settings_are_an_execution_config(small_market):
     assert BestOnValidation(small_market, config={"step_minutes": 10}).config.step_minutes == 10
     with pytest.raises(ValueError, match="data"):
         BestOnValidation(small_market, config={"data": small_market})
+
+
+def test_training_log_keeps_every_updates_values(small_market):
+    """One row per update, at the env steps of its rollout, with the update's own values (those the logger dumps)."""
+    from stable_baselines3.common.logger import KVWriter, Logger
+
+    from sb3_distill.callbacks import TrainingLog
+    from sb3_distill.training import make_model
+
+    class Records(KVWriter):
+        def __init__(self):
+            self.rows: list[dict] = []
+
+        def write(self, key_values, key_excluded, step=0):
+            self.rows.append(dict(key_values))
+
+    model = make_model("recurrent_ppo", {"data": small_market, "split": "train"}, n_envs=4, n_steps=32, batch_size=64)
+    records = Records()
+    model.set_logger(Logger(None, [records]))
+    log = TrainingLog()
+    model.learn(4 * 32 * 3, callback=log)
+    assert [steps for steps, _ in log.history] == [128, 256, 384]
+    dumped = [row["train/entropy_loss"] for row in records.rows if "train/entropy_loss" in row]
+    assert [values["train/entropy_loss"] for _, values in log.history][: len(dumped)] == dumped
+    assert all(set(values) == {"train/entropy_loss", "train/approx_kl"} for _, values in log.history)  # no teacher
+
+
+def test_the_trials_control_is_watched_by_its_teacher(small_market):
+    """run_trial logs, for every learned agent, its updates; the students' and the control's hold L_d and the
+    teacher agreement (the control's teacher watching), the teacher's only its entropy."""
+    from sb3_distill.experiment import CONTROL, TEACHER, Experiment, run_trial
+
+    experiment = Experiment({"alpha": 0.01}, steps=dict(teacher=256, student=256, ppo=256), n_envs=4, eval_freq=256)
+    trial = run_trial(experiment, small_market, seed=0, verbose=False)
+    watched = {"train/entropy_loss", "train/distill_loss", "train/teacher_agreement", "train/approx_kl"}
+    for agent in (experiment.student(0.01), CONTROL):
+        assert trial.log[agent]["train_history"] and all(set(v) == watched for _, v in trial.log[agent]["train_history"])
+    assert all("train/distill_loss" not in v for _, v in trial.log[TEACHER]["train_history"])

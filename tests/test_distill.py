@@ -109,6 +109,34 @@ def test_without_distillation_the_updates_are_the_controls_bit_for_bit(small_mar
     assert oracle.calls == []  # no labelling cost either
 
 
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+def test_a_monitoring_teacher_is_logged_but_never_changes_the_control(small_market, action_type):
+    """monitor_teacher=True at mu = 0: the teacher labels every rollout and L_d and the fit are logged for every
+    update, and the parameters are the unmonitored control's bit for bit."""
+    reference = DistillRecurrentPPO("StudentLstmPolicy", make_env(small_market, action_type=action_type), seed=3,
+                                    distill_coef=0.0, **TINY)  # fmt: skip
+    reference.learn(3 * 64)
+    env = make_env(small_market, action_type=action_type)
+    oracle = Recorder(OracleTeacher(env))
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=oracle, distill_coef=0.0, monitor_teacher=True,
+                                seed=3, **TINY)  # fmt: skip
+    rows = recorded(model)
+    model.learn(3 * 64)
+    expected, actual = reference.policy.state_dict(), model.policy.state_dict()
+    for name in expected:
+        assert th.equal(expected[name], actual[name]), name
+    assert sum(len(labels) for _, labels in oracle.calls) == 3 * 64  # every step labelled
+    fit = "train/teacher_distance" if action_type == "continuous" else "train/teacher_agreement"
+    trained = [row for row in rows if "train/distill_coef" in row]  # SB3 dumps an update's values with the next rollout
+    assert len(trained) == 2 and all(np.isfinite(row["train/distill_loss"]) and fit in row for row in trained)
+    assert all(row["train/distill_coef"] == 0.0 for row in trained)
+
+
+def test_monitor_teacher_needs_a_teacher(small_market):
+    with pytest.raises(ValueError, match="monitor_teacher=True needs a teacher"):
+        DistillRecurrentPPO("StudentLstmPolicy", make_env(small_market), distill_coef=0.0, monitor_teacher=True, **TINY)
+
+
 def test_distillation_changes_the_updates(small_market):
     """The control of the test above: with mu > 0 the same run ends elsewhere."""
     reference = DistillRecurrentPPO(StudentLstmPolicy, make_env(small_market), teacher=None, distill_coef=0.0, seed=3, **TINY).learn(3 * 64)

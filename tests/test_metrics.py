@@ -128,3 +128,17 @@ def test_seed_day_bootstrap_covers_seeds_and_days():
     assert one == (2.0, 2.0, 2.0)
     with pytest.raises(ValueError, match="seeds, orders"):
         seed_day_bootstrap_ci(np.zeros(5), np.zeros(5))
+
+
+def test_schedule_profile():
+    from order_exec_gym.metrics import ONE_STEP_SHARE, schedule_profile
+
+    schedules = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5], [0.0, ONE_STEP_SHARE, 1 - ONE_STEP_SHARE], [0.5, 0.5, 0.0]])
+    profile = schedule_profile(schedules)
+    assert profile["one_step_share"] == 0.5  # the first (all at once) and the third (95% in one step)
+    np.testing.assert_allclose(profile["step_shares"], schedules.mean(axis=0))
+    np.testing.assert_allclose(sum(profile["step_shares"]), 1.0)
+    with pytest.raises(ValueError, match="one row per order"):
+        schedule_profile(np.zeros(3))
+    with pytest.raises(ValueError, match="non-finite"):
+        schedule_profile(np.array([[np.nan, 1.0]]))

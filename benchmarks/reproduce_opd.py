@@ -19,6 +19,7 @@ to these files and is never rewritten.
     python benchmarks/reproduce_opd.py --dataset all                # every section, one after the other
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
+    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget
     python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
     python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
 """
@@ -40,7 +41,10 @@ from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
-from sb3_distill.experiment import CONTROL, TEACHER, Experiment, compare_runs, run_trials
+from order_exec_gym.metrics import ONE_STEP_SHARE
+from sb3_distill.experiment import (
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_mean, run_trials, training_curve,
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The experiment's folder of generated files (docs/RESULTS.md, written by hand, links to it).
@@ -128,17 +132,22 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
            "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
         + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
         "",
-        "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds | train s/seed |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
+        f"| orders in one step (≥ {ONE_STEP_SHARE:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        seconds = [v["seconds"] for k, v in log.items() if k.split("/")[0] == row["agent"]]
-        train = f"{np.mean(seconds):.0f}" if seconds else ""
+        runs = [v for k, v in log.items() if k.split("/")[0] == row["agent"]]
+        train = f"{np.mean([run['seconds'] for run in runs]):.0f}" if runs else ""
+        histories = [run["train_history"] for run in runs if "train_history" in run]
+        curves = {label: training_curve(histories, label) for label in TRAINING_LOGS} if histories else {}
+        logged = ", ".join(f"{late_mean(c):.2f}" if c else "–" for c in curves.values())
         per_seed = " / ".join(f"{p:+.2f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
+        profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
         lines.append(
             f"| {row['agent']} | {1e4 * row['mean_reward']:+.2f} | {row['pa_mean']:+.2f} | {row['pa_std']:.2f} | "
             f"{row['glr']:.2f} | {ci(row, 'TWAP')} | {ci(row, CONTROL)} | {per_seed} | "
-            f"{row['n_orders']:,} × {row['n_seeds']} | {train} |"
+            f"{row['n_orders']:,} × {row['n_seeds']} | {row['one_step_share']:.0%} | {profile} | {logged} | {train} |"
         )
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
     return "\n".join(lines)
@@ -196,7 +205,7 @@ def sections(out: Path) -> list[Path]:
     """The sections in ``out``: each ``NAME.md`` that :func:`write_section` wrote with its ``NAME.json`` (no other
     page), the paper's configuration first, then today's, each dataset's variants after it."""
     files = [p.with_suffix(".md") for p in out.glob("*.json") if p.with_suffix(".md").is_file()]
-    return sorted(files, key=lambda p: (not p.stem.endswith("-paper"), p.stem.split("-mu")[0], p.stem))
+    return sorted(files, key=lambda p: ("-paper" not in p.stem, p.stem))
 
 
 def write_results(out: Path) -> Path:
@@ -226,10 +235,27 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--mu", type=float, default=None, help="distillation coefficient (a variant: its own section)")
     parser.add_argument("--select", choices=("mean_reward", "pa_mean"), default=None,
                         help="validation metric for checkpoint selection (a variant: its own section)")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per learned agent and seed (a variant: its own section, NAME-<steps/1000>k)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: the section's)")
     parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     return parser
+
+
+def variant(name: str, config: Config, args: argparse.Namespace) -> tuple[str, Config]:
+    """Section ``name``'s label and config with the command line's ``--mu``, ``--select``, ``--steps`` and ``--seeds``:
+    a changed mu or selection adds ``-mu<mu>-<select>`` to the label, a changed budget ``-<steps/1000>k``."""
+    experiment, label = config.experiment, name
+    if args.mu is not None or args.select is not None:
+        experiment = replace(experiment, mus=experiment.mus if args.mu is None else (args.mu,),
+                             select=args.select or experiment.select)  # fmt: skip
+        label = f"{label}-mu{'_'.join(f'{mu:g}' for mu in experiment.mus)}-{experiment.select}"
+    if args.steps is not None:
+        experiment = replace(experiment, steps={agent: args.steps for agent in experiment.steps})
+        label = f"{label}-{args.steps // 1000}k"
+    return label, replace(config, experiment=experiment, seeds=tuple(args.seeds or config.seeds))
 
 
 def main() -> None:
@@ -240,13 +266,7 @@ def main() -> None:
     else:
         names = {"all": list(CONFIGS), "paper": [n for n in CONFIGS if n.endswith("-paper")]}.get(args.dataset, [args.dataset])
         for name in names:
-            config, label = CONFIGS[name], name
-            if args.mu is not None or args.select is not None:
-                experiment = config.experiment
-                experiment = replace(experiment, mus=experiment.mus if args.mu is None else (args.mu,),
-                                     select=args.select or experiment.select)  # fmt: skip
-                config = replace(config, experiment=experiment)
-                label = f"{name}-mu{'_'.join(f'{mu:g}' for mu in experiment.mus)}-{experiment.select}"
+            label, config = variant(name, CONFIGS[name], args)
             run_dataset(label, config, args.out, **ray)
     print(f"wrote {write_results(args.out)}")
 

@@ -1,33 +1,44 @@
-"""Does oracle policy distillation help where the truth is known? A sweep over the synthetic market's public signal.
+"""Does oracle policy distillation help where the truth is known? A sweep over synthetic markets whose public
+signal is known.
 
-The synthetic market's ``signal`` makes each session reverse ``signal`` times its overnight gap
-(:mod:`order_exec_gym.data.synthetic`): 0 leaves nothing to learn from public information; the ``PublicBound``
-baseline trades on what the model makes predictable and tells how much of the Oracle's gain a public trader can
-reach. For every signal level and seed, on the paper's settings (``PAPER_CONFIG``, sell orders) and the paper's GRU
-network, with equal budgets: the privileged teacher, the OPD student for each mu, the same network without
-distillation (RecurrentPPO, mu = 0), each chosen on the valid split (:func:`sb3_distill.experiment.run_trial`); and
-TWAP (continuous: the exact schedule), the PublicBound and the Oracle (in the agents' levels). Everything is evaluated
-on every order of the held-out test days. Trials (signal x seed) run one after the other, or with ``--ray`` as Ray
-Tune trials in parallel (a local cluster of ``--workers`` CPUs, or the cluster at ``--address``).
+The markets (:data:`MARKETS`): the opening-gap fade at four levels (``signal`` makes each session reverse that share
+of its overnight gap; 0 leaves nothing to learn from public information) and the harder regimes of
+:data:`~order_exec_gym.data.synthetic.REGIMES` (a weak fade; an afternoon reversal of each instrument's own morning
+move, net of a market factor). The ``PublicBound`` baseline trades on what the model makes predictable and tells how
+much of the Oracle's gain a public trader can reach. For every market and seed, on the paper's settings
+(``PAPER_CONFIG``, sell orders) and the paper's GRU network, with equal budgets: the privileged teacher, the OPD
+student for each mu, the same network without distillation (RecurrentPPO, mu = 0, the control), each chosen on the
+valid split (:func:`sb3_distill.experiment.run_trial`); and TWAP (continuous: the exact schedule), the PublicBound
+and the Oracle (in the agents' levels), all evaluated on every order of the held-out test days. While they train,
+the students' and the control's updates log the policy's entropy, the distillation loss ``L_d`` and the teacher
+agreement (the control's teacher watches without teaching: its loss is unchanged).
 
-Writes to ``--out`` (default docs/results/signal_sweep/) tables.md (the table per signal: PA, reward, GLR, paired CIs
-against TWAP, the control and the public bound, resampling seeds and days together; share of the public bound
-reached; steps to reach half the public bound's valid PA), signal.json, and two plots: PA against signal for each
-agent, and the valid-split learning curves of the students and the control at the middle signal. It writes nothing
-else: docs/SIGNAL.md, the written analysis, links to these files and is never rewritten.
+Each market is a section of ``--out`` (default docs/results/signal_sweep/): ``NAME.json`` (the rows, the valid
+learning curves, the training logs, the wall time and peak memory of its run), ``NAME.md`` (its table: PA, reward,
+GLR, paired CIs against TWAP, the control and the public bound resampling seeds and days together, share of the
+public bound, steps to half the public bound on the valid days, the schedules' shape, the training logs) and
+``NAME_training.png`` (valid PA, teacher agreement and entropy against env steps). tables.md gathers every section
+present, with ``signal_pa.png`` (PA against the fade's level); a run rewrites its markets' sections only, so the
+markets can run in separate processes and sessions. Finished trials are kept (``--trials``, outside the repository)
+so that adding seeds trains only the new ones. It writes nothing else: docs/SIGNAL.md, the written analysis,
+links to these files and is never rewritten.
 
-    python benchmarks/signal_sweep.py --ray                  # the full sweep, 2 trials at a time (about 50 min)
-    python benchmarks/signal_sweep.py --ray --address auto   # on an existing Ray cluster
-    python benchmarks/signal_sweep.py --quick --out /tmp/s   # a CI-size smoke run
+    python benchmarks/signal_sweep.py --markets weak-fade --seeds 0    # one market, one seed (about 30 min)
+    python benchmarks/signal_sweep.py --markets weak-fade --seeds 0 1  # adds seed 1 (seed 0's trial is kept)
+    python benchmarks/signal_sweep.py --ray                            # everything, 2 trials at a time (hours)
+    python benchmarks/signal_sweep.py --quick --out /tmp/s             # a CI-size smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import pickle
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,35 +52,45 @@ import torch as th  # noqa: E402
 
 from order_exec_gym import PAPER_CONFIG  # noqa: E402
 from order_exec_gym.data.dataset import MarketDataset  # noqa: E402
+from order_exec_gym.data.resolve import default_cache_dir  # noqa: E402
+from order_exec_gym.data.synthetic import REGIMES  # noqa: E402
 from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
-from sb3_distill.experiment import CONTROL, TEACHER, Experiment, Trial, compare_runs, run_trials  # noqa: E402
+from order_exec_gym.metrics import ONE_STEP_SHARE  # noqa: E402
+from sb3_distill.experiment import (  # noqa: E402
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_mean, run_trials, training_curve,
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The experiment's folder of generated files (docs/SIGNAL.md, written by hand, links to it).
 OUT = ROOT / "docs" / "results" / "signal_sweep"
-#: The page of the sweep's tables, in ``OUT``.
+#: The page of every section's table, in ``OUT``.
 TABLES = "tables.md"
 SETTINGS = {**PAPER_CONFIG, "side": "sell"}
 BASELINES = {"TWAP": ("TWAP", {"action_type": "continuous"}), "PublicBound": ("PublicBound", {}), "Oracle": ("Oracle", {})}
+#: The sweep's markets, by section name: options of ``MarketDataset.synthetic`` (beyond the size and seed).
+MARKETS: dict[str, dict[str, float]] = {
+    **{f"signal-{level:g}": {"signal": level} for level in (0.0, 1.0, 2.0, 4.0)},
+    **REGIMES,
+}
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """The sweep's signal levels, seeds, market and experiment."""
+    """The sweep's markets (names of :data:`MARKETS`), seeds, market size and experiment."""
 
-    signals: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    markets: tuple[str, ...] = tuple(MARKETS)
     seeds: tuple[int, ...] = (0, 1, 2)
-    market: dict[str, Any] = field(default_factory=lambda: dict(n_symbols=30, n_days=200, seed=0))
+    size: dict[str, Any] = field(default_factory=lambda: dict(n_symbols=30, n_days=200, seed=0))
     experiment: Experiment = Experiment(
-        SETTINGS, steps=dict(teacher=70_000, student=70_000, ppo=70_000), mus=(0.01, 0.1, 1.0), network="gru",
-        eval_freq=10_000,
+        SETTINGS, steps=dict(teacher=700_000, student=700_000, ppo=700_000), mus=(0.01, 0.1, 1.0), network="gru",
+        eval_freq=25_000,
     )
 
 
 QUICK = Sweep(
-    signals=(0.0, 4.0),
+    markets=("signal-0", "signal-4", "afternoon-reversal"),
     seeds=(0,),
-    market=dict(n_symbols=4, n_days=30, seed=0),
+    size=dict(n_symbols=4, n_days=30, seed=0),
     experiment=Experiment(
         SETTINGS, steps=dict(teacher=1_024, student=1_024, ppo=1_024), mus=(0.01, 1.0), network="gru", n_envs=8,
         eval_freq=512,
@@ -77,45 +98,90 @@ QUICK = Sweep(
 )
 
 
-@dataclass(frozen=True)
-class Measured:
-    """What the sweep measured at one signal level.
-
-    :param rows: :func:`~sb3_distill.experiment.compare_runs`' rows of every agent on the test days
-    :param curves: the valid-day learning curves (:func:`learning_curve`) of the students and the control
-    :param public_valid: the PublicBound's mean PA on the valid days
-    :param logs: per ``"seedS"``, that trial's training log
-    """
-
-    rows: list[dict[str, Any]]
-    curves: dict[str, tuple[np.ndarray, np.ndarray]]
-    public_valid: float
-    logs: dict[str, dict[str, Any]]
+def market(sweep: Sweep, name: str) -> MarketDataset:
+    """The sweep's synthetic market ``name`` (a key of :data:`MARKETS`)."""
+    if name not in MARKETS:
+        raise ValueError(f"unknown market {name!r}; choose from {list(MARKETS)}")
+    return MarketDataset.synthetic(**sweep.size, **MARKETS[name])
 
 
-def market(sweep: Sweep, signal: float) -> MarketDataset:
-    """The sweep's synthetic market at ``signal`` (built once per process)."""
-    return MarketDataset.synthetic(**sweep.market, signal=signal)
+def baselines(sweep: Sweep, data: MarketDataset, split: str) -> dict[str, EvaluationResult]:
+    return {name: evaluate(agent, data, split, config={**SETTINGS, **extra}) for name, (agent, extra) in BASELINES.items()}
 
 
-def baselines(sweep: Sweep, signal: float, split: str) -> dict[str, EvaluationResult]:
-    return {
-        name: evaluate(agent, market(sweep, signal), split, config={**SETTINGS, **extra})
-        for name, (agent, extra) in BASELINES.items()
-    }
-
-
-def learning_curve(trials: list[Trial], agent: str) -> tuple[np.ndarray, np.ndarray]:
-    """Valid PA against env steps: the steps of the evaluations and each seed's PA there, ``(steps, (S, K))``."""
+def learning_curve(trials: list[Trial], agent: str) -> dict[str, list]:
+    """Valid PA against env steps: ``{"steps": (K,), "pa": (S, K)}``, each seed's PA at the evaluations."""
     histories = [t.log[agent]["valid_history"] for t in trials]
-    steps = np.array([s for s, _ in histories[0]])
-    return steps, np.array([[summary["pa_mean"] for _, summary in history[: len(steps)]] for history in histories])
+    steps = [s for s, _ in histories[0]]
+    return {"steps": steps, "pa": [[summary["pa_mean"] for _, summary in h[: len(steps)]] for h in histories]}
 
 
-def steps_to_reach(steps: np.ndarray, pa: np.ndarray, level: float) -> int | None:
+def steps_to_reach(steps: list[int], pa: list[list[float]], level: float) -> int | None:
     """The first evaluation step at which the seeds' mean valid PA reaches ``level`` (None: never)."""
-    reached = np.flatnonzero(pa.mean(axis=0) >= level)
+    reached = np.flatnonzero(np.mean(pa, axis=0) >= level)
     return int(steps[reached[0]]) if len(reached) else None
+
+
+def trial_path(trials: Path, sweep: Sweep, name: str, seed: int) -> Path:
+    """Where a finished trial of ``sweep`` on market ``name`` with ``seed`` is kept: named by a digest of everything
+    it depends on (market options, experiment, seed), so a changed sweep never reuses an old trial."""
+    key = hashlib.sha256(repr((sweep.size, MARKETS[name], sweep.experiment, seed)).encode()).hexdigest()[:16]
+    return trials / f"{name}-seed{seed}-{key}.pkl"
+
+
+def run_sweep(
+    sweep: Sweep, ray: bool = False, address: str | None = None, workers: int = 2, trials: Path | None = None
+) -> dict[str, list[Trial]]:
+    """Every trial (market x seed) of ``sweep``, one after the other or as Ray Tune trials; by market, by seed.
+
+    :param trials: a folder that keeps each finished trial (:func:`trial_path`) and gives it back to a later run
+        instead of training it again (None: keep nothing)
+    """
+    jobs = [(name, seed) for name in sweep.markets for seed in sweep.seeds]
+    kept = {job: trial_path(trials, sweep, *job) for job in jobs} if trials is not None else {}
+    todo = [job for job in jobs if not (job in kept and kept[job].is_file())]
+    done = run_trials([(sweep.experiment, market(sweep, name), seed) for name, seed in todo], ray, address, workers)
+    for job, trial in zip(todo, done, strict=True):
+        if job in kept:
+            kept[job].parent.mkdir(parents=True, exist_ok=True)
+            replace_file(kept[job], pickle.dumps(trial))
+    finished = dict(zip(todo, done, strict=True))
+    for job in jobs:
+        if job not in finished:
+            finished[job] = pickle.loads(kept[job].read_bytes())
+    return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}
+
+
+def measure(sweep: Sweep, name: str, trials: list[Trial]) -> dict[str, Any]:
+    """One market's section: the baselines and ``trials`` compared on the test days (rows), the valid learning
+    curves and the training logs of the students and the control, and the PublicBound's valid PA."""
+    data = market(sweep, name)
+    runs = {agent: [result] for agent, result in baselines(sweep, data, "test").items()}
+    for trial in trials:
+        for agent, result in trial.results.items():
+            runs.setdefault(agent, []).append(result)
+    public = evaluate("PublicBound", data, "valid", config={**SETTINGS, **BASELINES["PublicBound"][1]})
+    learners = [agent for agent in sweep.experiment.agents if agent != TEACHER]
+    training = {
+        agent: {label: curve for label in TRAINING_LOGS
+                if (curve := training_curve([t.log[agent]["train_history"] for t in trials], label))}
+        for agent in sweep.experiment.agents
+    }  # fmt: skip
+    logs = {agent: [{k: v for k, v in t.log[agent].items() if not k.endswith("history")} for t in trials]
+            for agent in sweep.experiment.agents}  # fmt: skip
+    return {
+        "market": name,
+        "options": {**sweep.size, **MARKETS[name]},
+        "rows": compare_runs(runs, references=("TWAP", CONTROL, "PublicBound")),
+        "curves": {agent: learning_curve(trials, agent) for agent in learners},
+        "training": training,
+        "public_valid": float(public.summary["pa_mean"]),
+        "logs": logs,
+        "seeds": [t.seed for t in trials],
+        "steps": dict(sweep.experiment.steps),
+        "mus": list(sweep.experiment.mus),
+        "eval_freq": sweep.experiment.eval_freq,
+    }
 
 
 def ci(row: dict[str, Any], reference: str) -> str:
@@ -126,56 +192,88 @@ def ci(row: dict[str, Any], reference: str) -> str:
     return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
 
 
-def section(signal: float, rows: list[dict], curves: dict[str, tuple], public_valid: float) -> list[str]:
+def training_cells(curves: dict[str, dict[str, list]]) -> str:
+    """An agent's training logs where its training ended (:func:`~sb3_distill.experiment.late_mean`), in the order
+    of :data:`~sb3_distill.experiment.TRAINING_LOGS`; "–" for one it did not log."""
+    return ", ".join(f"{late_mean(curves[label]):.2f}" if label in curves else "–" for label in TRAINING_LOGS)
+
+
+def section(measured: dict[str, Any], wall: float, rss_gib: float, how: str) -> str:
+    """One market's Markdown section."""
+    rows, curves, public_valid = measured["rows"], measured["curves"], measured["public_valid"]
     public = next(row["pa_mean"] for row in rows if row["agent"] == "PublicBound")
+    oracle = next(row["pa_mean"] for row in rows if row["agent"] == "Oracle")
+    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in measured["options"].items())
+    steps = ", ".join(f"{k} {v:,}" for k, v in measured["steps"].items())
     lines = [
-        f"### signal = {signal:g}",
+        f"## {measured['market']}",
+        "",
+        f"`MarketDataset.synthetic({options})`; seeds {', '.join(map(str, measured['seeds']))}; steps per agent and "
+        f"seed: {steps}; valid evaluations every {measured['eval_freq']:,} steps. The PublicBound earns "
+        f"{public / oracle:.1%} of the Oracle's PA on the test days, {public_valid:+.2f} bps on the valid days. "
+        f"Wall time {wall / 60:.1f} min ({how}), peak RSS of the process by then {rss_gib:.2f} GiB.",
         "",
         "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
-        "| PA per seed | valid steps to ½ public bound |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_SHARE:.0%}) "
+        "| mean share per step (%) | entropy, L_d, agreement (last tenth) | train min/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    logs, training = measured["logs"], measured["training"]
     for row in rows:
+        agent = row["agent"]
         share = f"{row['pa_mean'] / public:.0%}" if abs(public) > 1e-9 else ""
         per_seed = " / ".join(f"{p:+.1f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         reach = ""
-        if row["agent"] in curves:
-            first = steps_to_reach(*curves[row["agent"]], public_valid / 2)
+        if agent in curves:
+            first = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2)
             reach = f"{first:,}" if first is not None else "never"
+        profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
+        logged = training_cells(training[agent]) if agent in training else ""
+        minutes = f"{np.mean([log['seconds'] for log in logs[agent]]) / 60:.1f}" if agent in logs else ""
         lines.append(
-            f"| {row['agent']} | {row['pa_mean']:+.2f} | {1e4 * row['mean_reward']:+.2f} | {row['glr']:.2f} | "
-            f"{ci(row, 'TWAP')} | {ci(row, CONTROL)} | {ci(row, 'PublicBound')} | {share} | {per_seed} | {reach} |"
+            f"| {agent} | {row['pa_mean']:+.2f} | {1e4 * row['mean_reward']:+.2f} | {row['glr']:.2f} | "
+            f"{ci(row, 'TWAP')} | {ci(row, CONTROL)} | {ci(row, 'PublicBound')} | {share} | {per_seed} | {reach} | "
+            f"{row['one_step_share']:.0%} | {profile} | {logged} | {minutes} |"
         )
-    return [*lines, ""]
+    name = measured["market"]
+    return "\n".join([*lines, "", f"![{name} training]({name}_training.png)", ""])
 
 
-def plot_pa(summary: dict[float, list[dict]], path: Path) -> Path:
+def plot_training(measured: dict[str, Any], path: Path) -> Path:
+    """Valid PA, teacher agreement and entropy of the students and the control against env steps (seeds' mean)."""
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for agent, curve in measured["curves"].items():
+        axes[0].plot(curve["steps"], np.mean(curve["pa"], axis=0), marker=".", label=agent)
+    axes[0].axhline(measured["public_valid"], color="black", linestyle="--", label="PublicBound")
+    axes[0].set_ylabel("mean PA on the valid days (bps)")
+    for axis, label, title in ((axes[1], "agreement", "teacher agreement (updates)"), (axes[2], "entropy", "policy entropy (nats)")):
+        for agent, logged in measured["training"].items():
+            if agent != TEACHER and label in logged:
+                axis.plot(logged[label]["steps"], np.mean(logged[label]["values"], axis=0), label=agent)
+        axis.set_ylabel(title)
+    for axis in axes:
+        axis.set_xlabel("environment steps")
+        axis.grid(alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=6)
+    figure.suptitle(f"{measured['market']}: training (mean of the seeds)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_pa(sections: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Test PA against the fade's level, per agent, over the ``signal-*`` sections."""
+    levels = {name: measured["options"]["signal"] for name, measured in sections.items() if name.startswith("signal-")}
     figure, axis = plt.subplots(figsize=(7, 4.5))
-    agents = [row["agent"] for row in next(iter(summary.values()))]
-    signals = sorted(summary)
-    for agent in agents:
-        pa = [next(r["pa_mean"] for r in summary[s] if r["agent"] == agent) for s in signals]
-        style = "--" if agent in BASELINES else "-"
-        axis.plot(signals, pa, style, marker="o", label=agent)
+    names = sorted(levels, key=levels.get)
+    for agent in [row["agent"] for row in sections[names[0]]["rows"]]:
+        pa = [next(r["pa_mean"] for r in sections[n]["rows"] if r["agent"] == agent) for n in names]
+        axis.plot([levels[n] for n in names], pa, "--" if agent in BASELINES else "-", marker="o", label=agent)
     axis.set_xlabel("signal (share of the overnight gap the session reverses)")
     axis.set_ylabel("mean PA on the test days (bps)")
     axis.set_title("Price advantage against the public signal")
-    return save(figure, axis, path)
-
-
-def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], public_valid: float, signal: float, path: Path) -> Path:
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for agent, (steps, pa) in curves.items():
-        line = axis.plot(steps, pa.mean(axis=0), marker=".", label=agent)[0]
-        axis.fill_between(steps, pa.min(axis=0), pa.max(axis=0), color=line.get_color(), alpha=0.15)
-    axis.axhline(public_valid, color="black", linestyle="--", label="PublicBound")
-    axis.set_xlabel("environment steps")
-    axis.set_ylabel("mean PA on the valid days (bps)")
-    axis.set_title(f"Learning curves at signal = {signal:g} (mean of the seeds, band: min..max)")
-    return save(figure, axis, path)
-
-
-def save(figure: plt.Figure, axis: plt.Axes, path: Path) -> Path:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
@@ -184,102 +282,93 @@ def save(figure: plt.Figure, axis: plt.Axes, path: Path) -> Path:
     return path
 
 
-def run_sweep(
-    sweep: Sweep, ray: bool = False, address: str | None = None, workers: int = 2
-) -> dict[float, list[Trial]]:
-    """Every trial (signal x seed) of ``sweep``, one after the other or as Ray Tune trials; by signal, by seed."""
-    jobs = [(signal, seed) for signal in sweep.signals for seed in sweep.seeds]
-    done = run_trials([(sweep.experiment, market(sweep, signal), seed) for signal, seed in jobs], ray, address, workers)
-    trials: dict[float, list[Trial]] = {signal: [] for signal in sweep.signals}
-    for (signal, _), result in zip(jobs, done, strict=True):
-        trials[signal].append(result)
-    return {signal: sorted(runs, key=lambda t: t.seed) for signal, runs in trials.items()}
-
-
-def measure(sweep: Sweep, signal: float, trials: list[Trial]) -> Measured:
-    """The baselines and ``trials`` (one signal level's) compared on the test days, and the valid learning curves."""
-    runs = {name: [result] for name, result in baselines(sweep, signal, "test").items()}
-    for trial in trials:
-        for agent, result in trial.results.items():
-            runs.setdefault(agent, []).append(result)
-    public = evaluate("PublicBound", market(sweep, signal), "valid", config={**SETTINGS, **BASELINES["PublicBound"][1]})
-    students = [a for a in sweep.experiment.agents if a != TEACHER]
-    return Measured(
-        rows=compare_runs(runs, references=("TWAP", CONTROL, "PublicBound")),
-        curves={agent: learning_curve(trials, agent) for agent in students},
-        public_valid=public.summary["pa_mean"],
-        logs={f"seed{t.seed}": t.log for t in trials},
-    )
-
-
-def header(sweep: Sweep, wall: float, how: str) -> list[str]:
-    """The tables' title and how they were made (``how``: how the trials ran)."""
+def write_section(measured: dict[str, Any], out: Path, wall: float, how: str) -> Path:
+    """Write one market's ``NAME.json``, ``NAME.md`` and ``NAME_training.png`` to ``out``; return the JSON's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    name = measured["market"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    experiment = sweep.experiment
-    return [
+    plot_training(measured, out / f"{name}_training.png")
+    replace_file(out / f"{name}.md", section(measured, wall, rss, how))
+    path = out / f"{name}.json"
+    replace_file(path, json.dumps({**measured, "wall_seconds": wall, "peak_rss_gib": rss, "how": how}, indent=1, default=float))
+    return path
+
+
+def write_results(out: Path) -> Path:
+    """Gather the sections in ``out`` (those of :data:`MARKETS` with their JSON, in its order) into tables.md, with
+    the PA-against-signal plot when two fade levels are there; return the path of tables.md."""
+    sections = {name: json.loads((out / f"{name}.json").read_text()) for name in MARKETS if (out / f"{name}.json").is_file()}
+    header = [
         "# Distillation where the truth is known: the tables",
         "",
-        "Written by `benchmarks/signal_sweep.py` (a rerun rewrites this page; the analysis is in `docs/SIGNAL.md`). "
-        f"Regenerate with `python benchmarks/signal_sweep.py`. Market: `MarketDataset.synthetic({', '.join(f'{k}={v}' for k, v in sweep.market.items())}, signal=...)`"
-        f" (70% of the days train, 15% valid, 15% test); settings: `PAPER_CONFIG`, sell orders; "
-        f"{len(sweep.seeds)} seeds; steps per agent and seed: {', '.join(f'{k} {v:,}' for k, v in experiment.steps.items())};"
-        f" network {experiment.network.upper()} for the students and the control; checkpoints chosen on the valid days' "
-        f"{experiment.select} every {experiment.eval_freq:,} steps. TWAP acts with continuous ratios (the exact "
-        "schedule); the PublicBound and the Oracle in the agents' levels. CIs: paired 95% bootstrap of the mean PA "
-        "difference per order, resampling the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval "
-        "is above / below 0. Share of public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the "
-        "first evaluation at which the seeds' mean PA on the valid days reaches half the PublicBound's there. "
-        f"Wall time {wall / 60:.1f} min ({how}); peak RSS of the main process {rss:.2f} GiB.",
+        "Written by `benchmarks/signal_sweep.py` (a rerun rewrites its markets' sections and this page; the analysis "
+        "is in `docs/SIGNAL.md`). Settings: `PAPER_CONFIG`, sell orders, whole-session orders (70% of the days "
+        "train, 15% valid, 15% test); the paper's GRU network for the students and the control; checkpoints chosen "
+        "on the valid days' mean reward. TWAP acts with continuous ratios (the exact schedule); the PublicBound and "
+        "the Oracle in the agents' levels. CIs: paired 95% bootstrap of the mean PA difference per order, resampling "
+        "the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval is above / below 0. Share of "
+        "public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the first evaluation at which the "
+        "seeds' mean PA on the valid days reaches half the PublicBound's there. Orders in one step: the share of test "
+        f"orders that execute at least {ONE_STEP_SHARE:.0%} of the order in one step (an all-at-once bet); mean share "
+        "per step: the mean executed share of the order at each 30-minute step. Entropy (nats), L_d (−log π(ã|s), the "
+        "teacher's action under the policy) and agreement (share of steps where the policy's most likely action is "
+        "the teacher's): means over the seeds and the last tenth of the updates; the control's teacher watches "
+        "without teaching. Peak RSS: the run's main process.",
         "",
     ]
-
-
-def write_results(sweep: Sweep, measured: dict[float, Measured], out: Path, wall: float, how: str) -> Path:
-    """Write the sweep's tables.md, signal.json and two plots to ``out`` and return the path of tables.md.
-
-    :param measured: every signal level of ``sweep``'s measurements
-    :param wall: the sweep's wall time, in seconds
-    :param how: how the trials ran, for the tables' header
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    middle = sweep.signals[len(sweep.signals) // 2]
-    plots = [
-        plot_pa({signal: measured[signal].rows for signal in sweep.signals}, out / "signal_pa.png"),
-        plot_curves(measured[middle].curves, measured[middle].public_valid, middle, out / "signal_learning_curves.png"),
-    ]
-    lines: list[str] = []
-    for signal in sweep.signals:
-        lines += section(signal, measured[signal].rows, measured[signal].curves, measured[signal].public_valid)
+    parts = [(out / f"{name}.md").read_text() for name in sections]
+    if sum(name.startswith("signal-") for name in sections) >= 2:
+        parts.append(f"![{plot_pa(sections, out / 'signal_pa.png').stem}](signal_pa.png)\n")
     path = out / TABLES
-    path.write_text("\n".join(header(sweep, wall, how) + lines + [f"![{p.stem}]({p.name})" for p in plots] + [""]))
-    rows = {f"{signal:g}": measured[signal].rows for signal in sweep.signals}
-    logs = {f"{signal:g}": measured[signal].logs for signal in sweep.signals}
-    dump = {"rows": rows, "logs": logs, "wall_seconds": wall}
-    (out / "signal.json").write_text(json.dumps(dump, indent=1, default=float))
+    replace_file(path, "\n".join(header) + "\n" + "\n".join(parts))
     return path
+
+
+def replace_file(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` at once (a temporary file renamed over it), so that runs of other markets that
+    gather the sections at the same time never read half a file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_bytes(content if isinstance(content, bytes) else content.encode())
+    partial.replace(path)
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line (``--out`` defaults to :data:`OUT`)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markets", nargs="+", choices=list(MARKETS), default=None, help="markets to run (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1 2)")
+    parser.add_argument("--steps", type=int, default=None, help="env steps per agent and seed (default: 700,000)")
     parser.add_argument("--quick", action="store_true", help="tiny budgets on a small market (CI smoke run)")
     parser.add_argument("--ray", action="store_true", help="run the trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"where {TABLES}, signal.json and the plots go")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the sections, {TABLES} and the plots go")
+    parser.add_argument("--trials", type=Path, default=default_cache_dir() / "signal_sweep",
+                        help="where finished trials are kept and taken back by a later run (default: %(default)s)")
+    parser.add_argument("--no-trials", dest="trials", action="store_const", const=None, help="keep no trial")
     return parser
+
+
+def configure(args: argparse.Namespace) -> Sweep:
+    """The sweep the command line asks for: :data:`QUICK` or the full :class:`Sweep`, narrowed by its options."""
+    sweep = QUICK if args.quick else Sweep()
+    experiment = sweep.experiment
+    if args.steps is not None:
+        experiment = replace(experiment, steps={agent: args.steps for agent in experiment.steps})
+    return replace(sweep, markets=tuple(args.markets or sweep.markets), seeds=tuple(args.seeds or sweep.seeds),
+                   experiment=experiment)  # fmt: skip
 
 
 def main() -> None:
     args = parser().parse_args()
-    sweep = QUICK if args.quick else Sweep()
-    started = time.perf_counter()
+    sweep = configure(args)
     th.set_num_threads(1)
-    trials = run_sweep(sweep, args.ray, args.address, args.workers)
-    measured = {signal: measure(sweep, signal, trials[signal]) for signal in sweep.signals}
-    how = f"Ray Tune, {args.workers} trials at a time" if args.ray else "one trial at a time"
-    path = write_results(sweep, measured, args.out, time.perf_counter() - started, how)
-    print(path.read_text(), flush=True)
+    how = f"Ray Tune, {args.workers} trials at a time" if args.ray else "one trial at a time, one core"
+    for name in sweep.markets:  # one section at a time: each is written as soon as it is done
+        started = time.perf_counter()
+        trials = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials)[name]
+        write_section(measure(sweep, name, trials), args.out, time.perf_counter() - started, how)
+        print(write_results(args.out).read_text(), flush=True)
 
 
 if __name__ == "__main__":

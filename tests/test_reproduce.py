@@ -31,6 +31,8 @@ def check_quick_run(out: Path, n_seeds: int) -> None:
     assert all(oracle >= row["mean_reward"] for row in rows.values())  # the bound bounds every agent
     assert rows["TWAP"]["pa_mean"] == pytest.approx(0.0, abs=1e-9)
     assert [row["n_seeds"] for row in rows.values()] == [1] * 3 + [n_seeds] * 5  # the baselines, the learned agents
+    assert all(len(row["step_shares"]) == 8 and 0 <= row["one_step_share"] <= 1 for row in rows.values())
+    assert "orders in one step" in results and "entropy, L_d, agreement" in results
     assert (out / "quick_pa_distribution.png").stat().st_size > 0
     assert (out / "quick_schedule.png").stat().st_size > 0
 
@@ -45,6 +47,20 @@ def test_a_tiny_reproduction_in_this_process(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["quick.json", "quick.md", "quick_pa_distribution.png", "quick_schedule.png", reproduce.TABLES]
     )
+
+
+def test_a_variant_is_its_own_section():
+    """--steps, --mu/--select and --seeds change the section's experiment; the first two name the section."""
+    args = reproduce.parser().parse_args(["--steps", "1500000", "--seeds", "0", "1"])
+    label, config = reproduce.variant("ashare-etf-5min-paper", reproduce.CONFIGS["ashare-etf-5min-paper"], args)
+    assert label == "ashare-etf-5min-paper-1500k" and config.seeds == (0, 1)
+    assert set(config.experiment.steps.values()) == {1_500_000}
+    assert config.experiment.mus == reproduce.CONFIGS["ashare-etf-5min-paper"].experiment.mus
+    args = reproduce.parser().parse_args(["--mu", "1", "--select", "pa_mean"])
+    label, config = reproduce.variant("ashare-1min", reproduce.CONFIGS["ashare-1min"], args)
+    assert label == "ashare-1min-mu1-pa_mean" and config.experiment.mus == (1.0,) and config.seeds == (0, 1, 2)
+    assert reproduce.variant("ashare-1min", reproduce.CONFIGS["ashare-1min"], reproduce.parser().parse_args([])) == (
+        "ashare-1min", reproduce.CONFIGS["ashare-1min"])
 
 
 @pytest.fixture(scope="module")

@@ -105,25 +105,31 @@ def test_signal_sweep_writes_only_its_folder_and_splices_no_page(docs):
     out = docs / "results" / "signal_sweep"
     sweep = sweep_script.QUICK
     students = [agent for agent in sweep.experiment.agents if agent != TEACHER]
-    measured = {}
-    for signal in sweep.signals:
-        runs = {name: [result] for name, result in sweep_script.baselines(sweep, signal, "test").items()}
-        runs |= {TEACHER: runs["Oracle"], **{agent: runs["PublicBound"] for agent in students}}
-        rows = compare_runs(runs, references=("TWAP", CONTROL, "PublicBound"))
-        curves = {agent: (np.array([512, 1024]), np.array([[signal / 4, signal]])) for agent in students}
-        logs = {"seed0": {CONTROL: {"seconds": 1.0}}}
-        measured[signal] = sweep_script.Measured(rows, curves, public_valid=signal, logs=logs)
     before = files(docs.parent)
-    tables = sweep_script.write_results(sweep, measured, out, wall=60.0, how="one trial at a time")
+    for name in ("signal-0", "signal-4"):
+        data = sweep_script.market(sweep, name)
+        runs = {agent: [result] for agent, result in sweep_script.baselines(sweep, data, "test").items()}
+        runs |= {TEACHER: runs["Oracle"], **{agent: runs["PublicBound"] for agent in students}}
+        level = sweep_script.MARKETS[name]["signal"]
+        measured = {
+            "market": name, "options": {**sweep.size, **sweep_script.MARKETS[name]},
+            "rows": compare_runs(runs, references=("TWAP", CONTROL, "PublicBound")),
+            "curves": {agent: {"steps": [512, 1024], "pa": [[level / 4, level]]} for agent in students},
+            "training": {agent: {"entropy": {"steps": [512], "values": [[1.5]]}} for agent in students},
+            "public_valid": level, "logs": {CONTROL: [{"seconds": 60.0}]}, "seeds": [0],
+            "steps": dict(sweep.experiment.steps), "mus": list(sweep.experiment.mus), "eval_freq": 512,
+        }  # fmt: skip
+        sweep_script.write_section(measured, out, wall=60.0, how="one trial at a time")
+    tables = sweep_script.write_results(out)
 
-    names = {sweep_script.TABLES, "signal.json", "signal_pa.png", "signal_learning_curves.png"}
-    assert written(before, files(docs.parent), out) == names
+    names = {f"signal-{level}{end}" for level in (0, 4) for end in (".json", ".md", "_training.png")}
+    assert written(before, files(docs.parent), out) == names | {sweep_script.TABLES, "signal_pa.png"}
     text = tables.read_text()
     assert MARK not in text
-    assert "### signal = 0" in text and "### signal = 4" in text
+    assert "## signal-0\n" in text and "## signal-4\n" in text
     assert f"| {CONTROL} |" in text
     assert "| 512 |" in text and "| 1,024 |" in text  # half the bound reached at once at signal 0, later at signal 4
-    assert set(json.loads((out / "signal.json").read_text())["rows"]) == {"0", "4"}
+    assert sweep_script.write_results(out).read_text() == text  # a rerun does not take in its own page
 
 
 def test_learning_parity_writes_only_its_folder_and_splices_no_page(docs):

@@ -129,38 +129,66 @@ SWEEP_AGENTS = ("TWAP", "PublicBound", "Oracle", "teacher (privileged)", "OPD st
                 "OPD student (μ = 1)", "RecurrentPPO (no distillation)")  # fmt: skip
 
 
-def check_quick_sweep(out: Path) -> None:
-    """The quick sweep's tables.md, JSON and plots in ``out``: every agent at both signal levels."""
+def check_quick_sweep(out: Path, markets: tuple[str, ...]) -> None:
+    """The quick sweep's sections, tables.md and plots in ``out``: every agent on every market, with its schedules'
+    shape and, for the learned agents, the training logs."""
     text = (out / signal_sweep.TABLES).read_text()
+    for name in markets:
+        assert f"## {name}\n" in text
+        measured = json.loads((out / f"{name}.json").read_text())
+        assert [row["agent"] for row in measured["rows"]] == list(SWEEP_AGENTS)
+        assert all(len(row["step_shares"]) == 8 and 0 <= row["one_step_share"] <= 1 for row in measured["rows"])
+        for agent in SWEEP_AGENTS[4:]:  # the students and the control: entropy, L_d and agreement at every update
+            assert set(measured["training"][agent]) == {"entropy", "L_d", "agreement"}
+        assert set(measured["training"]["teacher (privileged)"]) == {"entropy"}
+        assert (out / f"{name}_training.png").stat().st_size > 5000
     for agent in SWEEP_AGENTS:
         assert f"| {agent} |" in text
-    assert "### signal = 0" in text and "### signal = 4" in text
-    rows = json.loads((out / "signal.json").read_text())["rows"]
-    agents = {signal: [row["agent"] for row in table] for signal, table in rows.items()}
-    assert agents == {"0": list(SWEEP_AGENTS), "4": list(SWEEP_AGENTS)}
-    for png in ("signal_pa.png", "signal_learning_curves.png"):
-        assert (out / png).stat().st_size > 5000
+    assert (out / "signal_pa.png").stat().st_size > 5000
 
 
 def test_a_tiny_signal_sweep_in_this_process(tmp_path):
-    """The sweep's trials, measurements and pages on the quick market with a tiny budget."""
+    """The sweep's trials, measurements and pages on the quick markets with a tiny budget; a second run takes the
+    kept trials back instead of training them again."""
     steps = dict(teacher=512, student=512, ppo=512)
     experiment = replace(signal_sweep.QUICK.experiment, steps=steps, n_envs=4, eval_freq=512)
     sweep = replace(signal_sweep.QUICK, experiment=experiment)
-    trials = signal_sweep.run_sweep(sweep)
-    assert {signal: [t.seed for t in runs] for signal, runs in trials.items()} == {0.0: [0], 4.0: [0]}
-    measured = {signal: signal_sweep.measure(sweep, signal, trials[signal]) for signal in sweep.signals}
-    assert measured[0.0].public_valid < measured[4.0].public_valid  # the signal is worth more when it is stronger
-    steps, pa = measured[4.0].curves["RecurrentPPO (no distillation)"]
-    assert pa.shape == (1, len(steps)) and steps[0] == 512
-    signal_sweep.write_results(sweep, measured, tmp_path, wall=1.0, how="one trial at a time")
-    check_quick_sweep(tmp_path)
-    names = ["signal.json", "signal_learning_curves.png", "signal_pa.png", signal_sweep.TABLES]
-    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    trials = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
+    assert {name: [t.seed for t in runs] for name, runs in trials.items()} == {name: [0] for name in sweep.markets}
+    out = tmp_path / "out"
+    measured = {name: signal_sweep.measure(sweep, name, trials[name]) for name in sweep.markets}
+    assert measured["signal-0"]["public_valid"] < measured["signal-4"]["public_valid"]  # a stronger signal pays more
+    curve = measured["signal-4"]["curves"]["RecurrentPPO (no distillation)"]
+    assert np.shape(curve["pa"]) == (1, len(curve["steps"])) and curve["steps"][0] == 512
+    for name in sweep.markets:
+        signal_sweep.write_section(measured[name], out, wall=1.0, how="one trial at a time")
+    signal_sweep.write_results(out)
+    check_quick_sweep(out, sweep.markets)
+    kept = sorted(p.name for p in (tmp_path / "trials").iterdir())
+    assert len(kept) == len(sweep.markets) and all(name.endswith(".pkl") for name in kept)
+    again = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")  # nothing trains: the kept trials come back
+    for name in sweep.markets:
+        np.testing.assert_array_equal(again[name][0].results[signal_sweep.CONTROL].orders["price_advantage"],
+                                      trials[name][0].results[signal_sweep.CONTROL].orders["price_advantage"])  # fmt: skip
+    other = replace(sweep, experiment=replace(experiment, mus=(0.1,)))
+    assert signal_sweep.trial_path(tmp_path, other, "signal-0", 0) != signal_sweep.trial_path(tmp_path, sweep, "signal-0", 0)
+
+
+def test_the_sweeps_command_line_narrows_the_sweep():
+    args = signal_sweep.parser().parse_args(["--markets", "weak-fade", "--seeds", "0", "1", "--steps", "5000"])
+    sweep = signal_sweep.configure(args)
+    assert sweep.markets == ("weak-fade",) and sweep.seeds == (0, 1)
+    assert sweep.experiment.steps == {"teacher": 5000, "student": 5000, "ppo": 5000}
+    full = signal_sweep.configure(signal_sweep.parser().parse_args([]))
+    assert full.markets == tuple(signal_sweep.MARKETS) and full.seeds == (0, 1, 2)
+    assert min(full.experiment.steps.values()) >= 700_000  # ten times the first sweep's 70,000 (issue 21)
+    with pytest.raises(ValueError, match="unknown market"):
+        signal_sweep.market(full, "signal-3")
 
 
 @pytest.mark.slow
 def test_signal_sweep_quick_mode(tmp_path):
-    command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--out", str(tmp_path)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--out", str(tmp_path),
+               "--no-trials"]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    check_quick_sweep(tmp_path)
+    check_quick_sweep(tmp_path, signal_sweep.QUICK.markets)

@@ -595,3 +595,15 @@ def test_a_bar_without_a_timestamp_is_not_counted_as_extended_hours(tmp_path):
         load_preset("spy-2011", copy)
     assert error.value.source == str(path)
     assert load_preset("spy-2011", PRESET_FIXTURES / "us-spy-1min-2011").report[EXTENDED_HOURS] == 1
+
+
+def test_a_line_of_empty_fields_in_a_semicolon_file_is_a_blank_line(tmp_path):
+    """spy-2011's fields are separated by ';': a line of only ';' is blank there, named with its file and line."""
+    copy = tmp_path / "spy"
+    shutil.copytree(PRESET_FIXTURES / "us-spy-1min-2011", copy)
+    path = copy / "nt-spy-minute-2011.csv"
+    lines = path.read_text().splitlines()
+    write_lines(path, [*lines[:2], ";;;;;", *lines[2:]])
+    with pytest.raises(DataError, match="blank line") as error:
+        load_preset("spy-2011", copy)
+    assert error.value.source == str(path) and "line 3 holds no value" in str(error.value), str(error.value)

@@ -259,10 +259,9 @@ def _load_lean_us_minute(folder: Path, symbols: Sequence[str] | None) -> BarTabl
         )
     frame = pl.concat(scans).with_columns(pl.col("close").alias("price")).drop("ms").collect()
     report: dict[str, int] = {}
-    frame = regular_session(frame, US_SESSION[0], US_SESSION[-1], report)
-    return finish(
-        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, session=US_SESSION
-    )
+    source = source_name(folder, symbols)
+    frame = regular_session(frame, US_SESSION[0], US_SESSION[-1], report, source)
+    return finish(frame, bar_minutes=1, source=source, report=report, symbols=symbols, session=US_SESSION)
 
 
 _NT_FILES = ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv")  # in time order
@@ -292,10 +291,9 @@ def _load_spy_2011(folder: Path, symbols: Sequence[str] | None) -> BarTable:
         FILE_COLUMN,
     )
     report: dict[str, int] = {}
-    frame = regular_session(only_symbols(bars, symbols).collect(), US_SESSION[0], US_SESSION[-1], report)
-    return finish(
-        frame, bar_minutes=1, source=source_name(folder, symbols), report=report, symbols=symbols, session=US_SESSION
-    )
+    source = source_name(folder, symbols)
+    frame = regular_session(only_symbols(bars, symbols).collect(), US_SESSION[0], US_SESSION[-1], report, source)
+    return finish(frame, bar_minutes=1, source=source, report=report, symbols=symbols, session=US_SESSION)
 
 
 _KLINE_SCHEMA = {

@@ -430,10 +430,11 @@ def _fold_closing_print(frame: pl.DataFrame, last: time, report: dict[str, int])
     return frame.filter(~folded).drop("_into")
 
 
-def regular_session(frame: pl.DataFrame, first: time, last: time, report: dict[str, int]) -> pl.DataFrame:
+def regular_session(frame: pl.DataFrame, first: time, last: time, report: dict[str, int], source: str) -> pl.DataFrame:
     """Keep the bars ending between ``first`` and ``last`` (inclusive), after folding the closing-auction print
-    into the ``last`` bar; count the other bars as extended hours."""
-    check_blank_lines(frame, _values(frame), "?")
+    into the ``last`` bar; count the other bars as extended hours. A blank line of the CSV is an error first
+    (:func:`check_blank_lines`; ``source`` names the data for rows without their file)."""
+    check_blank_lines(frame, _values(frame), source)
     frame = _fold_closing_print(frame, last, report)
     # a bar without a timestamp is not an extended-hours bar: it stays for validation to reject
     kept = frame.filter(pl.col("timestamp").dt.time().is_between(first, last) | pl.col("timestamp").is_null())

@@ -1,12 +1,11 @@
-"""The OPD reproduction script runs end to end and writes its results: a tiny run in this process, and (slow) its
-quick mode as a script, in one process or as Ray Tune trials."""
+"""The OPD reproduction script runs end to end and writes its results: its quick mode as a script in one process
+(the CI's run of the benchmark) and (slow) as Ray Tune trials."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,18 +36,6 @@ def check_quick_run(out: Path, n_seeds: int) -> None:
     assert (out / "quick_schedule.png").stat().st_size > 0
 
 
-def test_a_tiny_reproduction_in_this_process(tmp_path):
-    """The script's run on one seed and a tiny budget: trials, evaluation, the section and tables.md."""
-    experiment = replace(reproduce.QUICK.experiment, steps=dict(teacher=512, student=512, ppo=512, dqn=512), n_envs=4,
-                         eval_freq=512)  # fmt: skip
-    reproduce.run_dataset("quick", replace(reproduce.QUICK, seeds=(0,), experiment=experiment), tmp_path)
-    reproduce.write_results(tmp_path)
-    check_quick_run(tmp_path, n_seeds=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["quick.json", "quick.md", "quick_pa_distribution.png", "quick_schedule.png", reproduce.TABLES]
-    )
-
-
 def test_a_variant_is_its_own_section():
     """--steps, --mu/--select and --seeds change the section's experiment; the first two name the section."""
     args = reproduce.parser().parse_args(["--steps", "1500000", "--seeds", "0", "1"])
@@ -71,9 +58,12 @@ def sequential(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
 def test_quick_reproduction_writes_the_table_and_plots(sequential):
+    """The script's --quick run (the CI's benchmark run): trials, evaluation, the section and tables.md."""
     check_quick_run(sequential, n_seeds=2)
+    assert sorted(p.name for p in sequential.iterdir()) == sorted(
+        ["quick.json", "quick.md", "quick_pa_distribution.png", "quick_schedule.png", reproduce.TABLES]
+    )
 
 
 @pytest.mark.slow

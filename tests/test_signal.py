@@ -186,8 +186,8 @@ def test_the_sweeps_command_line_narrows_the_sweep():
         signal_sweep.market(full, "signal-3")
 
 
-@pytest.mark.slow
 def test_signal_sweep_quick_mode(tmp_path):
+    """The script's --quick run (the CI's run of the benchmark)."""
     command = [sys.executable, str(ROOT / "benchmarks" / "signal_sweep.py"), "--quick", "--out", str(tmp_path),
                "--no-trials"]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)

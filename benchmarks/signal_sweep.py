@@ -14,12 +14,12 @@ the students' and the control's updates log the policy's entropy, the distillati
 agreement (the control's teacher watches without teaching: its loss is unchanged).
 
 Each market is a section of ``--out`` (default docs/results/signal_sweep/): ``NAME.json`` (the rows, the valid
-learning curves, the training logs, the wall time and peak memory of its run), ``NAME.md`` (its table: PA, reward,
-GLR, paired CIs against TWAP, the control and the public bound resampling seeds and days together, share of the
-public bound, steps to half the public bound on the valid days, the schedules' shape, the training logs) and
-``NAME_training.png`` (valid PA, teacher agreement and entropy against env steps). tables.md gathers every section
-present, with ``signal_pa.png`` (PA against the fade's level); a run rewrites its markets' sections only, so the
-markets can run in separate processes and sessions. Finished trials are kept (``--trials``, outside the repository)
+learning curves, the training logs, the wall time and peak memory of its run) and ``NAME_training.png`` (valid PA,
+teacher agreement and entropy against env steps). tables.md has every section present, each a table from its JSON
+(PA, reward, GLR, paired CIs against TWAP, the control and the public bound resampling seeds and days together,
+share of the public bound, steps to half the public bound on the valid days, the schedules' shape, the training
+logs, the chosen checkpoints), with ``signal_pa.png`` (PA against the fade's level); a run rewrites its markets'
+sections only, so the markets can run in separate processes and sessions. Finished trials are kept (``--trials``, outside the repository)
 so that adding seeds trains only the new ones. It writes nothing else: docs/SIGNAL.md, the written analysis,
 links to these files and is never rewritten.
 
@@ -198,8 +198,8 @@ def training_cells(curves: dict[str, dict[str, list]]) -> str:
     return ", ".join(f"{late_mean(curves[label]):.2f}" if label in curves else "–" for label in TRAINING_LOGS)
 
 
-def section(measured: dict[str, Any], wall: float, rss_gib: float, how: str) -> str:
-    """One market's Markdown section."""
+def section(measured: dict[str, Any]) -> str:
+    """One market's Markdown section, from its JSON (:func:`write_section`)."""
     rows, curves, public_valid = measured["rows"], measured["curves"], measured["public_valid"]
     public = next(row["pa_mean"] for row in rows if row["agent"] == "PublicBound")
     oracle = next(row["pa_mean"] for row in rows if row["agent"] == "Oracle")
@@ -211,12 +211,14 @@ def section(measured: dict[str, Any], wall: float, rss_gib: float, how: str) -> 
         f"`MarketDataset.synthetic({options})`; seeds {', '.join(map(str, measured['seeds']))}; steps per agent and "
         f"seed: {steps}; valid evaluations every {measured['eval_freq']:,} steps. The PublicBound earns "
         f"{public / oracle:.1%} of the Oracle's PA on the test days, {public_valid:+.2f} bps on the valid days. "
-        f"Wall time {wall / 60:.1f} min ({how}), peak RSS of the process by then {rss_gib:.2f} GiB.",
+        f"Wall time {measured['wall_seconds'] / 60:.1f} min ({measured['how']}), peak RSS of the process by then "
+        f"{measured['peak_rss_gib']:.2f} GiB.",
         "",
         "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
         f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_SHARE:.0%}) "
-        "| mean share per step (%) | entropy, L_d, agreement (last tenth) | train min/seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mean share per step (%) | entropy, L_d, agreement (last tenth) | checkpoint per seed (k steps) "
+        "| train min/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     logs, training = measured["logs"], measured["training"]
     for row in rows:
@@ -230,10 +232,11 @@ def section(measured: dict[str, Any], wall: float, rss_gib: float, how: str) -> 
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
         logged = training_cells(training[agent]) if agent in training else ""
         minutes = f"{np.mean([log['seconds'] for log in logs[agent]]) / 60:.1f}" if agent in logs else ""
+        chosen = " / ".join(f"{log['selected_at'] / 1000:.0f}" for log in logs[agent]) if agent in logs else ""
         lines.append(
             f"| {agent} | {row['pa_mean']:+.2f} | {1e4 * row['mean_reward']:+.2f} | {row['glr']:.2f} | "
             f"{ci(row, 'TWAP')} | {ci(row, CONTROL)} | {ci(row, 'PublicBound')} | {share} | {per_seed} | {reach} | "
-            f"{row['one_step_share']:.0%} | {profile} | {logged} | {minutes} |"
+            f"{row['one_step_share']:.0%} | {profile} | {logged} | {chosen} | {minutes} |"
         )
     name = measured["market"]
     return "\n".join([*lines, "", f"![{name} training]({name}_training.png)", ""])
@@ -283,20 +286,20 @@ def plot_pa(sections: dict[str, dict[str, Any]], path: Path) -> Path:
 
 
 def write_section(measured: dict[str, Any], out: Path, wall: float, how: str) -> Path:
-    """Write one market's ``NAME.json``, ``NAME.md`` and ``NAME_training.png`` to ``out``; return the JSON's path."""
+    """Write one market's ``NAME.json`` (``measured``, the run's wall time, ``how`` it ran and its peak RSS) and
+    ``NAME_training.png`` to ``out``; return the JSON's path."""
     out.mkdir(parents=True, exist_ok=True)
-    name = measured["market"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    plot_training(measured, out / f"{name}_training.png")
-    replace_file(out / f"{name}.md", section(measured, wall, rss, how))
-    path = out / f"{name}.json"
-    replace_file(path, json.dumps({**measured, "wall_seconds": wall, "peak_rss_gib": rss, "how": how}, indent=1, default=float))
+    measured = {**measured, "wall_seconds": wall, "peak_rss_gib": rss, "how": how}
+    plot_training(measured, out / f"{measured['market']}_training.png")
+    path = out / f"{measured['market']}.json"
+    replace_file(path, json.dumps(measured, indent=1, default=float))
     return path
 
 
 def write_results(out: Path) -> Path:
-    """Gather the sections in ``out`` (those of :data:`MARKETS` with their JSON, in its order) into tables.md, with
-    the PA-against-signal plot when two fade levels are there; return the path of tables.md."""
+    """Write tables.md: every section in ``out`` (the markets of :data:`MARKETS` with a JSON there, in its order),
+    with the PA-against-signal plot when two fade levels are there; return its path."""
     sections = {name: json.loads((out / f"{name}.json").read_text()) for name in MARKETS if (out / f"{name}.json").is_file()}
     header = [
         "# Distillation where the truth is known: the tables",
@@ -316,7 +319,7 @@ def write_results(out: Path) -> Path:
         "without teaching. Peak RSS: the run's main process.",
         "",
     ]
-    parts = [(out / f"{name}.md").read_text() for name in sections]
+    parts = [section(measured) for measured in sections.values()]
     if sum(name.startswith("signal-") for name in sections) >= 2:
         parts.append(f"![{plot_pa(sections, out / 'signal_pa.png').stem}](signal_pa.png)\n")
     path = out / TABLES

@@ -116,19 +116,20 @@ def test_signal_sweep_writes_only_its_folder_and_splices_no_page(docs):
             "rows": compare_runs(runs, references=("TWAP", CONTROL, "PublicBound")),
             "curves": {agent: {"steps": [512, 1024], "pa": [[level / 4, level]]} for agent in students},
             "training": {agent: {"entropy": {"steps": [512], "values": [[1.5]]}} for agent in students},
-            "public_valid": level, "logs": {CONTROL: [{"seconds": 60.0}]}, "seeds": [0],
+            "public_valid": level, "logs": {CONTROL: [{"seconds": 60.0, "selected_at": 1024}]}, "seeds": [0],
             "steps": dict(sweep.experiment.steps), "mus": list(sweep.experiment.mus), "eval_freq": 512,
         }  # fmt: skip
         sweep_script.write_section(measured, out, wall=60.0, how="one trial at a time")
     tables = sweep_script.write_results(out)
 
-    names = {f"signal-{level}{end}" for level in (0, 4) for end in (".json", ".md", "_training.png")}
+    names = {f"signal-{level}{end}" for level in (0, 4) for end in (".json", "_training.png")}
     assert written(before, files(docs.parent), out) == names | {sweep_script.TABLES, "signal_pa.png"}
     text = tables.read_text()
     assert MARK not in text
     assert "## signal-0\n" in text and "## signal-4\n" in text
     assert f"| {CONTROL} |" in text
     assert "| 512 |" in text and "| 1,024 |" in text  # half the bound reached at once at signal 0, later at signal 4
+    assert f"| {CONTROL} |" in text and "| 1 | 1.0 |" in text  # the control's checkpoint (k steps), its minutes
     assert sweep_script.write_results(out).read_text() == text  # a rerun does not take in its own page
 
 

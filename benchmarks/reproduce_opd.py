@@ -19,7 +19,7 @@ to these files and is never rewritten.
     python benchmarks/reproduce_opd.py --dataset all                # every section, one after the other
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
-    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget
+    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget, 2 seeds
     python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
     python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
 """
@@ -40,8 +40,8 @@ import torch as th
 from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.resolve import load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
+from order_exec_gym.metrics import ONE_STEP_THRESHOLD
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
-from order_exec_gym.metrics import ONE_STEP_SHARE
 from sb3_distill.experiment import (
     CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_mean, run_trials, training_curve,
 )  # fmt: skip
@@ -133,7 +133,7 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
-        f"| orders in one step (≥ {ONE_STEP_SHARE:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
+        f"| orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -237,7 +237,8 @@ def parser() -> argparse.ArgumentParser:
                         help="validation metric for checkpoint selection (a variant: its own section)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None,
                         help="env steps per learned agent and seed (a variant: its own section, NAME-<steps/1000>k)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: the section's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="training seeds (default: the section's; others are a variant: NAME-seeds<s>_<s>)")
     parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
@@ -245,8 +246,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def variant(name: str, config: Config, args: argparse.Namespace) -> tuple[str, Config]:
-    """Section ``name``'s label and config with the command line's ``--mu``, ``--select``, ``--steps`` and ``--seeds``:
-    a changed mu or selection adds ``-mu<mu>-<select>`` to the label, a changed budget ``-<steps/1000>k``."""
+    """Section ``name``'s label and config with the command line's ``--mu``, ``--select``, ``--steps`` and ``--seeds``,
+    each named in the label (so a variant never overwrites another section): ``-mu<mu>-<select>``, ``-<steps>``
+    (``1500k`` for 1,500,000), ``-seeds<s>_<s>``."""
     experiment, label = config.experiment, name
     if args.mu is not None or args.select is not None:
         experiment = replace(experiment, mus=experiment.mus if args.mu is None else (args.mu,),
@@ -254,8 +256,12 @@ def variant(name: str, config: Config, args: argparse.Namespace) -> tuple[str, C
         label = f"{label}-mu{'_'.join(f'{mu:g}' for mu in experiment.mus)}-{experiment.select}"
     if args.steps is not None:
         experiment = replace(experiment, steps={agent: args.steps for agent in experiment.steps})
-        label = f"{label}-{args.steps // 1000}k"
-    return label, replace(config, experiment=experiment, seeds=tuple(args.seeds or config.seeds))
+        label = f"{label}-{args.steps // 1000}k" if args.steps % 1000 == 0 else f"{label}-{args.steps}"
+    seeds = config.seeds
+    if args.seeds is not None:
+        seeds = tuple(args.seeds)
+        label = f"{label}-seeds{'_'.join(map(str, seeds))}"
+    return label, replace(config, experiment=experiment, seeds=seeds)
 
 
 def main() -> None:

@@ -55,10 +55,11 @@ from order_exec_gym.data.dataset import MarketDataset  # noqa: E402
 from order_exec_gym.data.resolve import default_cache_dir  # noqa: E402
 from order_exec_gym.data.synthetic import REGIMES  # noqa: E402
 from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
-from order_exec_gym.metrics import ONE_STEP_SHARE  # noqa: E402
+from order_exec_gym.metrics import ONE_STEP_THRESHOLD  # noqa: E402
 from sb3_distill.experiment import (  # noqa: E402
     CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_mean, run_trials, training_curve,
 )  # fmt: skip
+from sb3_distill.training import quick_mode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The experiment's folder of generated files (docs/SIGNAL.md, written by hand, links to it).
@@ -123,33 +124,43 @@ def steps_to_reach(steps: list[int], pa: list[list[float]], level: float) -> int
 
 
 def trial_path(trials: Path, sweep: Sweep, name: str, seed: int) -> Path:
-    """Where a finished trial of ``sweep`` on market ``name`` with ``seed`` is kept: named by a digest of everything
-    it depends on (market options, experiment, seed), so a changed sweep never reuses an old trial."""
-    key = hashlib.sha256(repr((sweep.size, MARKETS[name], sweep.experiment, seed)).encode()).hexdigest()[:16]
+    """Where a finished trial of ``sweep`` on market ``name`` with ``seed`` is kept: named by a digest of the
+    sweep's settings it depends on (market options, experiment, seed, and the quick switch when it is on). The code
+    is not in the digest: after changing the training code, delete the folder (or run with ``--no-trials``)."""
+    settings = (sweep.size, MARKETS[name], sweep.experiment, seed) + (("quick",) if quick_mode() else ())
+    key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
     return trials / f"{name}-seed{seed}-{key}.pkl"
+
+
+def load_trial(path: Path, sweep: Sweep, seed: int) -> Trial:
+    """A kept trial, checked to be ``seed``'s with every agent of ``sweep`` and its training logs."""
+    trial = pickle.loads(path.read_bytes())
+    agents = sweep.experiment.agents
+    if trial.seed != seed or any("train_history" not in trial.log.get(agent, {}) for agent in agents):
+        raise ValueError(f"{path} is not a trial of seed {seed} with the training logs of {agents}: delete it")
+    return trial
 
 
 def run_sweep(
     sweep: Sweep, ray: bool = False, address: str | None = None, workers: int = 2, trials: Path | None = None
-) -> dict[str, list[Trial]]:
-    """Every trial (market x seed) of ``sweep``, one after the other or as Ray Tune trials; by market, by seed.
+) -> tuple[dict[str, list[Trial]], int]:
+    """Every trial (market x seed) of ``sweep``, one after the other or as Ray Tune trials: by market, by seed, and
+    how many were kept from earlier runs.
 
     :param trials: a folder that keeps each finished trial (:func:`trial_path`) and gives it back to a later run
         instead of training it again (None: keep nothing)
     """
     jobs = [(name, seed) for name in sweep.markets for seed in sweep.seeds]
     kept = {job: trial_path(trials, sweep, *job) for job in jobs} if trials is not None else {}
-    todo = [job for job in jobs if not (job in kept and kept[job].is_file())]
+    finished = {job: load_trial(kept[job], sweep, job[1]) for job in jobs if job in kept and kept[job].is_file()}
+    todo = [job for job in jobs if job not in finished]
     done = run_trials([(sweep.experiment, market(sweep, name), seed) for name, seed in todo], ray, address, workers)
     for job, trial in zip(todo, done, strict=True):
+        finished[job] = trial
         if job in kept:
             kept[job].parent.mkdir(parents=True, exist_ok=True)
             replace_file(kept[job], pickle.dumps(trial))
-    finished = dict(zip(todo, done, strict=True))
-    for job in jobs:
-        if job not in finished:
-            finished[job] = pickle.loads(kept[job].read_bytes())
-    return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}
+    return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}, len(jobs) - len(todo)
 
 
 def measure(sweep: Sweep, name: str, trials: list[Trial]) -> dict[str, Any]:
@@ -211,11 +222,11 @@ def section(measured: dict[str, Any]) -> str:
         f"`MarketDataset.synthetic({options})`; seeds {', '.join(map(str, measured['seeds']))}; steps per agent and "
         f"seed: {steps}; valid evaluations every {measured['eval_freq']:,} steps. The PublicBound earns "
         f"{public / oracle:.1%} of the Oracle's PA on the test days, {public_valid:+.2f} bps on the valid days. "
-        f"Wall time {measured['wall_seconds'] / 60:.1f} min ({measured['how']}), peak RSS of the process by then "
+        f"Wall time of its last run {measured['wall_seconds'] / 60:.1f} min ({measured['how']}), peak RSS of that process "
         f"{measured['peak_rss_gib']:.2f} GiB.",
         "",
         "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
-        f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_SHARE:.0%}) "
+        f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) "
         "| mean share per step (%) | entropy, L_d, agreement (last tenth) | checkpoint per seed (k steps) "
         "| train min/seed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -312,11 +323,11 @@ def write_results(out: Path) -> Path:
         "the seeds and the test days together (2,000 resamples); ✓ / ✗: the interval is above / below 0. Share of "
         "public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the first evaluation at which the "
         "seeds' mean PA on the valid days reaches half the PublicBound's there. Orders in one step: the share of test "
-        f"orders that execute at least {ONE_STEP_SHARE:.0%} of the order in one step (an all-at-once bet); mean share "
+        f"orders that execute at least {ONE_STEP_THRESHOLD:.0%} of the order in one step (an all-at-once bet); mean share "
         "per step: the mean executed share of the order at each 30-minute step. Entropy (nats), L_d (−log π(ã|s), the "
         "teacher's action under the policy) and agreement (share of steps where the policy's most likely action is "
         "the teacher's): means over the seeds and the last tenth of the updates; the control's teacher watches "
-        "without teaching. Peak RSS: the run's main process.",
+        "without teaching (its train minutes include the teacher's labelling). Peak RSS: the run's main process.",
         "",
     ]
     parts = [section(measured) for measured in sections.values()]
@@ -367,10 +378,12 @@ def main() -> None:
     sweep = configure(args)
     th.set_num_threads(1)
     how = f"Ray Tune, {args.workers} trials at a time" if args.ray else "one trial at a time, one core"
-    for name in sweep.markets:  # one section at a time: each is written as soon as it is done
+    for name in sweep.markets:  # one section at a time, written as soon as it is done (with --ray, a market's last
+        # round of trials may leave workers idle)
         started = time.perf_counter()
-        trials = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials)[name]
-        write_section(measure(sweep, name, trials), args.out, time.perf_counter() - started, how)
+        trials, reused = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials)
+        trained = f"{len(sweep.seeds) - reused} trials trained, {reused} kept from earlier runs"
+        write_section(measure(sweep, name, trials[name]), args.out, time.perf_counter() - started, f"{how}; {trained}")
         print(write_results(args.out).read_text(), flush=True)
 
 

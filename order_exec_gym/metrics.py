@@ -10,7 +10,7 @@ episode reward ``R_i``:
 - a paired bootstrap confidence interval of the mean PA difference between two agents on the same orders (by
   orders, or by groups of orders such as days), and one over several training seeds and days at once;
 - the shape of the schedules (:func:`schedule_profile`): the share of orders traded in one step (at least
-  :data:`ONE_STEP_SHARE` of the order in one step: an all-at-once bet) and the mean executed share at each step.
+  :data:`ONE_STEP_THRESHOLD` of the order in one step: an all-at-once bet) and the mean executed share at each step.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 
 #: |PA| at or below this many basis points counts as zero in the gain-loss ratio.
 PA_TOLERANCE = 1e-6
-#: An order whose largest step executes at least this share of it counts as traded in one step.
-ONE_STEP_SHARE = 0.95
+#: An order whose largest step executes at least this fraction of the order counts as traded in one step.
+ONE_STEP_THRESHOLD = 0.95
 
 
 def _as_vector(values: np.ndarray, name: str) -> np.ndarray:
@@ -174,7 +174,7 @@ def schedule_profile(schedules: np.ndarray) -> dict[str, float | list[float]]:
 
     :param schedules: executed share of each order at each step, ``(N, T)`` (zero after an order is complete, as in
         :class:`~order_exec_gym.evaluation.EvaluationResult`)
-    :return: ``one_step_share``, the share of orders that execute at least :data:`ONE_STEP_SHARE` of the order in
+    :return: ``one_step_share``, the share of orders that execute at least :data:`ONE_STEP_THRESHOLD` of the order in
         one step; ``step_shares``, the mean executed share at each step ``t`` over the orders (T values; they sum to
         1 when every order completes)
     """
@@ -184,6 +184,6 @@ def schedule_profile(schedules: np.ndarray) -> dict[str, float | list[float]]:
     if not np.isfinite(schedules).all():
         raise ValueError("schedules hold non-finite shares")
     return {
-        "one_step_share": float(np.mean(schedules.max(axis=1) >= ONE_STEP_SHARE)),
+        "one_step_share": float(np.mean(schedules.max(axis=1) >= ONE_STEP_THRESHOLD)),
         "step_shares": schedules.mean(axis=0).tolist(),
     }

@@ -89,7 +89,9 @@ class TrainingLog(BaseCallback):
     the ``keys`` it recorded, in :attr:`history` (the learning curves of the training itself).
 
     It reads the logger between the update and the next rollout's start (or the end of training), where SB3 keeps
-    the update's values until its next dump, so it needs no output format and works with ``verbose=0``.
+    the update's values until its next dump, so it needs no output format and works with ``verbose=0``. It needs
+    ``learn(log_interval=1)``, the on-policy default: with fewer dumps, a value an update did not log would be carried
+    over from an earlier one. An update that logged none of the keys (e.g. DQN's) adds no row.
 
     :param keys: the logger's keys to keep (:data:`TRAINING_KEYS` by default); an update that did not record a key
         has none in its row
@@ -116,5 +118,6 @@ class TrainingLog(BaseCallback):
         if updates == self._updates:  # no update since the last row (the first rollout, or training ended on one)
             return
         self._updates = updates
-        values = self.logger.name_to_value
-        self.history.append((self.num_timesteps, {key: float(values[key]) for key in self.keys if key in values}))
+        values = {key: float(self.logger.name_to_value[key]) for key in self.keys if key in self.logger.name_to_value}
+        if values:
+            self.history.append((self.num_timesteps, values))

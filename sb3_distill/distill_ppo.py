@@ -60,14 +60,15 @@ class DistillRecurrentPPO(RecurrentPPO):
     buffer (:class:`~sb3_distill.buffers.DistillRolloutBuffer`) keeps the labels, not the privileged key, and serves
     minibatches of whole sequences; with the student policies, compact ones that they evaluate several times faster
     than sb3-contrib's (same loss and gradients on the same sequences, tested). With ``distill_coef == 0`` the
-    teacher is never called (none is needed) and the update is RecurrentPPO's loss on these minibatches: the
-    student's control without distillation is this class at ``distill_coef=0``; ``learn`` refuses a
-    ``distill_coef > 0`` without a teacher (e.g. a student loaded without one). With ``monitor_teacher=True`` the
-    teacher labels every rollout and ``L_d`` and the teacher fit are logged even when the update does not distil
-    (its loss and gradients are unchanged): the control's record of how close it comes to the teacher by itself. Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``,
-    ``train/distill_loss`` and, for ``Discrete`` actions, ``train/teacher_agreement`` (share of rows where the
-    student's most likely action is the teacher's) or, for ``Box`` actions, ``train/teacher_distance`` (mean
-    ``|a - a~|`` between the student's mean action, clipped to the bounds, and the teacher's).
+    update is RecurrentPPO's loss on these minibatches: the student's control without distillation is this class at
+    ``distill_coef=0``, and its teacher is never called (none is needed) unless it monitors one
+    (``monitor_teacher=True``: the teacher labels every rollout and ``L_d`` and the teacher fit are logged, while the
+    loss and gradients stay the control's; its record of how close it comes to the teacher by itself). ``learn``
+    refuses a ``distill_coef > 0`` or ``monitor_teacher`` without a teacher (e.g. a model loaded without one).
+    Besides RecurrentPPO's, ``train()`` logs ``train/distill_coef``, ``train/distill_loss`` and, for ``Discrete``
+    actions, ``train/teacher_agreement`` (share of rows where the student's most likely action is the teacher's) or,
+    for ``Box`` actions, ``train/teacher_distance`` (mean ``|a - a~|`` between the student's mean action, clipped to
+    the bounds, and the teacher's).
 
     :param policy: The policy model to use ("StudentLstmPolicy", "StudentGruPolicy", "MultiInputLstmPolicy", ...);
         its actor must not read ``privileged_key``
@@ -196,8 +197,6 @@ class DistillRecurrentPPO(RecurrentPPO):
                 f"the teacher needs the {self.privileged_key!r} observation, which the env lacks: "
                 "make it with privileged=True"
             )
-        if self.monitor_teacher and self.teacher is None:
-            raise ValueError("monitor_teacher=True needs a teacher to monitor")
         super()._setup_model()
         extractor = self.policy.pi_features_extractor
         if isinstance(extractor, CombinedExtractor) and self.privileged_key in extractor.extractors:
@@ -235,8 +234,8 @@ class DistillRecurrentPPO(RecurrentPPO):
         when it monitors the teacher (``monitor_teacher``)."""
         num_timesteps = self.num_timesteps + n_rollout_steps * env.num_envs
         progress_remaining = 1.0 - float(num_timesteps) / float(self._total_timesteps)
-        distill = self.teacher is not None and (self.monitor_teacher or self.distill_coef(progress_remaining) > 0)
-        rollout_buffer.teacher = self.teacher if distill else None
+        label = self.teacher is not None and (self.monitor_teacher or self.distill_coef(progress_remaining) > 0)
+        rollout_buffer.teacher = self.teacher if label else None
         return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
     def train(self) -> None:
@@ -421,6 +420,11 @@ class DistillRecurrentPPO(RecurrentPPO):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfDistillRecurrentPPO:
+        if self.teacher is None and self.monitor_teacher:
+            raise ValueError(
+                "monitor_teacher=True needs a teacher to monitor: pass teacher=... (DistillRecurrentPPO.load(path, "
+                "env=..., teacher=...) takes one), or set monitor_teacher=False"
+            )
         if self.teacher is None and any(self.distill_coef(progress) > 0 for progress in np.linspace(1.0, 0.0, 21)):
             raise ValueError(
                 f"{type(self).__name__} has distill_coef > 0 but no teacher, so it would train without distillation: "

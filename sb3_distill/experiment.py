@@ -24,7 +24,6 @@ from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray
 from order_exec_gym.metrics import paired_bootstrap_ci, schedule_profile, seed_day_bootstrap_ci, summarize
-
 from sb3_distill.callbacks import BestOnValidation, TrainingLog
 from sb3_distill.teachers import PolicyTeacher
 from sb3_distill.training import train
@@ -32,22 +31,32 @@ from sb3_distill.training import train
 TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
 
 
-#: The training logs the experiments report, by label: the update's key (:class:`~sb3_distill.callbacks.TrainingLog`);
-#: the entropy is reported as the policy's entropy, the negative of SB3's entropy loss.
-TRAINING_LOGS = {"entropy": "train/entropy_loss", "L_d": "train/distill_loss", "agreement": "train/teacher_agreement"}
+#: The training logs the experiments report, by label: the update's key (:class:`~sb3_distill.callbacks.TrainingLog`)
+#: and the sign it is reported with (the entropy is the policy's, the negative of SB3's entropy loss). Discrete
+#: actions only: with ``Box`` actions the fit is ``train/teacher_distance``.
+TRAINING_LOGS: dict[str, tuple[str, float]] = {
+    "entropy": ("train/entropy_loss", -1.0), "L_d": ("train/distill_loss", 1.0),
+    "agreement": ("train/teacher_agreement", 1.0),
+}  # fmt: skip
 
 
 def training_curve(histories: list[list[tuple[int, dict[str, float]]]], label: str) -> dict[str, list] | None:
     """One training log of :data:`TRAINING_LOGS` against env steps over the seeds' updates: ``{"steps": (K,),
-    "values": (S, K)}`` (``histories``: each seed's ``train_history``; K: the fewest updates that logged it); None
-    where a seed's updates never logged it."""
-    key = TRAINING_LOGS[label]
+    "values": (S, K)}``.
+
+    :param histories: each seed's ``train_history`` (:class:`~sb3_distill.callbacks.TrainingLog`); the seeds' updates
+        that logged it must come at the same env steps
+    :return: the curve over the K first such updates; None where a seed's updates never logged it
+    """
+    key, sign = TRAINING_LOGS[label]
     logged = [[(steps, values[key]) for steps, values in history if key in values] for history in histories]
     if not logged or not all(logged):
         return None
     n = min(map(len, logged))
-    sign = -1.0 if key == "train/entropy_loss" else 1.0
-    return {"steps": [steps for steps, _ in logged[0][:n]], "values": [[sign * v for _, v in seed[:n]] for seed in logged]}
+    steps = [[steps for steps, _ in seed[:n]] for seed in logged]
+    if any(other != steps[0] for other in steps):
+        raise ValueError(f"the seeds logged {key!r} at different env steps: they trained with different rollouts")
+    return {"steps": steps[0], "values": [[sign * value for _, value in seed[:n]] for seed in logged]}
 
 
 def late_mean(curve: dict[str, list]) -> float:

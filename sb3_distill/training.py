@@ -213,7 +213,7 @@ def make_model(
     if policy is None:
         policy, network_kwargs = NETWORKS[network]
         kwargs["policy_kwargs"] = {**network_kwargs, **kwargs.get("policy_kwargs", {})}
-    if kind == "student" or monitored:
+    if kind == "student" or (monitored and kwargs.get("teacher") is not None):
         kwargs["teacher"] = as_teacher(kwargs.get("teacher"), env)
     return recipe.algorithm(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
 
@@ -243,7 +243,7 @@ def train_student(
 def train_ppo(
     env_kwargs: Mapping[str, Any] | None = None, recurrent: bool = True, **kwargs: Any
 ) -> DistillRecurrentPPO | PPO:
-    """Train the baseline without distillation on the public env (no privileged key).
+    """Train the baseline without distillation, on the public env (no privileged key) unless a teacher monitors it.
 
     :param recurrent: recurrent PPO with the student's learner, settings and network at ``distill_coef=0``
         (:data:`CONTROL_KWARGS`, ``network``): the student's control, which differs from it by the distillation

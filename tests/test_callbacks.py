@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from order_exec_gym.evaluation import evaluate
 from sb3_distill.callbacks import BestOnValidation
 from sb3_distill.training import train_ppo
@@ -20,8 +22,6 @@ def test_best_checkpoint_on_validation_is_restored(small_market):
 
 def test_the_validation_settings_are_an_execution_config(small_market):
     """(data, split, config) as everywhere: the settings are a config's fields, not the env's data or split."""
-    import pytest
-
     assert BestOnValidation(small_market, config={"step_minutes": 10}).config.step_minutes == 10
     with pytest.raises(ValueError, match="data"):
         BestOnValidation(small_market, config={"data": small_market})
@@ -63,3 +63,20 @@ def test_the_trials_control_is_watched_by_its_teacher(small_market):
     for agent in (experiment.student(0.01), CONTROL):
         assert trial.log[agent]["train_history"] and all(set(v) == watched for _, v in trial.log[agent]["train_history"])
     assert all("train/distill_loss" not in v for _, v in trial.log[TEACHER]["train_history"])
+
+
+def test_training_curves_over_seeds():
+    """A training log against env steps over the seeds: signed (the entropy is minus the entropy loss), cut to the
+    fewest updates, None where a seed never logged it, refused where the seeds' updates differ."""
+    from sb3_distill.experiment import late_mean, training_curve
+
+    first = [(128, {"train/entropy_loss": -1.5, "train/distill_loss": 2.0}), (256, {"train/entropy_loss": -1.0}),
+             (384, {"train/entropy_loss": -0.5})]  # fmt: skip
+    second = [(128, {"train/entropy_loss": -1.4}), (256, {"train/entropy_loss": -0.8})]
+    entropy = training_curve([first, second], "entropy")
+    assert entropy == {"steps": [128, 256], "values": [[1.5, 1.0], [1.4, 0.8]]}
+    assert late_mean(entropy) == pytest.approx((1.0 + 0.8) / 2)  # the last tenth: here the last update
+    assert training_curve([first], "L_d") == {"steps": [128], "values": [[2.0]]}
+    assert training_curve([first, second], "L_d") is None  # the second seed never logged it
+    with pytest.raises(ValueError, match="different env steps"):
+        training_curve([first, [(100, {"train/entropy_loss": -1.0})]], "entropy")

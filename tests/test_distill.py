@@ -24,6 +24,7 @@ from sb3_distill import (
 )
 from sb3_distill.buffers import LENGTH_KEY
 from sb3_distill.policies import IgnoreKeysExtractor
+from sb3_distill.training import make_model
 
 th.set_num_threads(1)
 
@@ -132,9 +133,21 @@ def test_a_monitoring_teacher_is_logged_but_never_changes_the_control(small_mark
     assert all(row["train/distill_coef"] == 0.0 for row in trained)
 
 
-def test_monitor_teacher_needs_a_teacher(small_market):
+def test_a_monitored_control_loads_without_its_teacher_but_trains_only_with_one(small_market, tmp_path):
+    """The teacher is not saved: a monitored control predicts after load without it, and learn asks for one."""
+    env = make_env(small_market)
+    model = DistillRecurrentPPO("StudentLstmPolicy", env, teacher=OracleTeacher(env), distill_coef=0.0,
+                                monitor_teacher=True, seed=0, **TINY)  # fmt: skip
+    model.learn(64)
+    model.save(tmp_path / "control")
+    loaded = DistillRecurrentPPO.load(tmp_path / "control")
+    observation = student_observations(small_market)[0]
+    np.testing.assert_array_equal(loaded.predict(observation, deterministic=True)[0],
+                                  model.predict(observation, deterministic=True)[0])  # fmt: skip
     with pytest.raises(ValueError, match="monitor_teacher=True needs a teacher"):
-        DistillRecurrentPPO("StudentLstmPolicy", make_env(small_market), distill_coef=0.0, monitor_teacher=True, **TINY)
+        DistillRecurrentPPO.load(tmp_path / "control", env=make_env(small_market)).learn(64, reset_num_timesteps=False)
+    with pytest.raises(ValueError, match="monitor_teacher=True needs a teacher"):
+        make_model("recurrent_ppo", {"data": small_market, "split": "train"}, n_envs=4, monitor_teacher=True).learn(64)
 
 
 def test_distillation_changes_the_updates(small_market):

@@ -131,9 +131,9 @@ def test_seed_day_bootstrap_covers_seeds_and_days():
 
 
 def test_schedule_profile():
-    from order_exec_gym.metrics import ONE_STEP_SHARE, schedule_profile
+    from order_exec_gym.metrics import ONE_STEP_THRESHOLD, schedule_profile
 
-    schedules = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5], [0.0, ONE_STEP_SHARE, 1 - ONE_STEP_SHARE], [0.5, 0.5, 0.0]])
+    schedules = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5], [0.0, ONE_STEP_THRESHOLD, 1 - ONE_STEP_THRESHOLD], [0.5, 0.5, 0.0]])
     profile = schedule_profile(schedules)
     assert profile["one_step_share"] == 0.5  # the first (all at once) and the third (95% in one step)
     np.testing.assert_allclose(profile["step_shares"], schedules.mean(axis=0))

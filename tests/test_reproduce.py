@@ -37,15 +37,17 @@ def check_quick_run(out: Path, n_seeds: int) -> None:
 
 
 def test_a_variant_is_its_own_section():
-    """--steps, --mu/--select and --seeds change the section's experiment; the first two name the section."""
+    """--steps, --mu/--select and --seeds change the section's experiment, and name the section."""
     args = reproduce.parser().parse_args(["--steps", "1500000", "--seeds", "0", "1"])
     label, config = reproduce.variant("ashare-etf-5min-paper", reproduce.CONFIGS["ashare-etf-5min-paper"], args)
-    assert label == "ashare-etf-5min-paper-1500k" and config.seeds == (0, 1)
+    assert label == "ashare-etf-5min-paper-1500k-seeds0_1" and config.seeds == (0, 1)
     assert set(config.experiment.steps.values()) == {1_500_000}
     assert config.experiment.mus == reproduce.CONFIGS["ashare-etf-5min-paper"].experiment.mus
     args = reproduce.parser().parse_args(["--mu", "1", "--select", "pa_mean"])
     label, config = reproduce.variant("ashare-1min", reproduce.CONFIGS["ashare-1min"], args)
     assert label == "ashare-1min-mu1-pa_mean" and config.experiment.mus == (1.0,) and config.seeds == (0, 1, 2)
+    args = reproduce.parser().parse_args(["--steps", "1500"])
+    assert reproduce.variant("ashare-1min", reproduce.CONFIGS["ashare-1min"], args)[0] == "ashare-1min-1500"
     assert reproduce.variant("ashare-1min", reproduce.CONFIGS["ashare-1min"], reproduce.parser().parse_args([])) == (
         "ashare-1min", reproduce.CONFIGS["ashare-1min"])
 

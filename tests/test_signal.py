@@ -147,13 +147,14 @@ def check_quick_sweep(out: Path, markets: tuple[str, ...]) -> None:
     assert (out / "signal_pa.png").stat().st_size > 5000
 
 
-def test_a_tiny_signal_sweep_in_this_process(tmp_path):
+def test_a_tiny_signal_sweep_in_this_process(tmp_path, monkeypatch):
     """The sweep's trials, measurements and pages on the quick markets with a tiny budget; a second run takes the
     kept trials back instead of training them again."""
     steps = dict(teacher=512, student=512, ppo=512)
     experiment = replace(signal_sweep.QUICK.experiment, steps=steps, n_envs=4, eval_freq=512)
     sweep = replace(signal_sweep.QUICK, experiment=experiment)
-    trials = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
+    trials, reused = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
+    assert reused == 0
     assert {name: [t.seed for t in runs] for name, runs in trials.items()} == {name: [0] for name in sweep.markets}
     out = tmp_path / "out"
     measured = {name: signal_sweep.measure(sweep, name, trials[name]) for name in sweep.markets}
@@ -164,14 +165,23 @@ def test_a_tiny_signal_sweep_in_this_process(tmp_path):
         signal_sweep.write_section(measured[name], out, wall=1.0, how="one trial at a time")
     signal_sweep.write_results(out)
     check_quick_sweep(out, sweep.markets)
-    kept = sorted(p.name for p in (tmp_path / "trials").iterdir())
-    assert len(kept) == len(sweep.markets) and all(name.endswith(".pkl") for name in kept)
-    again = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")  # nothing trains: the kept trials come back
+
+    def no_training(jobs, *args):
+        assert jobs == [], "a kept trial was trained again"
+        return []
+
+    monkeypatch.setattr(signal_sweep, "run_trials", no_training)
+    again, reused = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
+    assert reused == len(sweep.markets)
     for name in sweep.markets:
-        np.testing.assert_array_equal(again[name][0].results[signal_sweep.CONTROL].orders["price_advantage"],
-                                      trials[name][0].results[signal_sweep.CONTROL].orders["price_advantage"])  # fmt: skip
+        assert again[name][0].log == trials[name][0].log
     other = replace(sweep, experiment=replace(experiment, mus=(0.1,)))
     assert signal_sweep.trial_path(tmp_path, other, "signal-0", 0) != signal_sweep.trial_path(tmp_path, sweep, "signal-0", 0)
+    kept = signal_sweep.trial_path(tmp_path / "trials", sweep, "signal-0", 0)
+    monkeypatch.setenv("ORDER_EXEC_GYM_QUICK", "1")  # a smoke run's trials are never taken for the sweep's
+    assert signal_sweep.trial_path(tmp_path / "trials", sweep, "signal-0", 0) != kept
+    with pytest.raises(ValueError, match="not a trial of seed 1"):
+        signal_sweep.load_trial(kept, sweep, seed=1)
 
 
 def test_the_sweeps_command_line_narrows_the_sweep():

@@ -250,7 +250,27 @@ def section(measured: dict[str, Any]) -> str:
             f"{row['one_step_share']:.0%} | {profile} | {logged} | {chosen} | {minutes} |"
         )
     name = measured["market"]
-    return "\n".join([*lines, "", f"![{name} training]({name}_training.png)", ""])
+    return "\n".join([*lines, "", *target(measured), "", f"![{name} training]({name}_training.png)", ""])
+
+
+def target(measured: dict[str, Any]) -> list[str]:
+    """Issue 21's target, per student: does it beat the control (the seeds-and-days interval of the PA difference
+    above 0), and does it reach half the public bound on the valid days in at most half the control's steps?"""
+    rows, curves, half = {row["agent"]: row for row in measured["rows"]}, measured["curves"], measured["public_valid"] / 2
+    control = steps_to_reach(curves[CONTROL]["steps"], curves[CONTROL]["pa"], half)
+    lines = []
+    for agent in curves:
+        if agent == CONTROL:
+            continue
+        beats = rows[agent][f"vs_{CONTROL}"]["seeds_days"][1] > 0
+        reach = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], half)
+        faster = reach is not None and (control is None or reach <= control / 2)
+        lines.append(
+            f"- {agent}: beats the control beyond noise: **{'yes' if beats else 'no'}**; half the public bound in at "
+            f"most half the control's steps: **{'yes' if faster else 'no'}** ({reach or 'never'} against "
+            f"{control or 'never'})."
+        )
+    return ["Target (issue 21):", "", *lines]
 
 
 def plot_training(measured: dict[str, Any], path: Path) -> Path:

@@ -130,6 +130,9 @@ def test_signal_sweep_writes_only_its_folder_and_splices_no_page(docs):
     assert f"| {CONTROL} |" in text
     assert "| 512 |" in text and "| 1,024 |" in text  # half the bound reached at once at signal 0, later at signal 4
     assert f"| {CONTROL} |" in text and "| 1 | 1.0 |" in text  # the control's checkpoint (k steps), its minutes
+    # the students equal the control here (the PublicBound's orders stand in for both): no target met
+    assert text.count("beats the control beyond noise: **no**; half the public bound in at most half the control's "
+                      "steps: **no**") == 2 * len(students[:-1])  # fmt: skip
     assert sweep_script.write_results(out).read_text() == text  # a rerun does not take in its own page
 
 

@@ -202,3 +202,20 @@ def test_signal_sweep_quick_mode(tmp_path):
                "--no-trials"]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     check_quick_sweep(tmp_path, signal_sweep.QUICK.markets)
+
+
+def test_the_target_line_says_whether_a_student_beats_its_control_or_learns_twice_as_fast():
+    student, slow = "OPD student (μ = 0.1)", "OPD student (μ = 1)"
+    measured = {
+        "public_valid": 10.0,
+        "rows": [{"agent": student, "vs_" + signal_sweep.CONTROL: {"seeds_days": (2.0, 0.5, 3.5)}},
+                 {"agent": slow, "vs_" + signal_sweep.CONTROL: {"seeds_days": (1.0, -0.5, 2.5)}}],
+        "curves": {student: {"steps": [100, 200, 300], "pa": [[5.0, 6.0, 7.0]]},
+                   slow: {"steps": [100, 200, 300], "pa": [[1.0, 2.0, 3.0]]},
+                   signal_sweep.CONTROL: {"steps": [100, 200, 300], "pa": [[1.0, 4.0, 5.0]]}},
+    }  # fmt: skip
+    lines = signal_sweep.target(measured)
+    assert f"- {student}: beats the control beyond noise: **yes**; half the public bound in at most half the " \
+           "control's steps: **yes** (100 against 300)." in lines  # fmt: skip
+    assert f"- {slow}: beats the control beyond noise: **no**; half the public bound in at most half the " \
+           "control's steps: **no** (never against 300)." in lines  # fmt: skip

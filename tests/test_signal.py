@@ -136,7 +136,11 @@ def check_quick_sweep(out: Path, markets: tuple[str, ...]) -> None:
     for name in markets:
         assert f"## {name}\n" in text
         measured = json.loads((out / f"{name}.json").read_text())
-        assert [row["agent"] for row in measured["rows"]] == list(SWEEP_AGENTS)
+        expected = list(SWEEP_AGENTS)
+        if name == "afternoon-reversal":  # the stronger public rule there, with its intervals
+            expected.insert(3, signal_sweep.WAITING)
+            assert f"PA − {signal_sweep.WAITING}" in text
+        assert [row["agent"] for row in measured["rows"]] == expected
         assert all(len(row["step_shares"]) == 8 and 0 <= row["one_step_share"] <= 1 for row in measured["rows"])
         for agent in SWEEP_AGENTS[4:]:  # the students and the control: entropy, L_d and agreement at every update
             assert set(measured["training"][agent]) == {"entropy", "L_d", "agreement"}

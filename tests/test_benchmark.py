@@ -247,3 +247,21 @@ def test_the_fingerprint_sees_every_bar_but_not_the_last_bits():
             bars["price"][5, 17] = np.nextafter(bars["price"][5, 17], np.float32(np.inf))
         changed = market_fingerprint(replace(market, bars=bars))
         assert (changed == base) == (edit == "one bar a float32 step up"), edit
+
+
+def test_the_market_fingerprint_rounds_with_exact_operations_only():
+    """Every machine computes the same fingerprint for the same bars: the rounding to FINGERPRINT_BITS significant
+    bits equals an exact reference (Python's frexp, ldexp and round half to even on floats), decimal ties included.
+    (Rounding to 6 decimal digits through ``10.0 ** k`` did not: numpy's power is one unit in the last place off on
+    some CPUs, which moved the ties, e.g. volumes like 1,234,565, and refused every synthetic task there.)"""
+    import math
+
+    from order_exec_gym.benchmark.tasks import FINGERPRINT_BITS, _significant
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([
+        rng.lognormal(3.0, 2.0, 5_000), -rng.lognormal(0.0, 1.0, 100), [0.0, 1.0, 1e-5, 12.345, 1_234_565.0, 2.0**-30],
+        np.float32(rng.uniform(1, 100, 1_000)).astype(np.float64),
+    ]).astype(np.float32)  # fmt: skip
+    expected = [(round(math.ldexp(m, FINGERPRINT_BITS)), e) for m, e in map(math.frexp, values.astype(np.float64).tolist())]
+    assert _significant(values, FINGERPRINT_BITS).tolist() == [list(pair) for pair in expected]

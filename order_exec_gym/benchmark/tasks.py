@@ -29,8 +29,8 @@ from order_exec_gym.evaluation import evaluation_orders
 from order_exec_gym.orders import Orders
 
 NAMESPACE = "OrderExec"
-#: Significant digits of every bar value in a market's fingerprint (:func:`market_fingerprint`).
-FINGERPRINT_DIGITS = 6
+#: Significant bits of every bar value in a market's fingerprint (:func:`market_fingerprint`): about 6 digits.
+FINGERPRINT_BITS = 20
 #: How far (bps) a reference's mean PA may be from the task's frozen value (per-order PAs are kept to 1e-4 bps).
 REFERENCE_TOLERANCE_BPS = 1e-3
 _ID = re.compile(rf"^{NAMESPACE}/(?P<name>[A-Za-z0-9]+)-v(?P<version>\d+)$")
@@ -136,26 +136,25 @@ def order_table(task: Task, market: MarketDataset) -> dict[str, list]:
 
 
 def market_fingerprint(market: MarketDataset) -> str:
-    """A hash of the market's episodes exactly (instruments, dates, bar counts) and of every bar value to 6
-    significant digits, in place: a changed generator, file or bar changes it; a last-bit difference between
-    machines' floating point does not (float32 holds 7 digits)."""
+    """A hash of the market's episodes exactly (instruments, dates, bar counts) and of every bar value to
+    :data:`FINGERPRINT_BITS` significant bits, in place: a changed generator, file or bar changes it. It is computed
+    with exact operations only (binary exponent and mantissa, scaling by powers of 2, rounding), so it is the same on
+    every machine for the same values; a decimal rounding through ``10 ** k`` was not (numpy's power differs by one
+    unit in the last place between CPUs, which moved ties)."""
     digest = hashlib.blake2b(digest_size=16)
     for values in (market.symbols.astype(str), market.dates.astype("int64"), market.lengths.astype("int64")):
         digest.update(array_digest(np.ascontiguousarray(values)).encode())
     for name in sorted(market.bars):
         digest.update(name.encode())
-        digest.update(array_digest(_significant(market.bars[name], FINGERPRINT_DIGITS)).encode())
+        digest.update(array_digest(_significant(market.bars[name], FINGERPRINT_BITS)).encode())
     return digest.hexdigest()
 
 
-def _significant(values: np.ndarray, digits: int) -> np.ndarray:
-    """``values`` rounded to ``digits`` significant digits, as int64 mantissas beside int8 decimal exponents."""
-    values = np.asarray(values, dtype=np.float64)
-    exponent = np.zeros(values.shape)
-    nonzero = values != 0
-    exponent[nonzero] = np.floor(np.log10(np.abs(values[nonzero])))
-    mantissa = np.rint(values / 10.0 ** (exponent - (digits - 1))).astype(np.int64)
-    return np.stack([mantissa, exponent.astype(np.int64)], axis=-1)
+def _significant(values: np.ndarray, bits: int) -> np.ndarray:
+    """``values`` rounded to ``bits`` significant bits, as int64 mantissas beside their binary exponents: exact
+    operations only (``frexp``, ``ldexp`` and ``rint``, round half to even), the same on every machine."""
+    mantissa, exponent = np.frexp(np.asarray(values, dtype=np.float64))
+    return np.stack([np.rint(np.ldexp(mantissa, bits)).astype(np.int64), exponent.astype(np.int64)], axis=-1)
 
 
 def content_hash(task: Task, orders: dict[str, list], fingerprint: str) -> str:
@@ -221,14 +220,14 @@ SIGNAL_MARKET = dict(n_symbols=30, n_days=100, seed=0)
 #: references come out otherwise is refused; a task not here yet refuses to run until it is frozen
 #: (``python benchmarks/bench_reference.py --freeze`` prints the values).
 FROZEN: dict[str, tuple[str, dict[str, float]]] = {
-    "Signal0": ("f03bd9c804fb284e3be0031dea35211b", {"TWAP": 0.0, "Oracle": 66.021434}),
-    "Signal1": ("8979a32dfd460c228e277633fde900f3", {"TWAP": 0.0, "Oracle": 66.925928, "PublicBound": 8.31663}),
-    "Signal2": ("dbb3496fca066dd5609395817d4fb484", {"TWAP": 0.0, "Oracle": 69.274585, "PublicBound": 16.53999}),
-    "Signal4": ("8d49da3583783be93394f9d7e9a9ffad", {"TWAP": 0.0, "Oracle": 77.437586, "PublicBound": 32.907439}),
-    "WeakFade": ("e7163065ebfaf9b9e727e00194670ce2", {"TWAP": 0.0, "Oracle": 66.366656, "PublicBound": 5.146253}),
-    "AfternoonReversal": ("7b921699b9a9d3931e5765f52b9acc2b", {"TWAP": 0.0, "Oracle": 91.077964, "PublicBound": 30.423814}),
-    "AShare1min": ("f048dacae3196d627404c0c23cbe6cea", {"TWAP": 0.0, "Oracle": 58.952762}),
-    "ETF5min": ("7a7985333fd898b0e9dbf293d0b73e34", {"TWAP": 0.0, "Oracle": 41.68639}),
+    "Signal0": ("79d4d51e293b6cd56016d1436a9438f2", {"TWAP": 0.0, "Oracle": 66.021434}),
+    "Signal1": ("395446c1d8072235f30b4ea2d5dfd987", {"TWAP": 0.0, "Oracle": 66.925928, "PublicBound": 8.31663}),
+    "Signal2": ("5c735846e8449e1b0ea14a77a8749339", {"TWAP": 0.0, "Oracle": 69.274585, "PublicBound": 16.53999}),
+    "Signal4": ("fc0d9872adcb5401882c47bc4393db3c", {"TWAP": 0.0, "Oracle": 77.437586, "PublicBound": 32.907439}),
+    "WeakFade": ("c344017630c5c68d64b7c7cfb5094eee", {"TWAP": 0.0, "Oracle": 66.366656, "PublicBound": 5.146253}),
+    "AfternoonReversal": ("d16b5180f32e9ae63296ca4a21cfaa67", {"TWAP": 0.0, "Oracle": 91.077964, "PublicBound": 30.423814}),
+    "AShare1min": ("e91149642a39a1dd0f2d3ff5b48e5f0e", {"TWAP": 0.0, "Oracle": 58.952762}),
+    "ETF5min": ("b0b84a19b80448aa094675d353a0bfde", {"TWAP": 0.0, "Oracle": 41.68639}),
 }
 
 

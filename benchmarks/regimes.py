@@ -8,7 +8,8 @@ is executed by TWAP, the PublicBound and the Oracle. It prints, per regime and s
 (bps), the PublicBound's share of the Oracle's, and the PublicBound's difference to TWAP with a 95% interval that
 resamples whole days (the orders of one day share the market's moves). On the afternoon-reversal regime it adds the
 PublicBound without the market context (``PublicBound(market_context=False)``: the instrument's own morning move
-only), what the market context's columns add.
+only), what the market context's columns add, and the one that waits for midday (``PublicBound(wait=True)``), the
+stronger public rule there.
 
 ``--n-symbols``, ``--n-days`` and ``--seed`` change the market; ``--quick`` runs a small one (a smoke run);
 ``--signals 0.4 0.5 ...`` adds the fade at those levels (how :data:`~order_exec_gym.data.synthetic.WEAK_SIGNAL` was
@@ -61,10 +62,11 @@ class Row:
         return self.public / self.oracle
 
 
-def calibrate(market: MarketDataset, split: str, regime: str, market_context: bool = True) -> Row:
-    """TWAP, the PublicBound (with or without the market context) and the Oracle on every order of ``split``."""
+def calibrate(market: MarketDataset, split: str, regime: str, market_context: bool = True, wait: bool = False) -> Row:
+    """TWAP, the PublicBound (with or without the market context, waiting for midday or not) and the Oracle on
+    every order of ``split``."""
     task = ExecutionTask(market, split, PAPER_CONFIG, 1)
-    bound = PublicBound(task, market_context=market_context)
+    bound = PublicBound(task, market_context=market_context, wait=wait)
     results = {name: evaluate(agent, market, split, config=PAPER_CONFIG) for name, agent in
                (("TWAP", "TWAP"), ("PublicBound", bound), ("Oracle", "Oracle"))}  # fmt: skip
     pa = {name: result.orders["price_advantage"].to_numpy() for name, result in results.items()}
@@ -76,7 +78,8 @@ def calibrate(market: MarketDataset, split: str, regime: str, market_context: bo
 
 def calibration(n_symbols: int = 30, n_days: int = 200, seed: int = 0, signals: tuple[float, ...] = ()) -> list[Row]:
     """Every row of the table: each regime of :data:`CALIBRATED` (and the fade at each of ``signals``) on each split,
-    and on the afternoon reversal the PublicBound without the market context as well."""
+    and on the afternoon reversal the PublicBound without the market context and the one that waits for midday as
+    well."""
     rows = []
     extra = {f"fade, signal {signal:g}": {"signal": signal} for signal in signals}
     for regime, options in {**CALIBRATED, **extra}.items():
@@ -85,6 +88,8 @@ def calibration(n_symbols: int = 30, n_days: int = 200, seed: int = 0, signals: 
             rows.append(calibrate(market, split, regime))
             if options.get("market_volatility", 0) > 0 and options.get("reversal", 0) > 0:
                 rows.append(calibrate(market, split, regime, market_context=False))
+            if options.get("reversal", 0) > 0 and options.get("signal", 0) == 0:
+                rows.append(calibrate(market, split, regime, wait=True))
     return rows
 
 

@@ -225,7 +225,7 @@ def test_the_calibration_script_runs(capsys):
     out = capsys.readouterr().out
     for regime in regimes.CALIBRATED:
         assert f"| {regime} | test" in out
-    assert "PublicBound(market_context=False)" in out
+    assert "PublicBound(market_context=False)" in out and "| afternoon-reversal | test (9 days) | PublicBound(wait=True) |" in out
 
 
 def test_a_sharded_market_follows_one_market_factor(tmp_path):

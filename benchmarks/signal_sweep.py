@@ -47,6 +47,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import torch as th  # noqa: E402
 
@@ -305,6 +306,7 @@ def plot_training(measured: dict[str, Any], path: Path) -> Path:
         axis.set_ylabel(title)
     for axis in axes:
         axis.set_xlabel("environment steps")
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda steps, _: f"{steps / 1000:.0f}k"))
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=6)

@@ -219,7 +219,12 @@ def write_results(out: Path) -> Path:
         "basis points against the window's mean price; CIs: paired 95% bootstrap (2,000 resamples) of the "
         "per-order PA averaged over seeds, resampling orders, then resampling whole days (orders of one day share "
         "the market's move, so the day-clustered interval is the honest one). The Oracle is the exact perfect-information optimum of the same reward: an upper "
-        "bound, not a strategy.\n\n"
+        "bound, not a strategy. Sections run since issue 21 also show the schedules' shape (orders in one step: the "
+        f"share of test orders that execute at least {ONE_STEP_THRESHOLD:.0%} of the order in one step, an all-at-once "
+        "bet; mean share per step: the mean executed share at each step) and the training logs of the learned agents "
+        "(entropy of the policy in nats, L_d = −log π(ã|s) of the teacher's action, agreement with the teacher's "
+        "action: means over the seeds and the last tenth of the updates; the control's teacher watches without "
+        "teaching). `-<steps>` sections train every agent for that many steps; `-seeds...` ones with those seeds.\n\n"
     )
     path = out / TABLES
     path.write_text(header + "\n".join(p.read_text() for p in sections(out)))

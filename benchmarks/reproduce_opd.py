@@ -43,7 +43,7 @@ from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.experiment import (
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_mean, run_trials, training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_means_text, run_trials, training_curve,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,8 +140,7 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         runs = [v for k, v in log.items() if k.split("/")[0] == row["agent"]]
         train = f"{np.mean([run['seconds'] for run in runs]):.0f}" if runs else ""
         histories = [run["train_history"] for run in runs if "train_history" in run]
-        curves = {label: training_curve(histories, label) for label in TRAINING_LOGS} if histories else {}
-        logged = ", ".join(f"{late_mean(c):.2f}" if c else "–" for c in curves.values())
+        logged = late_means_text({label: training_curve(histories, label) for label in TRAINING_LOGS}) if histories else ""
         per_seed = " / ".join(f"{p:+.2f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
         lines.append(

@@ -60,7 +60,7 @@ from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD  # noqa: E402
 from order_exec_gym.task import ExecutionTask  # noqa: E402
 from sb3_distill.experiment import (  # noqa: E402
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_mean, run_trials, training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_means_text, run_trials, training_curve,
 )  # fmt: skip
 from sb3_distill.training import quick_mode  # noqa: E402
 
@@ -111,7 +111,7 @@ def market(sweep: Sweep, name: str) -> MarketDataset:
     return MarketDataset.synthetic(**sweep.size, **MARKETS[name])
 
 
-def baselines(sweep: Sweep, data: MarketDataset, split: str) -> dict[str, EvaluationResult]:
+def baselines(data: MarketDataset, split: str) -> dict[str, EvaluationResult]:
     """TWAP, the PublicBound and the Oracle on ``split``, and, on the afternoon reversal without the fade, the public
     rule that waits for midday (:data:`WAITING`, the stronger public rule there)."""
     results = {name: evaluate(agent, data, split, config={**SETTINGS, **extra}) for name, (agent, extra) in BASELINES.items()}
@@ -177,7 +177,7 @@ def measure(sweep: Sweep, name: str, trials: list[Trial]) -> dict[str, Any]:
     """One market's section: the baselines and ``trials`` compared on the test days (rows), the valid learning
     curves and the training logs of the students and the control, and the PublicBound's valid PA."""
     data = market(sweep, name)
-    runs = {agent: [result] for agent, result in baselines(sweep, data, "test").items()}
+    runs = {agent: [result] for agent, result in baselines(data, "test").items()}
     for trial in trials:
         for agent, result in trial.results.items():
             runs.setdefault(agent, []).append(result)
@@ -213,12 +213,6 @@ def ci(row: dict[str, Any], reference: str) -> str:
     return f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
 
 
-def training_cells(curves: dict[str, dict[str, list]]) -> str:
-    """An agent's training logs where its training ended (:func:`~sb3_distill.experiment.late_mean`), in the order
-    of :data:`~sb3_distill.experiment.TRAINING_LOGS`; "–" for one it did not log."""
-    return ", ".join(f"{late_mean(curves[label]):.2f}" if label in curves else "–" for label in TRAINING_LOGS)
-
-
 def section(measured: dict[str, Any]) -> str:
     """One market's Markdown section, from its JSON (:func:`write_section`)."""
     rows, curves, public_valid = measured["rows"], measured["curves"], measured["public_valid"]
@@ -251,7 +245,7 @@ def section(measured: dict[str, Any]) -> str:
             first = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2)
             reach = steps_text(first)
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
-        logged = training_cells(training[agent]) if agent in training else ""
+        logged = late_means_text(training[agent]) if agent in training else ""
         minutes = f"{np.mean([log['seconds'] for log in logs[agent]]) / 60:.1f}" if agent in logs else ""
         chosen = " / ".join(f"{log['selected_at'] / 1000:.0f}" for log in logs[agent]) if agent in logs else ""
         lines.append(

@@ -65,6 +65,12 @@ def late_mean(curve: dict[str, list]) -> float:
     return float(values[:, -max(1, values.shape[1] // 10) :].mean())
 
 
+def late_means_text(curves: dict[str, dict[str, list] | None]) -> str:
+    """The :func:`late_mean` of each training log of :data:`TRAINING_LOGS` in ``curves`` (label -> curve), in that
+    order, for a table cell: ``"0.31, 0.62, 0.76"``; "–" for a log that is missing or None."""
+    return ", ".join(f"{late_mean(curve):.2f}" if (curve := curves.get(label)) else "–" for label in TRAINING_LOGS)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """The agents of a trial and how they are trained.

@@ -68,7 +68,7 @@ def test_the_trials_control_is_watched_by_its_teacher(small_market):
 def test_training_curves_over_seeds():
     """A training log against env steps over the seeds: signed (the entropy is minus the entropy loss), cut to the
     fewest updates, None where a seed never logged it, refused where the seeds' updates differ."""
-    from sb3_distill.experiment import late_mean, training_curve
+    from sb3_distill.experiment import late_mean, late_means_text, training_curve
 
     first = [(128, {"train/entropy_loss": -1.5, "train/distill_loss": 2.0}), (256, {"train/entropy_loss": -1.0}),
              (384, {"train/entropy_loss": -0.5})]  # fmt: skip
@@ -76,6 +76,7 @@ def test_training_curves_over_seeds():
     entropy = training_curve([first, second], "entropy")
     assert entropy == {"steps": [128, 256], "values": [[1.5, 1.0], [1.4, 0.8]]}
     assert late_mean(entropy) == pytest.approx((1.0 + 0.8) / 2)  # the last tenth: here the last update
+    assert late_means_text({"entropy": entropy, "L_d": None}) == "0.90, –, –"
     assert training_curve([first], "L_d") == {"steps": [128], "values": [[2.0]]}
     assert training_curve([first, second], "L_d") is None  # the second seed never logged it
     with pytest.raises(ValueError, match="different env steps"):

@@ -108,7 +108,7 @@ def test_signal_sweep_writes_only_its_folder_and_splices_no_page(docs):
     before = files(docs.parent)
     for name in ("signal-0", "signal-4"):
         data = sweep_script.market(sweep, name)
-        runs = {agent: [result] for agent, result in sweep_script.baselines(sweep, data, "test").items()}
+        runs = {agent: [result] for agent, result in sweep_script.baselines(data, "test").items()}
         runs |= {TEACHER: runs["Oracle"], **{agent: runs["PublicBound"] for agent in students}}
         level = sweep_script.MARKETS[name]["signal"]
         measured = {

@@ -11,8 +11,9 @@ intervals compare the seed-averaged PA of each order with TWAP and with Recurren
 resampling orders and, more honestly, whole days (cluster bootstrap).
 
 Everything goes to ``--out`` (default docs/results/reproduce_opd/): per section NAME.json, NAME.md and two plots, and
-tables.md, every section in one page. The script writes nothing else: docs/RESULTS.md, the written analysis, links
-to these files and is never rewritten.
+tables.md, every section in one page. Each seed's finished trial is kept (``--trials``, outside the repository) and
+taken back by a later run of the same section, so seeds can be added one run at a time. The script writes nothing
+else: docs/RESULTS.md, the written analysis, links to these files and is never rewritten.
 
     python benchmarks/reproduce_opd.py --dataset paper              # the paper's settings, both datasets (~1.5 h)
     python benchmarks/reproduce_opd.py --dataset ashare-1min        # one section (today's settings), full budget
@@ -20,6 +21,7 @@ to these files and is never rewritten.
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
     python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget, 2 seeds
+    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 2  # adds seed 2
     python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
     python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
 """
@@ -38,12 +40,13 @@ import numpy as np
 import torch as th
 
 from order_exec_gym import PAPER_CONFIG
-from order_exec_gym.data.resolve import load_dataset
+from order_exec_gym.data.resolve import default_cache_dir, load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.experiment import (
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_means_text, run_trials, training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_means_text, run_kept_trials, trial_path,
+    training_curve,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +113,9 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float, rss: float, plots: list[Path]) -> str:
+def markdown(
+    name: str, config: Config, rows: list[dict], log: dict, wall: float, rss: float, plots: list[Path], kept: int = 0
+) -> str:
     experiment = config.experiment
 
     def ci(row: dict, reference: str) -> str:
@@ -130,7 +135,8 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
         f"{experiment.eval_freq:,} steps."
         + (" TWAP, VWAP and AlmgrenChriss act with continuous ratios (exact schedules: the agents' levels cannot "
            "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
-        + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB.",
+        + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB"
+        + (f" (this run: trials trained {len(config.seeds) - kept}, kept from earlier runs {kept})." if kept else "."),
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
         f"| orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
@@ -152,9 +158,14 @@ def markdown(name: str, config: Config, rows: list[dict], log: dict, wall: float
     return "\n".join(lines)
 
 
-def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
+def run_dataset(name: str, config: Config, out: Path, trials: Path | None = None, **ray: Any) -> str:
     """Run one section's baselines and trials (``ray``: :func:`~sb3_distill.experiment.run_trials`' options), write
-    its JSON, Markdown and plots to ``out`` (:func:`write_section`), return the Markdown."""
+    its JSON, Markdown and plots to ``out`` (:func:`write_section`), return the Markdown.
+
+    :param trials: a folder that keeps each seed's finished trial and gives it back to a later run instead of training
+        it again (:func:`~sb3_distill.experiment.trial_path` of the data, the experiment and the market's summary);
+        None: keep nothing
+    """
     th.set_num_threads(1)
     started = time.perf_counter()
     market = load_dataset(config.data, **config.extra)
@@ -165,23 +176,33 @@ def run_dataset(name: str, config: Config, out: Path, **ray: Any) -> str:
     for agent, baseline in BASELINES.items():
         continuous = config.schedules_continuous and baseline in SCHEDULES
         results[agent] = [evaluate(baseline, market, "test", config={**settings, "action_type": "continuous"} if continuous else settings)]
-    for trial in run_trials([(config.experiment, market, seed) for seed in config.seeds], **ray):
+    key = (config.data, config.extra, config.experiment, market.summary())
+    paths = [trial_path(trials, config.data or "synthetic", seed, key) for seed in config.seeds] if trials is not None else None
+    done, kept = run_kept_trials([(config.experiment, market, seed) for seed in config.seeds], paths, **ray)
+    for trial in done:
         for agent, result in trial.results.items():
             results.setdefault(agent, []).append(result)
             log[f"{agent}/seed{trial.seed}"] = trial.log[agent]
-    section = write_section(name, config, results, log, time.perf_counter() - started, out)
+    section = write_section(name, config, results, log, time.perf_counter() - started, out, kept)
     print(section, flush=True)
     return section
 
 
 def write_section(
-    name: str, config: Config, results: dict[str, list[EvaluationResult]], log: dict[str, Any], wall: float, out: Path
+    name: str,
+    config: Config,
+    results: dict[str, list[EvaluationResult]],
+    log: dict[str, Any],
+    wall: float,
+    out: Path,
+    kept: int = 0,
 ) -> str:
     """Write one section's files to ``out``: ``NAME.json`` (the rows, the training log), ``NAME.md`` (the table)
     and its two plots; return the Markdown.
 
     :param results: per agent, its evaluations on the test split (one per seed; one for a baseline)
     :param log: per ``"agent/seedS"``, the trial's training log of that agent
+    :param kept: how many of the trials were kept from earlier runs (the wall time is this run's)
     """
     rows = compare_runs(results)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,8 +215,8 @@ def write_section(
         plot_pa_distribution({k: first[k] for k in (*shown, "Oracle (bound)")}, out / f"{name}_pa_distribution.png"),
         plot_schedule(shown, typical, out / f"{name}_schedule.png"),
     ]
-    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall}, indent=1, default=float))
-    section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots)
+    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall, "kept": kept}, indent=1, default=float))
+    section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots, kept)
     (out / f"{name}.md").write_text(section)
     return section
 
@@ -246,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
+    parser.add_argument("--trials", type=Path, default=default_cache_dir() / "reproduce_opd",
+                        help="where finished trials are kept and taken back by a later run (default: %(default)s)")
+    parser.add_argument("--no-trials", dest="trials", action="store_const", const=None, help="keep no trial")
     return parser
 
 
@@ -272,12 +296,12 @@ def main() -> None:
     args = parser().parse_args()
     ray = dict(ray=args.ray, address=args.address, workers=args.workers)
     if args.quick:
-        run_dataset("quick", QUICK, args.out, **ray)
+        run_dataset("quick", QUICK, args.out, args.trials, **ray)
     else:
         names = {"all": list(CONFIGS), "paper": [n for n in CONFIGS if n.endswith("-paper")]}.get(args.dataset, [args.dataset])
         for name in names:
             label, config = variant(name, CONFIGS[name], args)
-            run_dataset(label, config, args.out, **ray)
+            run_dataset(label, config, args.out, args.trials, **ray)
     print(f"wrote {write_results(args.out)}")
 
 

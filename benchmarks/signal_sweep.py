@@ -32,10 +32,7 @@ links to these files and is never rewritten.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import pickle
 import resource
 import time
 from dataclasses import dataclass, field, replace
@@ -60,9 +57,10 @@ from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD  # noqa: E402
 from order_exec_gym.task import ExecutionTask  # noqa: E402
 from sb3_distill.experiment import (  # noqa: E402
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_means_text, run_trials, training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_means_text, replace_file, run_kept_trials,
+    training_curve,
 )  # fmt: skip
-from sb3_distill.training import quick_mode  # noqa: E402
+from sb3_distill.experiment import trial_path as experiment_trial_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The experiment's folder of generated files (docs/SIGNAL.md, written by hand, links to it).
@@ -134,21 +132,9 @@ def steps_to_reach(steps: list[int], pa: list[list[float]], level: float) -> int
 
 
 def trial_path(trials: Path, sweep: Sweep, name: str, seed: int) -> Path:
-    """Where a finished trial of ``sweep`` on market ``name`` with ``seed`` is kept: named by a digest of the
-    sweep's settings it depends on (market options, experiment, seed, and the quick switch when it is on). The code
-    is not in the digest: after changing the training code, delete the folder (or run with ``--no-trials``)."""
-    settings = (sweep.size, MARKETS[name], sweep.experiment, seed) + (("quick",) if quick_mode() else ())
-    key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
-    return trials / f"{name}-seed{seed}-{key}.pkl"
-
-
-def load_trial(path: Path, sweep: Sweep, seed: int) -> Trial:
-    """A kept trial, checked to be ``seed``'s with every agent of ``sweep`` and its training logs."""
-    trial = pickle.loads(path.read_bytes())
-    agents = sweep.experiment.agents
-    if trial.seed != seed or any("train_history" not in trial.log.get(agent, {}) for agent in agents):
-        raise ValueError(f"{path} is not a trial of seed {seed} with the training logs of {agents}: delete it")
-    return trial
+    """Where a finished trial of ``sweep`` on market ``name`` with ``seed`` is kept
+    (:func:`~sb3_distill.experiment.trial_path` of the market's options and the experiment)."""
+    return experiment_trial_path(trials, name, seed, (sweep.size, MARKETS[name], sweep.experiment))
 
 
 def run_sweep(
@@ -161,16 +147,12 @@ def run_sweep(
         instead of training it again (None: keep nothing)
     """
     jobs = [(name, seed) for name in sweep.markets for seed in sweep.seeds]
-    kept = {job: trial_path(trials, sweep, *job) for job in jobs} if trials is not None else {}
-    finished = {job: load_trial(kept[job], sweep, job[1]) for job in jobs if job in kept and kept[job].is_file()}
-    todo = [job for job in jobs if job not in finished]
-    done = run_trials([(sweep.experiment, market(sweep, name), seed) for name, seed in todo], ray, address, workers)
-    for job, trial in zip(todo, done, strict=True):
-        finished[job] = trial
-        if job in kept:
-            kept[job].parent.mkdir(parents=True, exist_ok=True)
-            replace_file(kept[job], pickle.dumps(trial))
-    return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}, len(jobs) - len(todo)
+    markets = {name: market(sweep, name) for name in sweep.markets}
+    paths = [trial_path(trials, sweep, *job) for job in jobs] if trials is not None else None
+    done, kept = run_kept_trials([(sweep.experiment, markets[name], seed) for name, seed in jobs], paths, ray=ray,
+                                 address=address, workers=workers)  # fmt: skip
+    finished = dict(zip(jobs, done, strict=True))
+    return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}, kept
 
 
 def measure(sweep: Sweep, name: str, trials: list[Trial]) -> dict[str, Any]:
@@ -372,14 +354,6 @@ def write_results(out: Path) -> Path:
     return path
 
 
-def replace_file(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` at once (a temporary file renamed over it), so that runs of other markets that
-    gather the sections at the same time never read half a file."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_bytes(content if isinstance(content, bytes) else content.encode())
-    partial.replace(path)
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line (``--out`` defaults to :data:`OUT`)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -416,7 +390,7 @@ def main() -> None:
         # round of trials may leave workers idle)
         started = time.perf_counter()
         trials, reused = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials)
-        trained = f"{len(sweep.seeds) - reused} trials trained, {reused} kept from earlier runs"
+        trained = f"trials trained {len(sweep.seeds) - reused}, kept from earlier runs {reused}"
         write_section(measure(sweep, name, trials[name]), args.out, time.perf_counter() - started, f"{how}; {trained}")
         print(write_results(args.out).read_text(), flush=True)
 

@@ -5,13 +5,17 @@ coefficient mu (distilled from that seed's teacher), the same network without di
 student's learner at mu = 0, the control) and optionally DQN, each with its checkpoint chosen on the valid split only
 (:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials are
 independent, so they can run in any order or in parallel: :func:`run_trials` runs them one after the other, or as
-Ray Tune trials on a local cluster or an existing one. :func:`compare_runs` pools the seeds' orders per agent and
+Ray Tune trials on a local cluster or an existing one; :func:`run_kept_trials` keeps each finished trial in a folder
+(:func:`trial_path`) and takes it back in a later run, so seeds can be added one run at a time. :func:`compare_runs` pools the seeds' orders per agent and
 gives paired bootstrap intervals of the PA difference to reference agents, resampling orders, days, and seeds and
 days together.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,7 @@ from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evalu
 from order_exec_gym.metrics import paired_bootstrap_ci, schedule_profile, seed_day_bootstrap_ci, summarize
 from sb3_distill.callbacks import BestOnValidation, TrainingLog
 from sb3_distill.teachers import PolicyTeacher
-from sb3_distill.training import train
+from sb3_distill.training import quick_mode, train
 
 TEACHER, CONTROL, DQN_NAME = "teacher (privileged)", "RecurrentPPO (no distillation)", "DQN"
 
@@ -208,6 +212,54 @@ def run_trials(
             with result.checkpoint.as_directory() as directory, open(Path(directory) / "trial.pkl", "rb") as file:
                 trials[result.config["job"]] = pickle.load(file)
     return [trials[job] for job in range(len(jobs))]
+
+
+def trial_path(folder: Path, name: str, seed: int, settings: tuple) -> Path:
+    """Where the finished trial ``name`` with ``seed`` is kept in ``folder``: named by a digest of ``settings`` (what
+    the trial depends on besides the code, e.g. the market's options and the :class:`Experiment`), the seed and the
+    quick switch when it is on (a smoke run's trial is never taken for a full one). The code is not in the digest:
+    after changing the training code, empty the folder."""
+    digest = (*settings, seed) + (("quick",) if quick_mode() else ())
+    return Path(folder) / f"{name}-seed{seed}-{hashlib.sha256(repr(digest).encode()).hexdigest()[:16]}.pkl"
+
+
+def load_trial(path: Path, experiment: Experiment, seed: int) -> Trial:
+    """A kept trial, checked to be ``seed``'s with every agent of ``experiment`` and its training logs."""
+    trial = pickle.loads(Path(path).read_bytes())
+    agents = experiment.agents
+    if trial.seed != seed or any("train_history" not in trial.log.get(agent, {}) for agent in agents):
+        raise ValueError(f"{path} is not a trial of seed {seed} with the training logs of {agents}: delete it")
+    return trial
+
+
+def replace_file(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` at once (a temporary file renamed over it), so that other processes never read
+    half a file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_bytes(content if isinstance(content, bytes) else content.encode())
+    partial.replace(path)
+
+
+def run_kept_trials(
+    jobs: list[tuple[Experiment, MarketDataset, int]], paths: list[Path] | None, **options: Any
+) -> tuple[list[Trial], int]:
+    """:func:`run_trials` for the jobs whose trial is not kept yet, and how many were kept.
+
+    :param paths: per job, where its trial is kept (:func:`trial_path`): a kept one is loaded (:func:`load_trial`)
+        instead of trained, a new one is written there; None: keep nothing
+    :param options: :func:`run_trials`' options (``ray``, ``address``, ``workers``, ``storage``)
+    """
+    paths = paths if paths is not None else [None] * len(jobs)
+    if len(paths) != len(jobs):
+        raise ValueError(f"{len(jobs)} jobs and {len(paths)} paths to keep them")
+    trials = {i: load_trial(path, jobs[i][0], jobs[i][2]) for i, path in enumerate(paths) if path is not None and path.is_file()}
+    todo = [i for i in range(len(jobs)) if i not in trials]
+    for i, trial in zip(todo, run_trials([jobs[i] for i in todo], **options), strict=True):
+        trials[i] = trial
+        if paths[i] is not None:
+            paths[i].parent.mkdir(parents=True, exist_ok=True)
+            replace_file(paths[i], pickle.dumps(trial))
+    return [trials[i] for i in range(len(jobs))], len(jobs) - len(todo)
 
 
 def compare_runs(

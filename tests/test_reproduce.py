@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from benchmarks import reproduce_opd as reproduce
+from sb3_distill import experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "benchmarks" / "reproduce_opd.py")
@@ -56,7 +58,8 @@ def test_a_variant_is_its_own_section():
 def sequential(tmp_path_factory) -> Path:
     """The quick reproduction, its two seeds one after the other."""
     out = tmp_path_factory.mktemp("sequential")
-    subprocess.run([sys.executable, SCRIPT, "--quick", "--out", str(out)], check=True, capture_output=True, timeout=600)
+    command = [sys.executable, SCRIPT, "--quick", "--out", str(out), "--no-trials"]  # trains, never takes a kept trial
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
     return out
 
 
@@ -71,7 +74,35 @@ def test_quick_reproduction_writes_the_table_and_plots(sequential):
 @pytest.mark.slow
 def test_quick_reproduction_as_ray_tune_trials_gives_the_sequential_table(sequential, tmp_path):
     pytest.importorskip("ray", reason="Ray is installed by the test extra")
-    command = [sys.executable, SCRIPT, "--quick", "--out", str(tmp_path), "--ray", "--workers", "2"]
+    command = [sys.executable, SCRIPT, "--quick", "--out", str(tmp_path), "--ray", "--workers", "2", "--no-trials"]
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     tune, reference = (json.loads((out / "quick.json").read_text())["rows"] for out in (tmp_path, sequential))
     assert tune == reference  # both seeds' trials ran at once on two Ray workers, with the same results
+
+
+def test_kept_trials_are_taken_back_and_combined_with_new_seeds(tmp_path, monkeypatch):
+    """A seed's trial run once is kept: a later run with more seeds trains only the new one, and its section pools
+    both seeds, equal to training them together; the section says which were kept."""
+    tiny = replace(reproduce.QUICK.experiment, steps=dict(teacher=512, student=512, ppo=512, dqn=512), n_envs=4,
+                   dqn=False, mus=(0.01,))  # fmt: skip
+    one, both = (replace(reproduce.QUICK, experiment=tiny, seeds=seeds) for seeds in ((0,), (0, 1)))
+    trained: list[int] = []
+    run_trials = experiment.run_trials
+
+    def counting(jobs, **options):
+        trained.extend(seed for _, _, seed in jobs)
+        return run_trials(jobs, **options)
+
+    monkeypatch.setattr(experiment, "run_trials", counting)
+    kept = tmp_path / "trials"
+    reproduce.run_dataset("quick", one, tmp_path / "one", kept)
+    reproduce.run_dataset("quick", both, tmp_path / "kept", kept)
+    assert trained == [0, 1]  # seed 0 was taken back
+    assert len(list(kept.glob("synthetic-seed*.pkl"))) == 2
+    reproduce.run_dataset("quick", both, tmp_path / "fresh", None)
+    assert trained == [0, 1, 0, 1] and len(list(kept.iterdir())) == 2  # nothing kept without a folder
+    kept_run, fresh = (json.loads((tmp_path / out / "quick.json").read_text()) for out in ("kept", "fresh"))
+    assert kept_run["rows"] == fresh["rows"] and kept_run["kept"] == 1 and fresh["kept"] == 0
+    assert "(this run: trials trained 1, kept from earlier runs 1)" in (tmp_path / "kept" / "quick.md").read_text()
+    reproduce.run_dataset("quick", replace(one, extra=dict(n_symbols=4, n_days=21)), tmp_path / "other", kept)
+    assert trained == [0, 1, 0, 1, 0] and len(list(kept.iterdir())) == 3  # another market's seed 0 is not this one's

@@ -18,6 +18,7 @@ from order_exec_gym import PAPER_CONFIG
 from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.synthetic import synthetic_bars
 from order_exec_gym.evaluation import evaluate
+from sb3_distill import experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,8 +156,8 @@ def test_a_tiny_signal_sweep_in_this_process(tmp_path, monkeypatch):
     """The sweep's trials, measurements and pages on the quick markets with a tiny budget; a second run takes the
     kept trials back instead of training them again."""
     steps = dict(teacher=512, student=512, ppo=512)
-    experiment = replace(signal_sweep.QUICK.experiment, steps=steps, n_envs=4, eval_freq=512)
-    sweep = replace(signal_sweep.QUICK, experiment=experiment)
+    tiny = replace(signal_sweep.QUICK.experiment, steps=steps, n_envs=4, eval_freq=512)
+    sweep = replace(signal_sweep.QUICK, experiment=tiny)
     trials, reused = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
     assert reused == 0
     assert {name: [t.seed for t in runs] for name, runs in trials.items()} == {name: [0] for name in sweep.markets}
@@ -170,22 +171,22 @@ def test_a_tiny_signal_sweep_in_this_process(tmp_path, monkeypatch):
     signal_sweep.write_results(out)
     check_quick_sweep(out, sweep.markets)
 
-    def no_training(jobs, *args):
+    def no_training(jobs, **options):
         assert jobs == [], "a kept trial was trained again"
         return []
 
-    monkeypatch.setattr(signal_sweep, "run_trials", no_training)
+    monkeypatch.setattr(experiment, "run_trials", no_training)
     again, reused = signal_sweep.run_sweep(sweep, trials=tmp_path / "trials")
     assert reused == len(sweep.markets)
     for name in sweep.markets:
         assert again[name][0].log == trials[name][0].log
-    other = replace(sweep, experiment=replace(experiment, mus=(0.1,)))
+    other = replace(sweep, experiment=replace(tiny, mus=(0.1,)))
     assert signal_sweep.trial_path(tmp_path, other, "signal-0", 0) != signal_sweep.trial_path(tmp_path, sweep, "signal-0", 0)
     kept = signal_sweep.trial_path(tmp_path / "trials", sweep, "signal-0", 0)
     monkeypatch.setenv("ORDER_EXEC_GYM_QUICK", "1")  # a smoke run's trials are never taken for the sweep's
     assert signal_sweep.trial_path(tmp_path / "trials", sweep, "signal-0", 0) != kept
     with pytest.raises(ValueError, match="not a trial of seed 1"):
-        signal_sweep.load_trial(kept, sweep, seed=1)
+        experiment.load_trial(kept, sweep.experiment, seed=1)
 
 
 def test_the_sweeps_command_line_narrows_the_sweep():

@@ -23,6 +23,7 @@ else: docs/RESULTS.md, the written analysis, links to these files and is never r
     python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget, 2 seeds
     python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 2  # adds seed 2
     python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
+    python benchmarks/reproduce_opd.py --dataset ashare-1min-paper --steps 1500000 --seeds 0 --parallel-agents 2
     python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
 """
 
@@ -110,7 +111,8 @@ QUICK = Config(
 
 
 def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """The peak RSS of this process or, if larger, of its largest child (an agent process of ``--parallel-agents``)."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
 
 
 def markdown(
@@ -135,7 +137,7 @@ def markdown(
         f"{experiment.eval_freq:,} steps."
         + (" TWAP, VWAP and AlmgrenChriss act with continuous ratios (exact schedules: the agents' levels cannot "
            "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
-        + f" Wall time {wall / 60:.1f} min, peak RSS {rss:.2f} GiB"
+        + f" Wall time {wall / 60:.1f} min, peak RSS of its largest process {rss:.2f} GiB"
         + (f" (this run: trials trained {len(config.seeds) - kept}, kept from earlier runs {kept})." if kept else "."),
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
@@ -267,6 +269,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--ray", action="store_true", help="run the seeds' trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
+    parser.add_argument("--parallel-agents", type=int, default=1,
+                        help="processes of each trial for its agents after the teacher (default: 1)")
     parser.add_argument("--trials", type=Path, default=default_cache_dir() / "reproduce_opd",
                         help="where finished trials are kept and taken back by a later run (default: %(default)s)")
     parser.add_argument("--no-trials", dest="trials", action="store_const", const=None, help="keep no trial")
@@ -294,7 +298,7 @@ def variant(name: str, config: Config, args: argparse.Namespace) -> tuple[str, C
 
 def main() -> None:
     args = parser().parse_args()
-    ray = dict(ray=args.ray, address=args.address, workers=args.workers)
+    ray = dict(ray=args.ray, address=args.address, workers=args.workers, parallel_agents=args.parallel_agents)
     if args.quick:
         run_dataset("quick", QUICK, args.out, args.trials, **ray)
     else:

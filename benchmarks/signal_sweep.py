@@ -138,19 +138,26 @@ def trial_path(trials: Path, sweep: Sweep, name: str, seed: int) -> Path:
 
 
 def run_sweep(
-    sweep: Sweep, ray: bool = False, address: str | None = None, workers: int = 2, trials: Path | None = None
+    sweep: Sweep,
+    ray: bool = False,
+    address: str | None = None,
+    workers: int = 2,
+    trials: Path | None = None,
+    parallel_agents: int = 1,
 ) -> tuple[dict[str, list[Trial]], int]:
     """Every trial (market x seed) of ``sweep``, one after the other or as Ray Tune trials: by market, by seed, and
     how many were kept from earlier runs.
 
     :param trials: a folder that keeps each finished trial (:func:`trial_path`) and gives it back to a later run
         instead of training it again (None: keep nothing)
+    :param parallel_agents: processes of each trial for its agents after the teacher
+        (:func:`~sb3_distill.experiment.run_trial`)
     """
     jobs = [(name, seed) for name in sweep.markets for seed in sweep.seeds]
     markets = {name: market(sweep, name) for name in sweep.markets}
     paths = [trial_path(trials, sweep, *job) for job in jobs] if trials is not None else None
     done, kept = run_kept_trials([(sweep.experiment, markets[name], seed) for name, seed in jobs], paths, ray=ray,
-                                 address=address, workers=workers)  # fmt: skip
+                                 address=address, workers=workers, parallel_agents=parallel_agents)  # fmt: skip
     finished = dict(zip(jobs, done, strict=True))
     return {name: [finished[(name, seed)] for seed in sorted(sweep.seeds)] for name in sweep.markets}, kept
 
@@ -208,8 +215,8 @@ def section(measured: dict[str, Any]) -> str:
         f"`MarketDataset.synthetic({options})`; seeds {', '.join(map(str, measured['seeds']))}; steps per agent and "
         f"seed: {steps}; valid evaluations every {measured['eval_freq']:,} steps. The PublicBound earns "
         f"{public / oracle:.1%} of the Oracle's PA on the test days, {public_valid:+.2f} bps on the valid days. "
-        f"Wall time of its last run {measured['wall_seconds'] / 60:.1f} min ({measured['how']}), peak RSS of that process "
-        f"{measured['peak_rss_gib']:.2f} GiB.",
+        f"Wall time of its last run {measured['wall_seconds'] / 60:.1f} min ({measured['how']}), peak RSS of its largest "
+        f"process {measured['peak_rss_gib']:.2f} GiB.",
         "",
         "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
         f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) "
@@ -313,10 +320,11 @@ def plot_pa(sections: dict[str, dict[str, Any]], path: Path) -> Path:
 
 
 def write_section(measured: dict[str, Any], out: Path, wall: float, how: str) -> Path:
-    """Write one market's ``NAME.json`` (``measured``, the run's wall time, ``how`` it ran and its peak RSS) and
+    """Write one market's ``NAME.json`` (``measured``, the run's wall time, ``how`` it ran and the peak RSS of its
+    largest process: this one or an agent process of :func:`~sb3_distill.experiment.run_trial`) and
     ``NAME_training.png`` to ``out``; return the JSON's path."""
     out.mkdir(parents=True, exist_ok=True)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
     measured = {**measured, "wall_seconds": wall, "peak_rss_gib": rss, "how": how}
     plot_training(measured, out / f"{measured['market']}_training.png")
     path = out / f"{measured['market']}.json"
@@ -364,6 +372,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--ray", action="store_true", help="run the trials as Ray Tune trials, in parallel")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
+    parser.add_argument("--parallel-agents", type=int, default=1,
+                        help="processes of each trial for its agents after the teacher (default: 1)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the sections, {TABLES} and the plots go")
     parser.add_argument("--trials", type=Path, default=default_cache_dir() / "signal_sweep",
                         help="where finished trials are kept and taken back by a later run (default: %(default)s)")
@@ -385,11 +395,13 @@ def main() -> None:
     args = parser().parse_args()
     sweep = configure(args)
     th.set_num_threads(1)
-    how = f"Ray Tune, {args.workers} trials at a time" if args.ray else "one trial at a time, one core"
+    how = f"Ray Tune, {args.workers} CPUs" if args.ray else "one trial at a time"
+    how += f", one core per trial" if args.parallel_agents == 1 else f", {args.parallel_agents} processes per trial after its teacher"
     for name in sweep.markets:  # one section at a time, written as soon as it is done (with --ray, a market's last
         # round of trials may leave workers idle)
         started = time.perf_counter()
-        trials, reused = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials)
+        trials, reused = run_sweep(replace(sweep, markets=(name,)), args.ray, args.address, args.workers, args.trials,
+                                   args.parallel_agents)  # fmt: skip
         trained = f"trials trained {len(sweep.seeds) - reused}, kept from earlier runs {reused}"
         write_section(measure(sweep, name, trials[name]), args.out, time.perf_counter() - started, f"{how}; {trained}")
         print(write_results(args.out).read_text(), flush=True)

@@ -3,25 +3,31 @@
 One trial (:func:`run_trial`) trains, for one seed, the privileged teacher, an OPD student per distillation
 coefficient mu (distilled from that seed's teacher), the same network without distillation (recurrent PPO: the
 student's learner at mu = 0, the control) and optionally DQN, each with its checkpoint chosen on the valid split only
-(:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split. Trials are
-independent, so they can run in any order or in parallel: :func:`run_trials` runs them one after the other, or as
-Ray Tune trials on a local cluster or an existing one; :func:`run_kept_trials` keeps each finished trial in a folder
-(:func:`trial_path`) and takes it back in a later run, so seeds can be added one run at a time. :func:`compare_runs` pools the seeds' orders per agent and
-gives paired bootstrap intervals of the PA difference to reference agents, resampling orders, days, and seeds and
-days together.
+(:class:`~sb3_distill.callbacks.BestOnValidation`), and evaluates them on every order of the test split; the agents
+after the teacher are independent given it, so they can train in parallel processes. Trials are independent too:
+:func:`run_trials` runs them one after the other, or as Ray Tune trials on a local cluster or an existing one;
+:func:`run_kept_trials` keeps each finished trial in a folder (:func:`trial_path`) and takes it back in a later run,
+so seeds can be added one run at a time. :func:`compare_runs` pools the seeds' orders per agent and gives paired
+bootstrap intervals of the PA difference to reference agents, resampling orders, days, and seeds and days together.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import multiprocessing
 import os
 import pickle
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 
 from order_exec_gym.config import ExecutionConfig
@@ -129,38 +135,78 @@ class Trial:
     log: dict[str, dict[str, Any]]
 
 
-def run_trial(experiment: Experiment, market: MarketDataset, seed: int, verbose: bool = True) -> Trial:
-    """Train the experiment's agents for ``seed`` on the train split of ``market``, each selected on the valid split,
-    and evaluate them on the test split."""
-    env_kwargs = {**experiment.config, "data": market, "split": "train"}
-    log: dict[str, dict[str, Any]] = {}
+def train_agent(
+    experiment: Experiment, market: MarketDataset, seed: int, name: str, kind: str, steps: int, verbose: bool = True,
+    **kwargs: Any,
+) -> tuple[BaseAlgorithm, dict[str, Any]]:  # fmt: skip
+    """Train the agent ``name`` (a :func:`~sb3_distill.training.train` ``kind``, its ``kwargs``) for ``seed`` on the
+    train split of ``market``, its checkpoint chosen on the valid split: the model and its log (:class:`Trial`)."""
+    selector = BestOnValidation(market, "valid", experiment.config, experiment.eval_freq, metric=experiment.select, seed=seed)
+    updates = TrainingLog()
+    started = time.perf_counter()
+    model = train(kind, {**experiment.config, "data": market, "split": "train"}, total_timesteps=steps, seed=seed,
+                  n_envs=experiment.n_envs, callback=CallbackList([selector, updates]), **kwargs)  # fmt: skip
+    seconds = time.perf_counter() - started
+    if verbose:
+        print(f"  seed {seed} {name}: {seconds:.0f} s, best valid {experiment.select} at {selector.best_timesteps:,} steps",
+              flush=True)  # fmt: skip
+    return model, {"seconds": seconds, "steps": steps, "selected_at": selector.best_timesteps,
+                   "valid_history": selector.history, "train_history": updates.history}  # fmt: skip
 
-    def run(name: str, kind: str, steps: int, **kwargs: Any):
-        selector = BestOnValidation(market, "valid", experiment.config, experiment.eval_freq, metric=experiment.select, seed=seed)
-        updates = TrainingLog()
-        started = time.perf_counter()
-        model = train(kind, env_kwargs, total_timesteps=steps, seed=seed, n_envs=experiment.n_envs,
-                      callback=CallbackList([selector, updates]), **kwargs)  # fmt: skip
-        seconds = time.perf_counter() - started
-        log[name] = {"seconds": seconds, "steps": steps, "selected_at": selector.best_timesteps,
-                     "valid_history": selector.history, "train_history": updates.history}  # fmt: skip
-        if verbose:
-            print(f"  seed {seed} {name}: {seconds:.0f} s, best valid {experiment.select} at {selector.best_timesteps:,} steps",
-                  flush=True)  # fmt: skip
-        return model
 
-    steps = experiment.steps
-    models = {TEACHER: run(TEACHER, "teacher", steps["teacher"])}
-    teacher = PolicyTeacher(models[TEACHER])
-    for mu in experiment.mus:
-        models[experiment.student(mu)] = run(
-            experiment.student(mu), "student", steps["student"], teacher=teacher, distill_coef=mu, network=experiment.network
-        )
-    models[CONTROL] = run(CONTROL, "recurrent_ppo", steps["ppo"], network=experiment.network, teacher=teacher,
-                          monitor_teacher=True)  # fmt: skip
+def taught_agents(experiment: Experiment) -> list[tuple[str, str, int, dict[str, Any]]]:
+    """The agents of a trial trained after its teacher, in training order: ``(name, kind, steps, kwargs)``; the
+    students learn from the teacher, the control is watched by it (``teacher=`` is added to the students' and the
+    control's kwargs), DQN never sees it."""
+    steps, network = experiment.steps, experiment.network
+    agents = [(experiment.student(mu), "student", steps["student"], dict(distill_coef=mu, network=network))
+              for mu in experiment.mus]  # fmt: skip
+    agents.append((CONTROL, "recurrent_ppo", steps["ppo"], dict(network=network, monitor_teacher=True)))
     if experiment.dqn:
-        models[DQN_NAME] = run(DQN_NAME, "dqn", steps["dqn"])
-    results = {name: evaluate(model, market, "test", config=experiment.config) for name, model in models.items()}
+        agents.append((DQN_NAME, "dqn", steps["dqn"], {}))
+    return agents
+
+
+def train_and_test(
+    experiment: Experiment, market: MarketDataset, seed: int, agent: tuple[str, str, int, dict[str, Any]],
+    teacher: PolicyTeacher | bytes, verbose: bool = True,
+) -> tuple[dict[str, Any], EvaluationResult]:  # fmt: skip
+    """Train one of :func:`taught_agents` (:func:`train_agent`) and evaluate it on the test split: its log and its
+    result. ``teacher``: the trial's teacher, or its model saved to bytes (in another process)."""
+    if isinstance(teacher, bytes):
+        teacher = PolicyTeacher(PPO.load(io.BytesIO(teacher), device="cpu"))
+    name, kind, steps, kwargs = agent
+    model, log = train_agent(experiment, market, seed, name, kind, steps, verbose,
+                             **kwargs, **({"teacher": teacher} if kind != "dqn" else {}))  # fmt: skip
+    return log, evaluate(model, market, "test", config=experiment.config)
+
+
+def run_trial(
+    experiment: Experiment, market: MarketDataset, seed: int, verbose: bool = True, parallel_agents: int = 1
+) -> Trial:
+    """Train the experiment's agents for ``seed`` on the train split of ``market``, each selected on the valid split,
+    and evaluate them on the test split.
+
+    :param parallel_agents: processes that train the agents after the teacher (:func:`taught_agents`: independent
+        given the teacher), at most one per agent; 1: one after the other in this process. The trial is the same
+        either way (each agent is seeded with ``seed``); each process uses this one's torch threads.
+    """
+    teacher_model, teacher_log = train_agent(experiment, market, seed, TEACHER, "teacher", experiment.steps["teacher"], verbose)
+    log, results = {TEACHER: teacher_log}, {TEACHER: evaluate(teacher_model, market, "test", config=experiment.config)}
+    agents = taught_agents(experiment)
+    if parallel_agents > 1:
+        saved = io.BytesIO()
+        teacher_model.save(saved)
+        pool = ProcessPoolExecutor(min(parallel_agents, len(agents)), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=th.set_num_threads, initargs=(th.get_num_threads(),))  # fmt: skip
+        with pool:
+            futures = [pool.submit(train_and_test, experiment, market, seed, agent, saved.getvalue(), verbose) for agent in agents]
+            done = [future.result() for future in futures]
+    else:
+        teacher = PolicyTeacher(teacher_model)
+        done = [train_and_test(experiment, market, seed, agent, teacher, verbose) for agent in agents]
+    for (name, *_), (agent_log, result) in zip(agents, done, strict=True):
+        log[name], results[name] = agent_log, result
     return Trial(seed, results, log)
 
 
@@ -170,20 +216,21 @@ def run_trials(
     address: str | None = None,
     workers: int = 2,
     storage: str | None = None,
+    parallel_agents: int = 1,
 ) -> list[Trial]:
     """:func:`run_trial` for every ``(experiment, market, seed)`` job, in the jobs' order.
 
-    :param ray: run the jobs as Ray Tune trials, one CPU each, as many at once as the cluster has CPUs; without,
-        one after the other in this process
+    :param ray: run the jobs as Ray Tune trials, ``parallel_agents`` CPUs each, as many at once as the cluster has
+        CPUs for; without, one after the other in this process
     :param address: the Ray cluster to use (``"auto"`` or ``"ray://host:10001"``); None: a local cluster of
         ``workers`` CPUs (or the one ``RAY_ADDRESS`` names)
     :param workers: CPUs of the local cluster
     :param storage: where Tune keeps the trials' results (``RunConfig.storage_path``); on a cluster of several
         machines, a path every node reaches (e.g. ``s3://bucket/path``); None: a temporary local directory
+    :param parallel_agents: processes of each trial for its agents after the teacher (:func:`run_trial`)
     """
     if not ray:
-        return [run_trial(experiment, market, seed) for experiment, market, seed in jobs]
-    import pickle
+        return [run_trial(experiment, market, seed, parallel_agents=parallel_agents) for experiment, market, seed in jobs]
     import tempfile
 
     from ray import tune
@@ -192,7 +239,7 @@ def run_trials(
 
     def trainable(config: dict[str, Any], jobs: list[tuple[Experiment, MarketDataset, int]]) -> None:
         experiment, market, seed = jobs[config["job"]]
-        trial = run_trial(experiment, market, seed, verbose=False)
+        trial = run_trial(experiment, market, seed, verbose=False, parallel_agents=parallel_agents)
         with tempfile.TemporaryDirectory() as directory:
             with open(Path(directory) / "trial.pkl", "wb") as file:
                 pickle.dump(trial, file)
@@ -200,7 +247,7 @@ def run_trials(
 
     with tempfile.TemporaryDirectory() as local:
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(trainable, jobs=jobs), {"cpu": 1}),  # markets in the object store
+            tune.with_resources(tune.with_parameters(trainable, jobs=jobs), {"cpu": parallel_agents}),  # markets in the object store
             param_space={"job": tune.grid_search(list(range(len(jobs))))},
             run_config=tune.RunConfig(storage_path=storage or local, verbose=0),
         )

@@ -65,6 +65,25 @@ def test_the_trials_control_is_watched_by_its_teacher(small_market):
     assert all("train/distill_loss" not in v for _, v in trial.log[TEACHER]["train_history"])
 
 
+def test_a_trials_agents_in_parallel_processes_equal_one_after_the_other(small_market):
+    """parallel_agents trains the students, the control and DQN in other processes after the teacher (its model
+    shipped as bytes): the same trial, result for result and log for log, as training them in this process."""
+    import numpy as np
+
+    from sb3_distill.experiment import Experiment, run_trial
+
+    experiment = Experiment({"alpha": 0.01}, steps=dict(teacher=256, student=256, ppo=256, dqn=256), mus=(0.01, 1.0),
+                            dqn=True, n_envs=4, eval_freq=128)  # fmt: skip
+    one, two = (run_trial(experiment, small_market, seed=1, verbose=False, parallel_agents=n) for n in (1, 2))
+    assert list(one.results) == list(two.results) == experiment.agents
+    for agent in experiment.agents:
+        assert one.results[agent].orders.equals(two.results[agent].orders), agent
+        assert np.array_equal(one.results[agent].schedules, two.results[agent].schedules), agent
+        ours, theirs = ({k: v for k, v in trial.log[agent].items() if k != "seconds"} for trial in (one, two))
+        assert ours == theirs, agent
+    assert len({one.results[agent].summary["pa_mean"] for agent in experiment.agents}) > 1  # the agents differ
+
+
 def test_training_curves_over_seeds():
     """A training log against env steps over the seeds: signed (the entropy is minus the entropy loss), cut to the
     fewest updates, None where a seed never logged it, refused where the seeds' updates differ."""

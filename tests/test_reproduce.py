@@ -82,7 +82,8 @@ def test_quick_reproduction_as_ray_tune_trials_gives_the_sequential_table(sequen
 
 def test_kept_trials_are_taken_back_and_combined_with_new_seeds(tmp_path, monkeypatch):
     """A seed's trial run once is kept: a later run with more seeds trains only the new one, and its section pools
-    both seeds, equal to training them together; the section says which were kept."""
+    both seeds, equal to training them together (here with the agents after the teacher in two processes); the
+    section says which were kept."""
     tiny = replace(reproduce.QUICK.experiment, steps=dict(teacher=512, student=512, ppo=512, dqn=512), n_envs=4,
                    dqn=False, mus=(0.01,))  # fmt: skip
     one, both = (replace(reproduce.QUICK, experiment=tiny, seeds=seeds) for seeds in ((0,), (0, 1)))
@@ -99,7 +100,7 @@ def test_kept_trials_are_taken_back_and_combined_with_new_seeds(tmp_path, monkey
     reproduce.run_dataset("quick", both, tmp_path / "kept", kept)
     assert trained == [0, 1]  # seed 0 was taken back
     assert len(list(kept.glob("synthetic-seed*.pkl"))) == 2
-    reproduce.run_dataset("quick", both, tmp_path / "fresh", None)
+    reproduce.run_dataset("quick", both, tmp_path / "fresh", None, parallel_agents=2)  # the agents in two processes
     assert trained == [0, 1, 0, 1] and len(list(kept.iterdir())) == 2  # nothing kept without a folder
     kept_run, fresh = (json.loads((tmp_path / out / "quick.json").read_text()) for out in ("kept", "fresh"))
     assert kept_run["rows"] == fresh["rows"] and kept_run["kept"] == 1 and fresh["kept"] == 0

@@ -12,8 +12,10 @@ resampling orders and, more honestly, whole days (cluster bootstrap).
 
 Everything goes to ``--out`` (default docs/results/reproduce_opd/): per section NAME.json, NAME.md and two plots, and
 tables.md, every section in one page. Each seed's finished trial is kept (``--trials``, outside the repository) and
-taken back by a later run of the same section, so seeds can be added one run at a time. The script writes nothing
-else: docs/RESULTS.md, the written analysis, links to these files and is never rewritten.
+taken back by a later run on the same data with the same options and experiment, so seeds can be added one run at a
+time (the code is not in the trial's key: empty the folder after changing the training code, or run with
+``--no-trials``). The script writes nothing else: docs/RESULTS.md, the written analysis, links to these files and
+is never rewritten.
 
     python benchmarks/reproduce_opd.py --dataset paper              # the paper's settings, both datasets (~1.5 h)
     python benchmarks/reproduce_opd.py --dataset ashare-1min        # one section (today's settings), full budget
@@ -21,7 +23,7 @@ else: docs/RESULTS.md, the written analysis, links to these files and is never r
     python benchmarks/reproduce_opd.py --quick --out /tmp/opd       # a CI-size smoke run on the synthetic market
     python benchmarks/reproduce_opd.py --dataset ashare-1min --mu 1 --select pa_mean   # a variant, its own section
     python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 --ray  # 10x budget, 2 seeds
-    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 2  # adds seed 2
+    python benchmarks/reproduce_opd.py --dataset ashare-etf-5min-paper --steps 1500000 --seeds 0 1 2  # trains seed 2
     python benchmarks/reproduce_opd.py --dataset paper --ray        # the seeds as Ray Tune trials, 2 at a time
     python benchmarks/reproduce_opd.py --dataset ashare-1min-paper --steps 1500000 --seeds 0 --parallel-agents 2
     python benchmarks/reproduce_opd.py --dataset paper --ray --address auto   # on an existing Ray cluster
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,13 +42,14 @@ import numpy as np
 import torch as th
 
 from order_exec_gym import PAPER_CONFIG
+from order_exec_gym.benchmark.tasks import market_fingerprint
 from order_exec_gym.data.resolve import default_cache_dir, load_dataset
 from order_exec_gym.evaluation import EvaluationResult, evaluate
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD
 from order_exec_gym.plots import plot_pa_distribution, plot_schedule
 from sb3_distill.experiment import (
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, late_means_text, run_kept_trials, trial_path,
-    training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, compare_runs, how_run, late_means_text, peak_rss_gib, run_kept_trials,
+    trial_path, training_curve,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,13 +112,8 @@ QUICK = Config(
 )
 
 
-def peak_rss_gib() -> float:
-    """The peak RSS of this process or, if larger, of its largest child (an agent process of ``--parallel-agents``)."""
-    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
-
-
 def markdown(
-    name: str, config: Config, rows: list[dict], log: dict, wall: float, rss: float, plots: list[Path], kept: int = 0
+    name: str, config: Config, rows: list[dict], log: dict, wall: float, rss: float, plots: list[Path], how: str = ""
 ) -> str:
     experiment = config.experiment
 
@@ -137,8 +134,7 @@ def markdown(
         f"{experiment.eval_freq:,} steps."
         + (" TWAP, VWAP and AlmgrenChriss act with continuous ratios (exact schedules: the agents' levels cannot "
            "express them); the Oracle in the agents' levels." if config.schedules_continuous else "")
-        + f" Wall time {wall / 60:.1f} min, peak RSS of its largest process {rss:.2f} GiB"
-        + (f" (this run: trials trained {len(config.seeds) - kept}, kept from earlier runs {kept})." if kept else "."),
+        + f" Wall time {wall / 60:.1f} min{f' ({how})' if how else ''}, peak RSS of its largest process {rss:.2f} GiB.",
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
         f"| orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
@@ -160,13 +156,16 @@ def markdown(
     return "\n".join(lines)
 
 
-def run_dataset(name: str, config: Config, out: Path, trials: Path | None = None, **ray: Any) -> str:
-    """Run one section's baselines and trials (``ray``: :func:`~sb3_distill.experiment.run_trials`' options), write
-    its JSON, Markdown and plots to ``out`` (:func:`write_section`), return the Markdown.
+def run_dataset(name: str, config: Config, out: Path, trials: Path | None = None, **options: Any) -> str:
+    """Run one section's baselines and trials, write its JSON, Markdown and plots to ``out`` (:func:`write_section`),
+    return the Markdown.
 
-    :param trials: a folder that keeps each seed's finished trial and gives it back to a later run instead of training
-        it again (:func:`~sb3_distill.experiment.trial_path` of the data, the experiment and the market's summary);
+    :param trials: a folder that keeps each seed's finished trial and gives it back to a later run of the same data,
+        options and experiment instead of training it again (:func:`~sb3_distill.experiment.trial_path` of those
+        and the market's fingerprint; the code is not in it: empty the folder after changing the training code);
         None: keep nothing
+    :param options: :func:`~sb3_distill.experiment.run_trials`' options (``ray``, ``address``, ``workers``,
+        ``parallel_agents``)
     """
     th.set_num_threads(1)
     started = time.perf_counter()
@@ -178,14 +177,17 @@ def run_dataset(name: str, config: Config, out: Path, trials: Path | None = None
     for agent, baseline in BASELINES.items():
         continuous = config.schedules_continuous and baseline in SCHEDULES
         results[agent] = [evaluate(baseline, market, "test", config={**settings, "action_type": "continuous"} if continuous else settings)]
-    key = (config.data, config.extra, config.experiment, market.summary())
+    key = (config.data, config.extra, config.experiment, market_fingerprint(market))
     paths = [trial_path(trials, config.data or "synthetic", seed, key) for seed in config.seeds] if trials is not None else None
-    done, kept = run_kept_trials([(config.experiment, market, seed) for seed in config.seeds], paths, **ray)
+    done, kept = run_kept_trials([(config.experiment, market, seed) for seed in config.seeds], paths, **options)
     for trial in done:
         for agent, result in trial.results.items():
             results.setdefault(agent, []).append(result)
             log[f"{agent}/seed{trial.seed}"] = trial.log[agent]
-    section = write_section(name, config, results, log, time.perf_counter() - started, out, kept)
+    how = how_run(options.get("ray", False), options.get("workers", 2), options.get("address"),
+                  options.get("parallel_agents", 1))  # fmt: skip
+    how += f"; trials trained {len(config.seeds) - kept}, kept from earlier runs {kept}"
+    section = write_section(name, config, results, log, time.perf_counter() - started, out, how)
     print(section, flush=True)
     return section
 
@@ -197,14 +199,14 @@ def write_section(
     log: dict[str, Any],
     wall: float,
     out: Path,
-    kept: int = 0,
+    how: str = "",
 ) -> str:
     """Write one section's files to ``out``: ``NAME.json`` (the rows, the training log), ``NAME.md`` (the table)
     and its two plots; return the Markdown.
 
     :param results: per agent, its evaluations on the test split (one per seed; one for a baseline)
     :param log: per ``"agent/seedS"``, the trial's training log of that agent
-    :param kept: how many of the trials were kept from earlier runs (the wall time is this run's)
+    :param how: how the trials ran, and how many were kept from earlier runs (the wall time is this run's)
     """
     rows = compare_runs(results)
     out.mkdir(parents=True, exist_ok=True)
@@ -217,8 +219,8 @@ def write_section(
         plot_pa_distribution({k: first[k] for k in (*shown, "Oracle (bound)")}, out / f"{name}_pa_distribution.png"),
         plot_schedule(shown, typical, out / f"{name}_schedule.png"),
     ]
-    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall, "kept": kept}, indent=1, default=float))
-    section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots, kept)
+    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall, "how": how}, indent=1, default=float))
+    section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots, how)
     (out / f"{name}.md").write_text(section)
     return section
 
@@ -270,9 +272,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--parallel-agents", type=int, default=1,
-                        help="processes of each trial for its agents after the teacher (default: 1)")
+                        help="processes of each trial for its agents after the teacher; with --ray, CPUs held by each "
+                             "trial (default: 1)")
     parser.add_argument("--trials", type=Path, default=default_cache_dir() / "reproduce_opd",
-                        help="where finished trials are kept and taken back by a later run (default: %(default)s)")
+                        help="where finished trials are kept and taken back by a later run; empty it after changing the "
+                             "training code (default: %(default)s)")
     parser.add_argument("--no-trials", dest="trials", action="store_const", const=None, help="keep no trial")
     return parser
 
@@ -298,14 +302,14 @@ def variant(name: str, config: Config, args: argparse.Namespace) -> tuple[str, C
 
 def main() -> None:
     args = parser().parse_args()
-    ray = dict(ray=args.ray, address=args.address, workers=args.workers, parallel_agents=args.parallel_agents)
+    options = dict(ray=args.ray, address=args.address, workers=args.workers, parallel_agents=args.parallel_agents)
     if args.quick:
-        run_dataset("quick", QUICK, args.out, args.trials, **ray)
+        run_dataset("quick", QUICK, args.out, args.trials, **options)
     else:
         names = {"all": list(CONFIGS), "paper": [n for n in CONFIGS if n.endswith("-paper")]}.get(args.dataset, [args.dataset])
         for name in names:
             label, config = variant(name, CONFIGS[name], args)
-            run_dataset(label, config, args.out, args.trials, **ray)
+            run_dataset(label, config, args.out, args.trials, **options)
     print(f"wrote {write_results(args.out)}")
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,10 +56,10 @@ from order_exec_gym.evaluation import EvaluationResult, evaluate  # noqa: E402
 from order_exec_gym.metrics import ONE_STEP_THRESHOLD  # noqa: E402
 from order_exec_gym.task import ExecutionTask  # noqa: E402
 from sb3_distill.experiment import (  # noqa: E402
-    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, late_means_text, replace_file, run_kept_trials,
-    training_curve,
+    CONTROL, TEACHER, TRAINING_LOGS, Experiment, Trial, compare_runs, how_run, late_means_text, peak_rss_gib,
+    replace_file, run_kept_trials, training_curve,
 )  # fmt: skip
-from sb3_distill.experiment import trial_path as experiment_trial_path  # noqa: E402
+from sb3_distill.experiment import trial_path as experiment_trial_path  # noqa: E402  (this module's takes a sweep)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The experiment's folder of generated files (docs/SIGNAL.md, written by hand, links to it).
@@ -321,11 +320,10 @@ def plot_pa(sections: dict[str, dict[str, Any]], path: Path) -> Path:
 
 def write_section(measured: dict[str, Any], out: Path, wall: float, how: str) -> Path:
     """Write one market's ``NAME.json`` (``measured``, the run's wall time, ``how`` it ran and the peak RSS of its
-    largest process: this one or an agent process of :func:`~sb3_distill.experiment.run_trial`) and
+    largest process, :func:`~sb3_distill.experiment.peak_rss_gib`) and
     ``NAME_training.png`` to ``out``; return the JSON's path."""
     out.mkdir(parents=True, exist_ok=True)
-    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
-    measured = {**measured, "wall_seconds": wall, "peak_rss_gib": rss, "how": how}
+    measured = {**measured, "wall_seconds": wall, "peak_rss_gib": peak_rss_gib(), "how": how}
     plot_training(measured, out / f"{measured['market']}_training.png")
     path = out / f"{measured['market']}.json"
     replace_file(path, json.dumps(measured, indent=1, default=float))
@@ -373,10 +371,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--parallel-agents", type=int, default=1,
-                        help="processes of each trial for its agents after the teacher (default: 1)")
+                        help="processes of each trial for its agents after the teacher; with --ray, CPUs held by each "
+                             "trial (default: 1)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the sections, {TABLES} and the plots go")
     parser.add_argument("--trials", type=Path, default=default_cache_dir() / "signal_sweep",
-                        help="where finished trials are kept and taken back by a later run (default: %(default)s)")
+                        help="where finished trials are kept and taken back by a later run; empty it after changing the "
+                             "training code (default: %(default)s)")
     parser.add_argument("--no-trials", dest="trials", action="store_const", const=None, help="keep no trial")
     return parser
 
@@ -395,8 +395,7 @@ def main() -> None:
     args = parser().parse_args()
     sweep = configure(args)
     th.set_num_threads(1)
-    how = f"Ray Tune, {args.workers} CPUs" if args.ray else "one trial at a time"
-    how += f", one core per trial" if args.parallel_agents == 1 else f", {args.parallel_agents} processes per trial after its teacher"
+    how = how_run(args.ray, args.workers, args.address, args.parallel_agents)
     for name in sweep.markets:  # one section at a time, written as soon as it is done (with --ray, a market's last
         # round of trials may leave workers idle)
         started = time.perf_counter()

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
@@ -169,12 +168,13 @@ def taught_agents(experiment: Experiment) -> list[tuple[str, str, int, dict[str,
 
 def train_and_test(
     experiment: Experiment, market: MarketDataset, seed: int, agent: tuple[str, str, int, dict[str, Any]],
-    teacher: PolicyTeacher | bytes, verbose: bool = True,
+    teacher: PolicyTeacher | tuple[bytes, str], verbose: bool = True,
 ) -> tuple[dict[str, Any], EvaluationResult]:  # fmt: skip
     """Train one of :func:`taught_agents` (:func:`train_agent`) and evaluate it on the test split: its log and its
-    result. ``teacher``: the trial's teacher, or its model saved to bytes (in another process)."""
-    if isinstance(teacher, bytes):
-        teacher = PolicyTeacher(PPO.load(io.BytesIO(teacher), device="cpu"))
+    result. ``teacher``: the trial's teacher, or (in another process) its model saved to bytes and its device."""
+    if isinstance(teacher, tuple):
+        saved, device = teacher
+        teacher = PolicyTeacher(PPO.load(io.BytesIO(saved), device=device))
     name, kind, steps, kwargs = agent
     model, log = train_agent(experiment, market, seed, name, kind, steps, verbose,
                              **kwargs, **({"teacher": teacher} if kind != "dqn" else {}))  # fmt: skip
@@ -189,19 +189,23 @@ def run_trial(
 
     :param parallel_agents: processes that train the agents after the teacher (:func:`taught_agents`: independent
         given the teacher), at most one per agent; 1: one after the other in this process. The trial is the same
-        either way (each agent is seeded with ``seed``); each process uses this one's torch threads.
+        either way (each agent is seeded with ``seed`` and trains with one torch thread).
     """
+    if parallel_agents < 1:
+        raise ValueError(f"parallel_agents must be at least 1, got {parallel_agents}")
     teacher_model, teacher_log = train_agent(experiment, market, seed, TEACHER, "teacher", experiment.steps["teacher"], verbose)
     log, results = {TEACHER: teacher_log}, {TEACHER: evaluate(teacher_model, market, "test", config=experiment.config)}
     agents = taught_agents(experiment)
     if parallel_agents > 1:
         saved = io.BytesIO()
         teacher_model.save(saved)
-        pool = ProcessPoolExecutor(min(parallel_agents, len(agents)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=th.set_num_threads, initargs=(th.get_num_threads(),))  # fmt: skip
-        with pool:
-            futures = [pool.submit(train_and_test, experiment, market, seed, agent, saved.getvalue(), verbose) for agent in agents]
+        shipped = (saved.getvalue(), str(teacher_model.device))
+        pool = ProcessPoolExecutor(min(parallel_agents, len(agents)), mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = [pool.submit(train_and_test, experiment, market, seed, agent, shipped, verbose) for agent in agents]
             done = [future.result() for future in futures]
+        finally:  # an agent that fails stops the others that have not started
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         teacher = PolicyTeacher(teacher_model)
         done = [train_and_test(experiment, market, seed, agent, teacher, verbose) for agent in agents]
@@ -227,10 +231,15 @@ def run_trials(
     :param workers: CPUs of the local cluster
     :param storage: where Tune keeps the trials' results (``RunConfig.storage_path``); on a cluster of several
         machines, a path every node reaches (e.g. ``s3://bucket/path``); None: a temporary local directory
-    :param parallel_agents: processes of each trial for its agents after the teacher (:func:`run_trial`)
+    :param parallel_agents: processes of each trial for its agents after the teacher (:func:`run_trial`); with Ray,
+        each trial holds that many CPUs for its whole run, also while its teacher trains on one: with several seeds,
+        one CPU per trial keeps the cluster busier
     """
     if not ray:
         return [run_trial(experiment, market, seed, parallel_agents=parallel_agents) for experiment, market, seed in jobs]
+    if address is None and not 1 <= parallel_agents <= workers:
+        raise ValueError(f"each trial holds parallel_agents = {parallel_agents} CPUs: give the local cluster at least that "
+                         f"many (workers = {workers}), and at least 1")  # fmt: skip
     import tempfile
 
     from ray import tune
@@ -293,20 +302,40 @@ def run_kept_trials(
     """:func:`run_trials` for the jobs whose trial is not kept yet, and how many were kept.
 
     :param paths: per job, where its trial is kept (:func:`trial_path`): a kept one is loaded (:func:`load_trial`)
-        instead of trained, a new one is written there; None: keep nothing
-    :param options: :func:`run_trials`' options (``ray``, ``address``, ``workers``, ``storage``)
+        instead of trained, a new one is written there as soon as it is done (with Ray, when every trial is);
+        None: keep nothing
+    :param options: :func:`run_trials`' options (``ray``, ``address``, ``workers``, ``storage``, ``parallel_agents``)
     """
     paths = paths if paths is not None else [None] * len(jobs)
     if len(paths) != len(jobs):
         raise ValueError(f"{len(jobs)} jobs and {len(paths)} paths to keep them")
     trials = {i: load_trial(path, jobs[i][0], jobs[i][2]) for i, path in enumerate(paths) if path is not None and path.is_file()}
     todo = [i for i in range(len(jobs)) if i not in trials]
-    for i, trial in zip(todo, run_trials([jobs[i] for i in todo], **options), strict=True):
-        trials[i] = trial
-        if paths[i] is not None:
-            paths[i].parent.mkdir(parents=True, exist_ok=True)
-            replace_file(paths[i], pickle.dumps(trial))
+    batches = [todo] if options.get("ray") else [[i] for i in todo]  # one Tune run for all, else one at a time
+    for batch in batches:
+        if not batch:
+            continue
+        for i, trial in zip(batch, run_trials([jobs[i] for i in batch], **options), strict=True):
+            trials[i] = trial
+            if paths[i] is not None:
+                paths[i].parent.mkdir(parents=True, exist_ok=True)
+                replace_file(paths[i], pickle.dumps(trial))
     return [trials[i] for i in range(len(jobs))], len(jobs) - len(todo)
+
+
+def peak_rss_gib() -> float:
+    """The peak RSS (GiB) of this process or, if larger, of its largest finished child (the agent processes of
+    :func:`run_trial`; Ray's workers are not this process's children and are not counted). Unix only."""
+    import resource
+
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
+
+
+def how_run(ray: bool, workers: int, address: str | None, parallel_agents: int) -> str:
+    """How :func:`run_trials` ran the trials, in words, for the experiments' pages."""
+    where = ("Ray Tune on " + (f"a cluster ({address})" if address else f"a local cluster of {workers} CPUs")) if ray else "one trial at a time"
+    agents = "one process per trial" if parallel_agents == 1 else f"{parallel_agents} processes per trial after its teacher"
+    return f"{where}, {agents}" + ("; peak RSS of the driver only" if ray else "")
 
 
 def compare_runs(

@@ -84,6 +84,32 @@ def test_a_trials_agents_in_parallel_processes_equal_one_after_the_other(small_m
     assert len({one.results[agent].summary["pa_mean"] for agent in experiment.agents}) > 1  # the agents differ
 
 
+def test_trials_are_kept_as_they_finish_and_bad_parallelism_is_refused(small_market, tmp_path, monkeypatch):
+    """run_kept_trials writes each trial as soon as it is done, so a run that fails later keeps the finished seeds;
+    parallel_agents below 1, or above a local Ray cluster's CPUs, is refused before anything trains."""
+    from sb3_distill import experiment
+
+    tiny = experiment.Experiment({"alpha": 0.01}, steps=dict(teacher=64, student=64, ppo=64), n_envs=4)
+
+    def first_only(jobs, **options):
+        (_, _, seed), = jobs
+        if seed == 1:
+            raise RuntimeError("seed 1 failed")
+        return [experiment.Trial(seed, {}, {agent: {"train_history": []} for agent in tiny.agents})]
+
+    monkeypatch.setattr(experiment, "run_trials", first_only)
+    paths = [tmp_path / f"seed{seed}.pkl" for seed in (0, 1)]
+    with pytest.raises(RuntimeError, match="seed 1 failed"):
+        experiment.run_kept_trials([(tiny, small_market, 0), (tiny, small_market, 1)], paths)
+    assert paths[0].is_file() and not paths[1].exists()
+    assert experiment.load_trial(paths[0], tiny, 0).seed == 0
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="at least 1"):
+        experiment.run_trial(tiny, small_market, seed=0, parallel_agents=0)
+    with pytest.raises(ValueError, match="workers = 2"):
+        experiment.run_trials([(tiny, small_market, 0)], ray=True, workers=2, parallel_agents=3)
+
+
 def test_training_curves_over_seeds():
     """A training log against env steps over the seeds: signed (the entropy is minus the entropy loss), cut to the
     fewest updates, None where a seed never logged it, refused where the seeds' updates differ."""

@@ -103,7 +103,9 @@ def test_kept_trials_are_taken_back_and_combined_with_new_seeds(tmp_path, monkey
     reproduce.run_dataset("quick", both, tmp_path / "fresh", None, parallel_agents=2)  # the agents in two processes
     assert trained == [0, 1, 0, 1] and len(list(kept.iterdir())) == 2  # nothing kept without a folder
     kept_run, fresh = (json.loads((tmp_path / out / "quick.json").read_text()) for out in ("kept", "fresh"))
-    assert kept_run["rows"] == fresh["rows"] and kept_run["kept"] == 1 and fresh["kept"] == 0
-    assert "(this run: trials trained 1, kept from earlier runs 1)" in (tmp_path / "kept" / "quick.md").read_text()
+    assert kept_run["rows"] == fresh["rows"]
+    assert kept_run["how"] == "one trial at a time, one process per trial; trials trained 1, kept from earlier runs 1"
+    assert fresh["how"] == "one trial at a time, 2 processes per trial after its teacher; trials trained 2, kept from earlier runs 0"
+    assert f"({kept_run['how']})" in (tmp_path / "kept" / "quick.md").read_text()
     reproduce.run_dataset("quick", replace(one, extra=dict(n_symbols=4, n_days=21)), tmp_path / "other", kept)
     assert trained == [0, 1, 0, 1, 0] and len(list(kept.iterdir())) == 3  # another market's seed 0 is not this one's

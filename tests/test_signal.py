@@ -189,6 +189,14 @@ def test_a_tiny_signal_sweep_in_this_process(tmp_path, monkeypatch):
         experiment.load_trial(kept, sweep.experiment, seed=1)
 
 
+def test_kept_trials_keep_their_names(monkeypatch):
+    """The key of a kept trial is stable: the name a trial of the full sweep was kept under on 2026-12-05 (before the
+    keeping moved to sb3_distill.experiment) still finds it, so a kept seed is never trained again by mistake."""
+    monkeypatch.delenv("ORDER_EXEC_GYM_QUICK", raising=False)
+    path = signal_sweep.trial_path(Path("kept"), signal_sweep.Sweep(), "weak-fade", 2)
+    assert path == Path("kept") / "weak-fade-seed2-77f32fe2360498ef.pkl"
+
+
 def test_the_sweeps_command_line_narrows_the_sweep():
     args = signal_sweep.parser().parse_args(["--markets", "weak-fade", "--seeds", "0", "1", "--steps", "5000"])
     sweep = signal_sweep.configure(args)

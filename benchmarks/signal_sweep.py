@@ -349,7 +349,9 @@ def write_results(out: Path) -> Path:
         "per step: the mean executed share of the order at each 30-minute step. Entropy (nats), L_d (−log π(ã|s), the "
         "teacher's action under the policy) and agreement (share of steps where the policy's most likely action is "
         "the teacher's): means over the seeds and the last tenth of the updates; the control's teacher watches "
-        "without teaching (its train minutes include the teacher's labelling). Peak RSS: the run's main process.",
+        "without teaching (its train minutes include the teacher's labelling). Wall time and peak RSS: the section's "
+        "last run, which may only have taken kept trials back (their train minutes are in the table), and its "
+        "largest process.",
         "",
     ]
     parts = [section(measured) for measured in sections.values()]

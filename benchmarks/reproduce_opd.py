@@ -201,7 +201,8 @@ def write_section(
     out: Path,
     how: str = "",
 ) -> str:
-    """Write one section's files to ``out``: ``NAME.json`` (the rows, the training log), ``NAME.md`` (the table)
+    """Write one section's files to ``out``: ``NAME.json`` (the rows, the training log without the per-update
+    history, whose late means are in the table), ``NAME.md`` (the table)
     and its two plots; return the Markdown.
 
     :param results: per agent, its evaluations on the test split (one per seed; one for a baseline)
@@ -219,7 +220,8 @@ def write_section(
         plot_pa_distribution({k: first[k] for k in (*shown, "Oracle (bound)")}, out / f"{name}_pa_distribution.png"),
         plot_schedule(shown, typical, out / f"{name}_schedule.png"),
     ]
-    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": log, "wall_seconds": wall, "how": how}, indent=1, default=float))
+    kept = {key: {k: v for k, v in run.items() if k != "train_history"} for key, run in log.items()}  # the table has its late means
+    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "log": kept, "wall_seconds": wall, "how": how}, indent=1, default=float))
     section = markdown(name, config, rows, log, wall, peak_rss_gib(), plots, how)
     (out / f"{name}.md").write_text(section)
     return section

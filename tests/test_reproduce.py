@@ -34,6 +34,8 @@ def check_quick_run(out: Path, n_seeds: int) -> None:
     assert [row["n_seeds"] for row in rows.values()] == [1] * 3 + [n_seeds] * 5  # the baselines, the learned agents
     assert all(len(row["step_shares"]) == 8 and 0 <= row["one_step_share"] <= 1 for row in rows.values())
     assert "orders in one step" in results and "entropy, L_d, agreement" in results
+    log = json.loads((out / "quick.json").read_text())["log"]  # the per-update history only as the table's late means
+    assert log and all("train_history" not in run and run["valid_history"] for run in log.values())
     assert (out / "quick_pa_distribution.png").stat().st_size > 0
     assert (out / "quick_schedule.png").stat().st_size > 0
 

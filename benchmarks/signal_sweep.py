@@ -231,7 +231,7 @@ def section(measured: dict[str, Any]) -> str:
         reach = ""
         if agent in curves:
             first = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2)
-            reach = steps_text(first)
+            reach = "–" if no_public_signal(measured) else steps_text(first)
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
         logged = late_means_text(training[agent]) if agent in training else ""
         minutes = f"{np.mean([log['seconds'] for log in logs[agent]]) / 60:.1f}" if agent in logs else ""
@@ -249,9 +249,22 @@ def steps_text(steps: int | None) -> str:
     return "never" if steps is None else f"{steps:,}"
 
 
+def no_public_signal(measured: dict[str, Any]) -> str:
+    """Why the market has no public signal to learn ("" where it has one): it has one where the PublicBound is above
+    TWAP beyond noise on the test days (the seeds-and-days interval above 0) and above 0 on the valid days. Without
+    one, half the public bound is a level within noise of TWAP's, and reaching it says nothing about learning."""
+    public = next(row for row in measured["rows"] if row["agent"] == "PublicBound")
+    if public["vs_TWAP"]["seeds_days"][1] <= 0:
+        return f"the PublicBound is not above TWAP beyond noise on the test days, {ci(public, 'TWAP')}"
+    if measured["public_valid"] <= 0:
+        return f"the PublicBound's valid PA is {measured['public_valid']:+.2f} bps"
+    return ""
+
+
 def target(measured: dict[str, Any]) -> list[str]:
     """Issue 21's target, per student: does it beat the control (the seeds-and-days interval of the PA difference
-    above 0), and does it reach half the public bound on the valid days in at most half the control's steps?"""
+    above 0), and does it reach half the public bound on the valid days in at most half the control's steps (defined
+    only where the market has a public signal, :func:`no_public_signal`)?"""
     rows, curves, half = {row["agent"]: row for row in measured["rows"]}, measured["curves"], measured["public_valid"] / 2
     control = steps_to_reach(curves[CONTROL]["steps"], curves[CONTROL]["pa"], half)
     lines = []
@@ -261,10 +274,11 @@ def target(measured: dict[str, Any]) -> list[str]:
         beats = rows[agent][f"vs_{CONTROL}"]["seeds_days"][1] > 0
         reach = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], half)
         faster = reach is not None and (control is None or reach <= control / 2)
+        speed = (f"**not defined** (no public signal: {missing})" if (missing := no_public_signal(measured))
+                 else f"**{'yes' if faster else 'no'}** ({steps_text(reach)} against {steps_text(control)})")
         lines.append(
             f"- {agent}: beats the control beyond noise: **{'yes' if beats else 'no'}**; half the public bound in at "
-            f"most half the control's steps: **{'yes' if faster else 'no'}** ({steps_text(reach)} against "
-            f"{steps_text(control)})."
+            f"most half the control's steps: {speed}."
         )
     waiting = [
         f"- {row['agent']}: {ci(row, WAITING)}" for row in measured["rows"] if f"vs_{WAITING}" in row and row["agent"] != WAITING

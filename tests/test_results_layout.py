@@ -128,11 +128,15 @@ def test_signal_sweep_writes_only_its_folder_and_splices_no_page(docs):
     assert MARK not in text
     assert "## signal-0\n" in text and "## signal-4\n" in text
     assert f"| {CONTROL} |" in text
-    assert "| 512 |" in text and "| 1,024 |" in text  # half the bound reached at once at signal 0, later at signal 4
+    signal0, signal4 = text.split("## signal-4\n")
+    assert "| 1,024 |" in signal4 and "| 512 |" not in signal4  # half the bound (level 2) reached at the second step
+    assert "| – |" in signal0 and "| 512 |" not in signal0  # no public signal at signal 0: no steps to half of it
     assert f"| {CONTROL} |" in text and "| 1 | 1.0 |" in text  # the control's checkpoint (k steps), its minutes
     # the students equal the control here (the PublicBound's orders stand in for both): no target met
-    assert text.count("beats the control beyond noise: **no**; half the public bound in at most half the control's "
-                      "steps: **no**") == 2 * len(students[:-1])  # fmt: skip
+    assert signal4.count("beats the control beyond noise: **no**; half the public bound in at most half the control's "
+                         "steps: **no**") == len(students[:-1])  # fmt: skip
+    assert signal0.count("beats the control beyond noise: **no**; half the public bound in at most half the control's "
+                         "steps: **not defined** (no public signal: ") == len(students[:-1])  # fmt: skip
     assert sweep_script.write_results(out).read_text() == text  # a rerun does not take in its own page
 
 

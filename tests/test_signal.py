@@ -222,7 +222,8 @@ def test_the_target_line_says_whether_a_student_beats_its_control_or_learns_twic
     measured = {
         "public_valid": 10.0,
         "rows": [{"agent": student, "vs_" + signal_sweep.CONTROL: {"seeds_days": (2.0, 0.5, 3.5)}},
-                 {"agent": slow, "vs_" + signal_sweep.CONTROL: {"seeds_days": (1.0, -0.5, 2.5)}}],
+                 {"agent": slow, "vs_" + signal_sweep.CONTROL: {"seeds_days": (1.0, -0.5, 2.5)}},
+                 {"agent": "PublicBound", "vs_TWAP": {"seeds_days": (12.0, 8.0, 16.0)}}],
         "curves": {student: {"steps": [100, 200, 300], "pa": [[5.0, 6.0, 7.0]]},
                    slow: {"steps": [100, 200, 300], "pa": [[1.0, 2.0, 3.0]]},
                    signal_sweep.CONTROL: {"steps": [100, 200, 300], "pa": [[1.0, 4.0, 5.0]]}},
@@ -232,3 +233,13 @@ def test_the_target_line_says_whether_a_student_beats_its_control_or_learns_twic
            "control's steps: **yes** (100 against 300)." in lines  # fmt: skip
     assert f"- {slow}: beats the control beyond noise: **no**; half the public bound in at most half the " \
            "control's steps: **no** (never against 300)." in lines  # fmt: skip
+    # without a public signal (the PublicBound within noise of TWAP, or not above 0 on the valid days) half the
+    # public bound is noise: reaching it first is not counted as learning faster
+    measured["rows"][-1]["vs_TWAP"]["seeds_days"] = (1.4, -2.4, 5.1)
+    assert f"- {student}: beats the control beyond noise: **yes**; half the public bound in at most half the " \
+           "control's steps: **not defined** (no public signal: the PublicBound is not above TWAP beyond noise on the " \
+           "test days, +1.40 [-2.40, +5.10])." in signal_sweep.target(measured)  # fmt: skip
+    measured["rows"][-1]["vs_TWAP"]["seeds_days"], measured["public_valid"] = (12.0, 8.0, 16.0), -0.7
+    assert f"- {slow}: beats the control beyond noise: **no**; half the public bound in at most half the " \
+           "control's steps: **not defined** (no public signal: the PublicBound's valid PA is -0.70 bps)." \
+           in signal_sweep.target(measured)  # fmt: skip

@@ -137,8 +137,9 @@ def markdown(
         + f" Wall time {wall / 60:.1f} min{f' ({how})' if how else ''}, peak RSS of its largest process {rss:.2f} GiB.",
         "",
         "| agent | reward ×1e4 | PA (bps) | PA std | GLR | PA − TWAP [CI orders] [CI days] | PA − RecurrentPPO [CI orders] [CI days] | PA per seed | orders × seeds "
-        f"| orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) | mean share per step (%) | entropy, L_d, agreement (last tenth) | train s/seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) | mean share per step (%) | PA of those shares at random "
+        "| entropy, L_d, agreement (last tenth) | train s/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         runs = [v for k, v in log.items() if k.split("/")[0] == row["agent"]]
@@ -147,10 +148,11 @@ def markdown(
         logged = late_means_text({label: training_curve(histories, label) for label in TRAINING_LOGS}) if histories else ""
         per_seed = " / ".join(f"{p:+.2f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
+        shuffled = f"{row['shuffled_pa']:+.2f}" if "shuffled_pa" in row else ""
         lines.append(
             f"| {row['agent']} | {1e4 * row['mean_reward']:+.2f} | {row['pa_mean']:+.2f} | {row['pa_std']:.2f} | "
             f"{row['glr']:.2f} | {ci(row, 'TWAP')} | {ci(row, CONTROL)} | {per_seed} | "
-            f"{row['n_orders']:,} × {row['n_seeds']} | {row['one_step_share']:.0%} | {profile} | {logged} | {train} |"
+            f"{row['n_orders']:,} × {row['n_seeds']} | {row['one_step_share']:.0%} | {profile} | {shuffled} | {logged} | {train} |"
         )
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
     return "\n".join(lines)
@@ -247,7 +249,9 @@ def write_results(out: Path) -> Path:
         "the market's move, so the day-clustered interval is the honest one). The Oracle is the exact perfect-information optimum of the same reward: an upper "
         "bound, not a strategy. Sections run since issue 21 also show the schedules' shape (orders in one step: the "
         f"share of test orders that execute at least {ONE_STEP_THRESHOLD:.0%} of the order in one step, an all-at-once "
-        "bet; mean share per step: the mean executed share at each step) and the training logs of the learned agents "
+        "bet; mean share per step: the mean executed share at each step; PA of those shares at random: the mean PA "
+        "of the same schedules given to the orders at random, what the schedules' shape earns without choosing per "
+        "order, in sections run since the A-share rerun at 1.5M steps) and the training logs of the learned agents "
         "(entropy of the policy in nats, L_d = −log π(ã|s) of the teacher's action, agreement with the teacher's "
         "action: means over the seeds and the last tenth of the updates; the control's teacher watches without "
         "teaching). `-<steps>` sections train every agent for that many steps; `-seeds...` ones with those seeds.\n\n"

@@ -17,10 +17,11 @@ Each market is a section of ``--out`` (default docs/results/signal_sweep/): ``NA
 learning curves, the training logs, the wall time and peak memory of its run) and ``NAME_training.png`` (valid PA,
 teacher agreement and entropy against env steps). tables.md has every section present, each a table from its JSON
 (PA, reward, GLR, paired CIs against TWAP, the control and the public bound resampling seeds and days together,
-share of the public bound, steps to half the public bound on the valid days, the schedules' shape, the training
-logs, the chosen checkpoints), with ``signal_pa.png`` (PA against the fade's level); a run rewrites its markets'
-sections only, so the markets can run in separate processes and sessions. Finished trials are kept (``--trials``, outside the repository)
-so that adding seeds trains only the new ones. It writes nothing else: docs/SIGNAL.md, the written analysis,
+share of the public bound, steps to half the public bound on the valid days, the schedules' shape and what those
+schedules earn given to the orders at random, the training logs, the chosen checkpoints), with ``signal_pa.png`` (PA
+against the fade's level); a run rewrites its markets' sections only, so the markets can run in separate processes
+and sessions. Finished trials are kept (``--trials``, outside the repository) so that adding seeds trains only the
+new ones. It writes nothing else: docs/SIGNAL.md, the written analysis,
 links to these files and is never rewritten.
 
     python benchmarks/signal_sweep.py --markets weak-fade --seeds 0    # one market, one seed (about 30 min)
@@ -219,9 +220,9 @@ def section(measured: dict[str, Any]) -> str:
         "",
         "| agent | PA (bps) | reward ×1e4 | GLR | PA − TWAP | PA − RecurrentPPO | PA − PublicBound | share of public bound "
         f"| PA per seed | valid steps to ½ public bound | orders in one step (≥ {ONE_STEP_THRESHOLD:.0%}) "
-        "| mean share per step (%) | entropy, L_d, agreement (last tenth) | checkpoint per seed (k steps) "
-        "| train min/seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mean share per step (%) | PA of those shares at random | entropy, L_d, agreement (last tenth) "
+        "| checkpoint per seed (k steps) | train min/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     logs, training = measured["logs"], measured["training"]
     for row in rows:
@@ -233,13 +234,14 @@ def section(measured: dict[str, Any]) -> str:
             first = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2)
             reach = "–" if no_public_signal(measured) else steps_text(first)
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
+        shuffled = f"{row['shuffled_pa']:+.2f}" if "shuffled_pa" in row else ""
         logged = late_means_text(training[agent]) if agent in training else ""
         minutes = f"{np.mean([log['seconds'] for log in logs[agent]]) / 60:.1f}" if agent in logs else ""
         chosen = " / ".join(f"{log['selected_at'] / 1000:.0f}" for log in logs[agent]) if agent in logs else ""
         lines.append(
             f"| {agent} | {row['pa_mean']:+.2f} | {1e4 * row['mean_reward']:+.2f} | {row['glr']:.2f} | "
             f"{ci(row, 'TWAP')} | {ci(row, CONTROL)} | {ci(row, 'PublicBound')} | {share} | {per_seed} | {reach} | "
-            f"{row['one_step_share']:.0%} | {profile} | {logged} | {chosen} | {minutes} |"
+            f"{row['one_step_share']:.0%} | {profile} | {shuffled} | {logged} | {chosen} | {minutes} |"
         )
     name = measured["market"]
     return "\n".join([*lines, "", *target(measured), "", f"![{name} training]({name}_training.png)", ""])
@@ -360,7 +362,9 @@ def write_results(out: Path) -> Path:
         "public bound: PA / the PublicBound's PA. Valid steps to ½ public bound: the first evaluation at which the "
         "seeds' mean PA on the valid days reaches half the PublicBound's there. Orders in one step: the share of test "
         f"orders that execute at least {ONE_STEP_THRESHOLD:.0%} of the order in one step (an all-at-once bet); mean share "
-        "per step: the mean executed share of the order at each 30-minute step. Entropy (nats), L_d (−log π(ã|s), the "
+        "per step: the mean executed share of the order at each 30-minute step; PA of those shares at random: the "
+        "mean PA of the same schedules given to the orders at random, what the schedules' shape earns without "
+        "choosing per order. Entropy (nats), L_d (−log π(ã|s), the "
         "teacher's action under the policy) and agreement (share of steps where the policy's most likely action is "
         "the teacher's): means over the seeds and the last tenth of the updates; the control's teacher watches "
         "without teaching (its train minutes include the teacher's labelling). Wall time and peak RSS: the section's "

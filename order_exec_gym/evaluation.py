@@ -66,6 +66,28 @@ class EvaluationResult:
     bar_minutes: int
 
 
+def step_pa(runs: list[EvaluationResult]) -> np.ndarray | None:
+    """Each order's PA (bps) had it executed everything at each step, ``(N, T)``, from the step prices of ``runs``
+    (on the same orders; the prices do not depend on the schedule, and a run that trades at every step, such as TWAP,
+    has them all); None where an order has a step that no run priced, or where the orders differ in their number of
+    steps (the padding after the shorter ones is never priced)."""
+    width = max(run.step_prices.shape[1] for run in runs)
+    prices = np.full((len(runs[0].step_prices), width), np.nan)
+    for index, run in enumerate(runs):
+        check_same_orders(run, runs[0], f"run {index}", "run 0")
+        known, seen = np.isfinite(run.step_prices), prices[:, : run.step_prices.shape[1]]
+        both = known & np.isfinite(seen)
+        if not np.allclose(run.step_prices[both], seen[both], rtol=1e-12, atol=0.0):
+            raise ValueError(f"run {index} has other step prices than the runs before it on the same orders: "
+                             "the price depends on the schedule, so no run's prices stand for another's")  # fmt: skip
+        seen[known] = run.step_prices[known]
+    if not np.isfinite(prices).all():
+        return None
+    orders = runs[0].orders
+    side = np.where(orders["side"].to_numpy() == "sell", 1.0, -1.0)[:, None]
+    return 1e4 * side * (prices / orders["benchmark_price"].to_numpy()[:, None] - 1.0)
+
+
 def needs_privileged(agent: Any) -> bool:
     """True for an agent with ``needs_privileged = True``, or whose ``observation_space`` has ``"privileged"``."""
     if getattr(agent, "needs_privileged", False):

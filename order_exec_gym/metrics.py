@@ -10,7 +10,9 @@ episode reward ``R_i``:
 - a paired bootstrap confidence interval of the mean PA difference between two agents on the same orders (by
   orders, or by groups of orders such as days), and one over several training seeds and days at once;
 - the shape of the schedules (:func:`schedule_profile`): the share of orders traded in one step (at least
-  :data:`ONE_STEP_THRESHOLD` of the order in one step: an all-at-once bet) and the mean executed share at each step.
+  :data:`ONE_STEP_THRESHOLD` of the order in one step: an all-at-once bet) and the mean executed share at each step;
+- the PA of those mean shares given to the orders at random (:func:`shuffled_shares_pa`): what the schedules' shape
+  earns without choosing per order, the line between a fixed bet and timing.
 """
 
 from __future__ import annotations
@@ -187,3 +189,21 @@ def schedule_profile(schedules: np.ndarray) -> dict[str, float | list[float]]:
         "one_step_share": float(np.mean(schedules.max(axis=1) >= ONE_STEP_THRESHOLD)),
         "step_shares": schedules.mean(axis=0).tolist(),
     }
+
+
+def shuffled_shares_pa(schedules: np.ndarray, step_pa: np.ndarray) -> float:
+    """The mean PA the schedules would earn given to the orders at random: ``sum_t mean_n(s_nt) * mean_n(PA_nt)``, the
+    expectation over random permutations of the schedules among the orders. An agent whose PA is not above it earns
+    what the shape of its schedules earns (e.g. "everything in the last step"), with no choice per order.
+
+    :param schedules: executed share of each order at each step, ``(N, T)`` (every order with the same T steps)
+    :param step_pa: each order's PA (bps) had it executed everything at step ``t``, ``1e4 * s * (p_nt / p_bench_n -
+        1)``, ``(N, T)``: the step prices do not depend on the schedule (the penalty is in the reward only)
+    """
+    schedules, step_pa = np.asarray(schedules, dtype=np.float64), np.asarray(step_pa, dtype=np.float64)
+    if schedules.ndim != 2 or schedules.shape != step_pa.shape or len(schedules) == 0:
+        raise ValueError(f"schedules and step_pa must be (N, T) with N > 0 and the same shape, got {schedules.shape} "
+                         f"and {step_pa.shape}")  # fmt: skip
+    if not (np.isfinite(schedules).all() and np.isfinite(step_pa).all()):
+        raise ValueError("schedules and step_pa must be finite: every order needs a price at every step")
+    return float(schedules.mean(axis=0) @ step_pa.mean(axis=0))

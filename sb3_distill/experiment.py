@@ -31,8 +31,14 @@ from stable_baselines3.common.callbacks import CallbackList
 
 from order_exec_gym.config import ExecutionConfig
 from order_exec_gym.data.dataset import MarketDataset
-from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray
-from order_exec_gym.metrics import paired_bootstrap_ci, schedule_profile, seed_day_bootstrap_ci, summarize
+from order_exec_gym.evaluation import EvaluationResult, check_same_orders, evaluate, start_ray, step_pa
+from order_exec_gym.metrics import (
+    paired_bootstrap_ci,
+    schedule_profile,
+    seed_day_bootstrap_ci,
+    shuffled_shares_pa,
+    summarize,
+)
 from sb3_distill.callbacks import BestOnValidation, TrainingLog
 from sb3_distill.teachers import PolicyTeacher
 from sb3_distill.training import quick_mode, train
@@ -343,9 +349,10 @@ def compare_runs(
 ) -> list[dict[str, Any]]:
     """One row per agent (its runs: one per seed, or one for a deterministic baseline), on the same orders.
 
-    A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`)
-    and the shape of their schedules (:func:`~order_exec_gym.metrics.schedule_profile`: ``one_step_share``,
-    ``step_shares``),
+    A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`),
+    the shape of their schedules (:func:`~order_exec_gym.metrics.schedule_profile`: ``one_step_share``,
+    ``step_shares``) and, where the runs price every step of every order (:func:`~order_exec_gym.evaluation.step_pa`), ``shuffled_pa``: the PA
+    of the same schedules given to the orders at random (:func:`~order_exec_gym.metrics.shuffled_shares_pa`),
     ``n_seeds``, ``n_orders``, ``seed_pa`` (the mean PA of each run) and, for each reference agent present, under
     ``vs_<reference>``: the paired bootstrap interval ``(difference, low, high)`` of the seed-averaged PA per order
     resampling ``orders``, ``days``, and ``seeds_days`` (seeds and days together: the runs are paired by seed when
@@ -357,12 +364,16 @@ def compare_runs(
         for run in runs:
             check_same_orders(run, first_runs[0], name, first_name)
     pa = {name: np.stack([run.orders["price_advantage"].to_numpy() for run in runs]) for name, runs in results.items()}
+    every_step = step_pa([run for runs in results.values() for run in runs])
     rows = []
     for name, runs in results.items():
         reward = np.concatenate([run.orders["reward"].to_numpy() for run in runs])
         schedules = np.concatenate([run.schedules for run in runs])
         row: dict[str, Any] = {"agent": name, **summarize(pa[name].ravel(), reward), "n_seeds": len(runs)}
         row |= schedule_profile(schedules)
+        if every_step is not None:
+            padded = np.pad(schedules, ((0, 0), (0, every_step.shape[1] - schedules.shape[1])))
+            row["shuffled_pa"] = shuffled_shares_pa(padded, np.tile(every_step, (len(runs), 1)))
         row["n_orders"] = pa[name].shape[1]
         row["seed_pa"] = [float(run.summary["pa_mean"]) for run in runs]
         for reference in references:

@@ -11,7 +11,15 @@ import pytest
 import order_exec_gym  # noqa: F401  (registers OrderExec-v0)
 from order_exec_gym import Order, Orders, OrderExecutionVectorEnv
 from order_exec_gym.baselines import TWAP, Oracle, make_baseline
-from order_exec_gym.evaluation import EvaluationResult, compare, comparison_table, evaluate, evaluate_agents, needs_privileged
+from order_exec_gym.evaluation import (
+    EvaluationResult,
+    compare,
+    comparison_table,
+    evaluate,
+    evaluate_agents,
+    needs_privileged,
+    step_pa,
+)
 from order_exec_gym.task import ExecutionTask
 
 DETERMINISTIC = ("TWAP", "VWAP", "AlmgrenChriss", "Oracle")
@@ -216,3 +224,23 @@ def test_compare(small_market):
     results["other"] = evaluate("TWAP", small_market, n_orders=5, seed=1)
     with pytest.raises(ValueError, match="different orders"):
         comparison_table(results)
+
+
+def test_step_pa_prices_every_step_and_rebuilds_each_agents_pa(small_market):
+    """Each order's PA at each step, from the runs' step prices: any agent's PA is its schedule times them."""
+    import dataclasses
+
+    twap, oracle = evaluate("TWAP", small_market, "all"), evaluate("Oracle", small_market, "all")
+    every = step_pa([twap, oracle])
+    assert every.shape == twap.schedules.shape
+    for result in (twap, oracle):
+        rebuilt = np.sum(result.schedules * every, axis=1)
+        np.testing.assert_allclose(rebuilt, result.orders["price_advantage"].to_numpy(), atol=1e-9)
+    done_early = dataclasses.replace(oracle, step_prices=np.where(np.arange(8) >= 3, np.nan, oracle.step_prices))
+    assert step_pa([done_early]) is None  # steps after an order's end are priced by no run
+    np.testing.assert_array_equal(step_pa([done_early, twap]), every)  # TWAP prices them
+    moved = dataclasses.replace(twap, step_prices=twap.step_prices * 1.001)
+    with pytest.raises(ValueError, match="other step prices"):
+        step_pa([twap, moved])
+    with pytest.raises(ValueError, match="different orders"):
+        step_pa([twap, evaluate("TWAP", small_market, "all", n_orders=80, seed=1)])

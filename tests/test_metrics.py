@@ -142,3 +142,23 @@ def test_schedule_profile():
         schedule_profile(np.zeros(3))
     with pytest.raises(ValueError, match="non-finite"):
         schedule_profile(np.array([[np.nan, 1.0]]))
+
+
+def test_shuffled_shares_pa_is_the_mean_over_every_permutation_of_the_schedules():
+    from itertools import permutations
+
+    from order_exec_gym.metrics import shuffled_shares_pa
+
+    rng = np.random.default_rng(0)
+    schedules, step_pa = rng.dirichlet(np.ones(3), size=4), rng.normal(0, 10, size=(4, 3))
+    by_permutation = [np.mean(np.sum(schedules[list(order)] * step_pa, axis=1)) for order in permutations(range(4))]
+    assert shuffled_shares_pa(schedules, step_pa) == pytest.approx(np.mean(by_permutation))
+    # a timer that sells each order at its best step earns more than its shares at random; a fixed rule, exactly them
+    best = np.eye(3)[step_pa.argmax(axis=1)]
+    assert np.mean(np.sum(best * step_pa, axis=1)) > shuffled_shares_pa(best, step_pa)
+    last = np.eye(3)[[2, 2, 2, 2]]
+    assert shuffled_shares_pa(last, step_pa) == pytest.approx(step_pa[:, 2].mean())
+    with pytest.raises(ValueError, match="same shape"):
+        shuffled_shares_pa(schedules, step_pa[:, :2])
+    with pytest.raises(ValueError, match="price at every step"):
+        shuffled_shares_pa(schedules, np.where(np.eye(4, 3) > 0, np.nan, step_pa))

@@ -122,5 +122,8 @@ def test_runs_are_compared_by_seed(small_market):
     rows = {row["agent"]: row for row in compare_runs({"TWAP": [twap], "Oracle": [oracle, oracle, oracle]})}
     diff, low, high = rows["Oracle"]["vs_TWAP"]["seeds_days"]
     assert diff == pytest.approx(oracle.summary["pa_mean"]) and low <= diff <= high and rows["Oracle"]["n_seeds"] == 3
+    # TWAP's shares given to the orders at random earn its PA; the Oracle chooses per order, and earns far more
+    assert rows["TWAP"]["shuffled_pa"] == pytest.approx(rows["TWAP"]["pa_mean"], abs=1e-9)
+    assert rows["Oracle"]["pa_mean"] > rows["Oracle"]["shuffled_pa"] + 10
     with pytest.raises(ValueError, match="pair them by seed"):
         compare_runs({"TWAP": [twap, twap], "Oracle": [oracle, oracle, oracle]})

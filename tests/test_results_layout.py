@@ -97,6 +97,10 @@ def test_reproduce_opd_writes_only_its_folder_and_splices_no_page(docs, small_ma
     assert all(f"| {agent} |" in text for agent in results)
     rows = json.loads((out / "ashare-1min.json").read_text())["rows"]
     assert [row["agent"] for row in rows] == list(results) and [row["n_seeds"] for row in rows] == [1] * 4 + [2] * 5
+    # what each agent's schedules earn given to the orders at random: TWAP's shares earn TWAP's PA (0)
+    shuffled = {row["agent"]: row["shuffled_pa"] for row in rows}
+    assert shuffled["TWAP"] == pytest.approx(0.0, abs=1e-9) and shuffled[CONTROL] == pytest.approx(0.0, abs=1e-9)
+    assert "| PA of those shares at random |" in text and "| 0% | 12 12 12 12 12 12 12 12 | +0.00 |" in text
     assert reproduce.write_results(out).read_text() == text  # a rerun does not take in its own page
 
 

@@ -152,7 +152,8 @@ def markdown(
         lines.append(
             f"| {row['agent']} | {1e4 * row['mean_reward']:+.2f} | {row['pa_mean']:+.2f} | {row['pa_std']:.2f} | "
             f"{row['glr']:.2f} | {ci(row, 'TWAP')} | {ci(row, CONTROL)} | {per_seed} | "
-            f"{row['n_orders']:,} × {row['n_seeds']} | {row['one_step_share']:.0%} | {profile} | {shuffled} | {logged} | {train} |"
+            f"{row['n_orders']:,} × {row['n_seeds']} | {row['one_step_share']:.0%} | {profile} | {shuffled} | {logged} | "
+            f"{train} |"
         )
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
     return "\n".join(lines)
@@ -251,7 +252,7 @@ def write_results(out: Path) -> Path:
         f"share of test orders that execute at least {ONE_STEP_THRESHOLD:.0%} of the order in one step, an all-at-once "
         "bet; mean share per step: the mean executed share at each step; PA of those shares at random: the mean PA "
         "of the same schedules given to the orders at random, what the schedules' shape earns without choosing per "
-        "order, in sections run since the A-share rerun at 1.5M steps) and the training logs of the learned agents "
+        "order, in the sections written since it was added: the `-1500k` ones) and the training logs of the learned agents "
         "(entropy of the policy in nats, L_d = −log π(ã|s) of the teacher's action, agreement with the teacher's "
         "action: means over the seeds and the last tenth of the updates; the control's teacher watches without "
         "teaching). `-<steps>` sections train every agent for that many steps; `-seeds...` ones with those seeds.\n\n"

@@ -21,8 +21,7 @@ share of the public bound, steps to half the public bound on the valid days, the
 schedules earn given to the orders at random, the training logs, the chosen checkpoints), with ``signal_pa.png`` (PA
 against the fade's level); a run rewrites its markets' sections only, so the markets can run in separate processes
 and sessions. Finished trials are kept (``--trials``, outside the repository) so that adding seeds trains only the
-new ones. It writes nothing else: docs/SIGNAL.md, the written analysis,
-links to these files and is never rewritten.
+new ones. It writes nothing else: docs/SIGNAL.md, the written analysis, links to these files and is never rewritten.
 
     python benchmarks/signal_sweep.py --markets weak-fade --seeds 0    # one market, one seed (about 30 min)
     python benchmarks/signal_sweep.py --markets weak-fade --seeds 0 1  # adds seed 1 (seed 0's trial is kept)

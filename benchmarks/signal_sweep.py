@@ -223,15 +223,14 @@ def section(measured: dict[str, Any]) -> str:
         "| checkpoint per seed (k steps) | train min/seed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    logs, training = measured["logs"], measured["training"]
+    logs, training, missing = measured["logs"], measured["training"], no_public_signal(measured)
     for row in rows:
         agent = row["agent"]
         share = f"{row['pa_mean'] / public:.0%}" if abs(public) > 1e-9 else ""
         per_seed = " / ".join(f"{p:+.1f}" for p in row["seed_pa"]) if row["n_seeds"] > 1 else ""
         reach = ""
         if agent in curves:
-            first = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2)
-            reach = "–" if no_public_signal(measured) else steps_text(first)
+            reach = "–" if missing else steps_text(steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], public_valid / 2))
         profile = " ".join(f"{100 * s:.0f}" for s in row["step_shares"])
         shuffled = f"{row['shuffled_pa']:+.2f}" if "shuffled_pa" in row else ""
         logged = late_means_text(training[agent]) if agent in training else ""
@@ -254,7 +253,9 @@ def no_public_signal(measured: dict[str, Any]) -> str:
     """Why the market has no public signal to learn ("" where it has one): it has one where the PublicBound is above
     TWAP beyond noise on the test days (the seeds-and-days interval above 0) and above 0 on the valid days. Without
     one, half the public bound is a level within noise of TWAP's, and reaching it says nothing about learning."""
-    public = next(row for row in measured["rows"] if row["agent"] == "PublicBound")
+    public = next((row for row in measured["rows"] if row["agent"] == "PublicBound"), None)
+    if public is None or "vs_TWAP" not in public:
+        raise ValueError(f"market {measured.get('market')!r} has no PublicBound row compared with TWAP")
     if public["vs_TWAP"]["seeds_days"][1] <= 0:
         return f"the PublicBound is not above TWAP beyond noise on the test days, {ci(public, 'TWAP')}"
     if measured["public_valid"] <= 0:
@@ -268,14 +269,14 @@ def target(measured: dict[str, Any]) -> list[str]:
     only where the market has a public signal, :func:`no_public_signal`)?"""
     rows, curves, half = {row["agent"]: row for row in measured["rows"]}, measured["curves"], measured["public_valid"] / 2
     control = steps_to_reach(curves[CONTROL]["steps"], curves[CONTROL]["pa"], half)
-    lines = []
+    missing, lines = no_public_signal(measured), []
     for agent in curves:
         if agent == CONTROL:
             continue
         beats = rows[agent][f"vs_{CONTROL}"]["seeds_days"][1] > 0
         reach = steps_to_reach(curves[agent]["steps"], curves[agent]["pa"], half)
         faster = reach is not None and (control is None or reach <= control / 2)
-        speed = (f"**not defined** (no public signal: {missing})" if (missing := no_public_signal(measured))
+        speed = (f"**not defined** (no public signal: {missing})" if missing
                  else f"**{'yes' if faster else 'no'}** ({steps_text(reach)} against {steps_text(control)})")
         lines.append(
             f"- {agent}: beats the control beyond noise: **{'yes' if beats else 'no'}**; half the public bound in at "

@@ -67,25 +67,26 @@ class EvaluationResult:
 
 
 def step_pa(runs: list[EvaluationResult]) -> np.ndarray | None:
-    """Each order's PA (bps) had it executed everything at each step, ``(N, T)``, from the step prices of ``runs``
-    (on the same orders; the prices do not depend on the schedule, and a run that trades at every step, such as TWAP,
-    has them all); None where an order has a step that no run priced, or where the orders differ in their number of
-    steps (the padding after the shorter ones is never priced)."""
-    width = max(run.step_prices.shape[1] for run in runs)
-    prices = np.full((len(runs[0].step_prices), width), np.nan)
-    for index, run in enumerate(runs):
-        check_same_orders(run, runs[0], f"run {index}", "run 0")
-        known, seen = np.isfinite(run.step_prices), prices[:, : run.step_prices.shape[1]]
-        both = known & np.isfinite(seen)
-        if not np.allclose(run.step_prices[both], seen[both], rtol=1e-12, atol=0.0):
-            raise ValueError(f"run {index} has other step prices than the runs before it on the same orders: "
-                             "the price depends on the schedule, so no run's prices stand for another's")  # fmt: skip
-        seen[known] = run.step_prices[known]
-    if not np.isfinite(prices).all():
+    """Each order's PA (bps) had it executed everything at each step, ``(N, T)``, from the step prices of ``runs``.
+
+    Every run prices every step of its orders whatever it trades (the price does not depend on the schedule), so the
+    runs must hold the same orders with the same step and benchmark prices: a run evaluated with other settings or
+    data raises ``ValueError``. None where the orders differ in their number of steps (no price after the shorter
+    ones' last step).
+    """
+    first = runs[0]
+    for index, run in enumerate(runs[1:], start=1):
+        check_same_orders(run, first, f"run {index}", "run 0")
+        same = run.step_prices.shape == first.step_prices.shape and np.allclose(
+            run.step_prices, first.step_prices, rtol=1e-12, atol=0.0, equal_nan=True
+        ) and np.allclose(run.orders["benchmark_price"], first.orders["benchmark_price"], rtol=1e-12, atol=0.0)
+        if not same:
+            raise ValueError(f"run {index} has other step or benchmark prices than run 0 on the same orders: it was "
+                             "evaluated with other settings or data")  # fmt: skip
+    if not np.isfinite(first.step_prices).all():
         return None
-    orders = runs[0].orders
-    side = np.where(orders["side"].to_numpy() == "sell", 1.0, -1.0)[:, None]
-    return 1e4 * side * (prices / orders["benchmark_price"].to_numpy()[:, None] - 1.0)
+    side = np.where(first.orders["side"].to_numpy() == "sell", 1.0, -1.0)[:, None]
+    return 1e4 * side * (first.step_prices / first.orders["benchmark_price"].to_numpy()[:, None] - 1.0)
 
 
 def needs_privileged(agent: Any) -> bool:

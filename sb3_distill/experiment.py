@@ -351,9 +351,9 @@ def compare_runs(
 
     A row holds the metrics of the agent's orders pooled over its runs (:func:`~order_exec_gym.metrics.summarize`),
     the shape of their schedules (:func:`~order_exec_gym.metrics.schedule_profile`: ``one_step_share``,
-    ``step_shares``) and, where the runs price every step of every order
-    (:func:`~order_exec_gym.evaluation.step_pa`), ``shuffled_pa``: the PA of the same schedules given to the orders at
-    random (:func:`~order_exec_gym.metrics.shuffled_shares_pa`),
+    ``step_shares``) and, where every order has the same number of steps (:func:`~order_exec_gym.evaluation.step_pa`),
+    ``shuffled_pa``: the PA of the same schedules given to the orders at random
+    (:func:`~order_exec_gym.metrics.shuffled_shares_pa`),
     ``n_seeds``, ``n_orders``, ``seed_pa`` (the mean PA of each run) and, for each reference agent present, under
     ``vs_<reference>``: the paired bootstrap interval ``(difference, low, high)`` of the seed-averaged PA per order
     resampling ``orders``, ``days``, and ``seeds_days`` (seeds and days together: the runs are paired by seed when
@@ -373,8 +373,7 @@ def compare_runs(
         row: dict[str, Any] = {"agent": name, **summarize(pa[name].ravel(), reward), "n_seeds": len(runs)}
         row |= schedule_profile(schedules)
         if every_step is not None:
-            padded = np.pad(schedules, ((0, 0), (0, every_step.shape[1] - schedules.shape[1])))
-            row["shuffled_pa"] = shuffled_shares_pa(padded, np.tile(every_step, (len(runs), 1)))
+            row["shuffled_pa"] = shuffled_shares_pa(schedules, np.tile(every_step, (len(runs), 1)))
         row["n_orders"] = pa[name].shape[1]
         row["seed_pa"] = [float(run.summary["pa_mean"]) for run in runs]
         for reference in references:

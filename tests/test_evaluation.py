@@ -227,20 +227,26 @@ def test_compare(small_market):
 
 
 def test_step_pa_prices_every_step_and_rebuilds_each_agents_pa(small_market):
-    """Each order's PA at each step, from the runs' step prices: any agent's PA is its schedule times them."""
+    """Each order's PA at each step, from the runs' step prices: any agent's PA, sell or buy, is its schedule times
+    them."""
     import dataclasses
 
-    twap, oracle = evaluate("TWAP", small_market, "all"), evaluate("Oracle", small_market, "all")
+    settings = {"side": "random"}
+    twap, oracle = evaluate("TWAP", small_market, "all", config=settings), evaluate("Oracle", small_market, "all", config=settings)
+    assert set(twap.orders["side"].to_list()) == {"sell", "buy"}
     every = step_pa([twap, oracle])
     assert every.shape == twap.schedules.shape
     for result in (twap, oracle):
         rebuilt = np.sum(result.schedules * every, axis=1)
         np.testing.assert_allclose(rebuilt, result.orders["price_advantage"].to_numpy(), atol=1e-9)
-    done_early = dataclasses.replace(oracle, step_prices=np.where(np.arange(8) >= 3, np.nan, oracle.step_prices))
-    assert step_pa([done_early]) is None  # steps after an order's end are priced by no run
-    np.testing.assert_array_equal(step_pa([done_early, twap]), every)  # TWAP prices them
+    steps = twap.step_prices.shape[1]
+    shorter = dataclasses.replace(twap, step_prices=np.where(np.arange(steps) >= steps - 2, np.nan, twap.step_prices))
+    assert step_pa([shorter]) is None  # orders with fewer steps than others: no price after their last step
     moved = dataclasses.replace(twap, step_prices=twap.step_prices * 1.001)
-    with pytest.raises(ValueError, match="other step prices"):
+    with pytest.raises(ValueError, match="other step or benchmark prices"):
         step_pa([twap, moved])
+    rebased = dataclasses.replace(twap, orders=twap.orders.with_columns(pl.col("benchmark_price") * 1.001))
+    with pytest.raises(ValueError, match="other step or benchmark prices"):
+        step_pa([twap, rebased])
     with pytest.raises(ValueError, match="different orders"):
-        step_pa([twap, evaluate("TWAP", small_market, "all", n_orders=80, seed=1)])
+        step_pa([twap, evaluate("TWAP", small_market, "all", n_orders=80, seed=1, config=settings)])

@@ -38,7 +38,7 @@ from order_exec_gym.data.dataset import MarketDataset
 from order_exec_gym.data.market import Market, members
 from order_exec_gym.data.resolve import open_market
 from order_exec_gym.metrics import paired_bootstrap_ci, summarize
-from order_exec_gym.orders import Orders, sample_orders
+from order_exec_gym.orders import SIDES, Orders, sample_orders
 from order_exec_gym.task import ExecutionTask
 
 ORDER_KEYS = ("episode", "side", "start", "length")
@@ -85,7 +85,7 @@ def step_pa(runs: list[EvaluationResult]) -> np.ndarray | None:
                              "evaluated with other settings or data")  # fmt: skip
     if not np.isfinite(first.step_prices).all():
         return None
-    side = np.where(first.orders["side"].to_numpy() == "sell", 1.0, -1.0)[:, None]
+    side = first.orders["side"].replace_strict(SIDES, return_dtype=pl.Float64).to_numpy()[:, None]
     return 1e4 * side * (first.step_prices / first.orders["benchmark_price"].to_numpy()[:, None] - 1.0)
 
 
